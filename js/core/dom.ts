@@ -1,0 +1,51 @@
+// DOM helpers. Token text is untrusted: everything goes through textContent, never innerHTML.
+
+export function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className = "",
+  text?: string,
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+const STYLE_ID = "llmxai-widgets-style";
+
+const CSS = `
+.lxw-root { font-family: var(--jp-ui-font-family, system-ui, sans-serif); font-size: 13px;
+  color: var(--jp-ui-font-color1, #1a1a1a); position: relative; padding: 4px 0; }
+.lxw-bar { display: flex; flex-wrap: wrap; align-items: center; gap: 10px; margin-bottom: 6px; }
+.lxw-title { font-weight: 600; }
+.lxw-muted { color: var(--jp-ui-font-color2, #616161); }
+.lxw-bar label { display: inline-flex; align-items: center; gap: 4px; }
+.lxw-bar select, .lxw-bar button { font: inherit; padding: 1px 4px;
+  color: var(--jp-ui-font-color1, #1a1a1a); background: var(--jp-layout-color1, #fff);
+  border: 1px solid var(--jp-border-color1, #bdbdbd); border-radius: 3px; }
+.lxw-progress { display: inline-flex; align-items: center; gap: 6px; }
+.lxw-progress progress { width: 120px; }
+.lxw-body { display: flex; align-items: flex-start; gap: 16px; }
+.lxw-canvas-wrap { position: relative; }
+.lxw-canvas-wrap canvas { display: block; }
+.lxw-legend { display: flex; flex-direction: column; align-items: flex-start; gap: 2px; padding-top: 4px; }
+.lxw-legend canvas { border: 1px solid var(--jp-border-color2, #e0e0e0); }
+.lxw-tooltip { position: absolute; pointer-events: none; z-index: 10; white-space: pre;
+  background: var(--jp-layout-color0, #fff); color: var(--jp-ui-font-color0, #000);
+  border: 1px solid var(--jp-border-color1, #9e9e9e); border-radius: 4px; padding: 4px 8px;
+  box-shadow: 0 2px 6px rgba(0,0,0,0.2); font-size: 12px; display: none; }
+.lxw-tooltip b { font-weight: 600; }
+.lxw-error { border-left: 4px solid var(--jp-error-color1, #c62828);
+  background: var(--jp-error-color3, #fdecea); color: var(--jp-ui-font-color1, #611a15);
+  padding: 6px 10px; margin: 4px 0 8px; display: flex; gap: 10px; align-items: flex-start; }
+.lxw-error .lxw-error-text { white-space: pre-wrap; flex: 1; }
+.lxw-placeholder { padding: 24px; color: var(--jp-ui-font-color2, #616161); }
+`;
+
+export function ensureStyle(): void {
+  if (document.getElementById(STYLE_ID)) return;
+  const style = document.createElement("style");
+  style.id = STYLE_ID;
+  style.textContent = CSS;
+  document.head.appendChild(style);
+}

@@ -1,0 +1,183 @@
+"""``LoadedModel``: a Hugging Face model plus tokenizer, with what every method needs to know."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .architectures import Architecture, architecture_for
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """A tokenised text.
+
+    - ``ids[token]``: int64 token ids.
+    - ``text[token]``: the token as shown to people: the exact source characters it covers when
+      the tokenizer reports offsets, else its vocabulary string (special tokens such as ``<s>``).
+    - ``offsets[token] = (start, end)``: character span in ``source``; ``(-1, -1)`` when a token
+      covers no characters (special tokens).
+    - ``special[token]``: True for tokens the tokenizer added (BOS, [CLS], [SEP], ...).
+    """
+
+    source: str
+    ids: np.ndarray
+    text: list[str]
+    offsets: np.ndarray
+    special: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+
+@dataclass
+class LoadedModel:
+    """A transformers model and tokenizer, with the facts our methods and widgets use.
+
+    Build one with :func:`llmxai_widgets.load_model`.
+    """
+
+    model: torch.nn.Module
+    tokenizer: object
+    name: str
+    kind: str
+    """"causal", "masked", "seq2seq", "classifier" or "encoder"."""
+    architecture: Architecture = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.architecture = architecture_for(self.config.model_type)
+
+    # -- facts -------------------------------------------------------------------------------
+    @property
+    def config(self):
+        return self.model.config
+
+    @property
+    def n_layers(self) -> int:
+        """Blocks in the main stack (the decoder for decoder-only and encoder-decoder models)."""
+        return len(self.layers(self.main_stack))
+
+    @property
+    def n_heads(self) -> int:
+        """Query heads per attention layer."""
+        cfg = self.config
+        for key in ("num_attention_heads", "n_head", "num_heads"):
+            if getattr(cfg, key, None):
+                return int(getattr(cfg, key))
+        raise AttributeError(f"{self.name}: config names no attention head count")
+
+    @property
+    def n_kv_heads(self) -> int:
+        """Key/value heads per layer (fewer than ``n_heads`` under grouped-query attention)."""
+        return int(getattr(self.config, "num_key_value_heads", None) or self.n_heads)
+
+    @property
+    def kv_group(self) -> np.ndarray:
+        """``kv_group[head]``: the key/value head each query head reads."""
+        return np.arange(self.n_heads) // (self.n_heads // self.n_kv_heads)
+
+    @property
+    def max_positions(self) -> int | None:
+        """Longest input the model accepts, in tokens (None when positions are relative)."""
+        for key in ("max_position_embeddings", "n_positions"):
+            value = getattr(self.config, key, None)
+            if value:
+                return int(value)
+        return None
+
+    @property
+    def chat_template(self) -> str | None:
+        return getattr(self.tokenizer, "chat_template", None)
+
+    @property
+    def device(self) -> torch.device:
+        """Where inputs go: the device of the input embeddings (models may span devices)."""
+        return self.model.get_input_embeddings().weight.device
+
+    @property
+    def main_stack(self) -> str:
+        return "decoder" if "decoder" in self.architecture.layer_stacks else "encoder"
+
+    # -- modules -----------------------------------------------------------------------------
+    def module(self, path: str, root: torch.nn.Module | None = None) -> torch.nn.Module:
+        """Resolve a dotted path relative to ``model.base_model``; list indices may be negative."""
+        mod = self.model.base_model if root is None else root
+        for part in path.split("."):
+            if part.lstrip("-").isdigit():
+                mod = mod[int(part)]
+            else:
+                mod = getattr(mod, part)
+        return mod
+
+    def layers(self, stack: str | None = None) -> torch.nn.ModuleList:
+        stack = stack or self.main_stack
+        return self.module(self.architecture.layer_stacks[stack])
+
+    def attention_module(self, layer: int, stack: str | None = None) -> torch.nn.Module:
+        return self.module(self.architecture.attention, root=self.layers(stack)[layer])
+
+    # -- text --------------------------------------------------------------------------------
+    def tokenize(self, text: str, *, add_special_tokens: bool = True) -> Tokens:
+        """Tokenise ``text`` into :class:`Tokens` (ids, display strings, offsets, special mask)."""
+        check_text(text)
+        tok = self.tokenizer
+        try:
+            enc = tok(
+                text,
+                add_special_tokens=add_special_tokens,
+                return_offsets_mapping=True,
+                return_special_tokens_mask=True,
+            )
+            offsets = [tuple(o) for o in enc["offset_mapping"]]
+        except NotImplementedError:  # slow tokenizers report no offsets
+            enc = tok(text, add_special_tokens=add_special_tokens, return_special_tokens_mask=True)
+            offsets = [(-1, -1)] * len(enc["input_ids"])
+        ids = list(enc["input_ids"])
+        special = [bool(s) for s in enc.get("special_tokens_mask", [0] * len(ids))]
+        vocab = tok.convert_ids_to_tokens(ids)
+        shown, spans = [], []
+        for i, (start, end) in enumerate(offsets):
+            if special[i] or end <= start:
+                shown.append(str(vocab[i]))
+                spans.append((-1, -1))
+            else:
+                shown.append(text[start:end])
+                spans.append((start, end))
+        return Tokens(
+            source=text,
+            ids=np.asarray(ids, dtype=np.int64),
+            text=shown,
+            offsets=np.asarray(spans, dtype=np.int64).reshape(-1, 2),
+            special=np.asarray(special, dtype=bool),
+        )
+
+    def check_length(self, tokens: Tokens) -> None:
+        limit = self.max_positions
+        if limit is not None and len(tokens) > limit:
+            raise ValueError(
+                f"the text is {len(tokens):,} tokens but {self.name} accepts at most {limit:,}; "
+                f"shorten the text (for example text[:{_chars_for(tokens, limit):,}])"
+            )
+
+    def __repr__(self) -> str:
+        return (
+            f"LoadedModel({self.name!r}, kind={self.kind!r}, type={self.config.model_type!r}, "
+            f"layers={self.n_layers}, heads={self.n_heads}, kv_heads={self.n_kv_heads})"
+        )
+
+
+def _chars_for(tokens: Tokens, limit: int) -> int:
+    ends = [int(e) for _, e in tokens.offsets[:limit] if e >= 0]
+    return max(ends) if ends else len(tokens.source)
+
+
+def check_text(text: object) -> None:
+    if not isinstance(text, str):
+        raise TypeError(
+            f"text must be a string, got {type(text).__name__}; pass the text itself, e.g. "
+            f"'The capital of France is'"
+        )
+    if not text.strip():
+        raise ValueError("text is empty; pass some text to explain, e.g. 'The capital of France is'")

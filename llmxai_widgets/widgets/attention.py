@@ -1,0 +1,164 @@
+"""``AttentionView``: one layer/head attention matrix as a canvas heatmap (JS: js/widgets/attention.ts)."""
+
+from __future__ import annotations
+
+import numpy as np
+import traitlets as t
+
+from ..methods.attention import Cancelled, attention, check_index
+from ..models.wrapped import LoadedModel, check_text
+from ..results import AttentionResult
+from ..wire import to_wire
+from .base import ExplainerWidget, bundle
+
+
+def _layer_tensor(layer: int, weights: np.ndarray) -> tuple[dict, bytes]:
+    """``weights[head, query, key]`` as uint8 over 0..max: at most 0.2% of the max off."""
+    top = float(weights.max()) if weights.size else 1.0
+    header, data = to_wire(weights, quantize="uint8", value_range=(0.0, top or 1.0))
+    return {**header, "layer": layer}, data
+
+
+class AttentionView(ExplainerWidget):
+    """Attention of ``model`` on ``text``: pick a layer and head, hover a cell for its weight.
+
+    ``AttentionView(model, text, layer=0, head=0)`` computes every layer (streaming them to the
+    view as they finish when inside a notebook) and draws ``pattern[layer, head]``.
+    ``AttentionView.from_result(result)`` shows an :class:`AttentionResult` computed earlier.
+    """
+
+    _esm = bundle("attention")
+
+    model_name = t.Unicode("").tag(sync=True)
+    tokens = t.List(t.Unicode()).tag(sync=True)
+    """Token strings as shown (exact source characters); untrusted text, drawn as text only."""
+    special = t.List(t.Bool()).tag(sync=True)
+    causal = t.Bool(False).tag(sync=True)
+    """True when a token attends only to itself and earlier tokens (the view greys out the rest)."""
+    n_layers = t.Int(0).tag(sync=True)
+    n_heads = t.Int(0).tag(sync=True)
+    kv_group = t.List(t.Int()).tag(sync=True)
+    """``kv_group[head]``: key/value head each query head reads (grouped-query attention)."""
+    available_layers = t.List(t.Int()).tag(sync=True)
+    """Layers Python holds; the view can ask for any of them by setting ``layer``."""
+    layer = t.Int(0).tag(sync=True)
+    head = t.Int(0).tag(sync=True)
+    pattern = t.Dict().tag(sync=True)
+    """Wire tensor ``[head, query, key]`` (uint8 with scale/offset) of layer ``pattern["layer"]``."""
+    colormap = t.Unicode("viridis").tag(sync=True)
+
+    def __init__(
+        self,
+        model: LoadedModel | None = None,
+        text: str | None = None,
+        *,
+        layer: int = 0,
+        head: int = 0,
+        background: bool | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.result: AttentionResult | None = None
+        if model is None:
+            return  # from_result fills the traits
+        if not isinstance(model, LoadedModel):
+            raise TypeError(
+                f"model must come from llmxai_widgets.load_model(), got {type(model).__name__}; "
+                f"wrap a transformers model with load_model(model=m, tokenizer=t)"
+            )
+        check_text(text)
+        tokens = model.tokenize(text)
+        model.check_length(tokens)
+        layer = check_index(layer, model.n_layers, "layer", model.name)
+        head = check_index(head, model.n_heads, "head", model.name)
+        with self.hold_sync():
+            self.model_name, self.n_layers, self.n_heads = model.name, model.n_layers, model.n_heads
+            self.tokens, self.special = list(tokens.text), [bool(s) for s in tokens.special]
+            self.kv_group = [int(g) for g in model.kv_group]
+            self.causal = model.kind in ("causal", "seq2seq")
+            self.layer, self.head = layer, head
+        self._start(lambda: self._compute(model, tokens), background=background)
+
+    @classmethod
+    def from_result(cls, result: AttentionResult, *, layer: int | None = None, head: int = 0, **kwargs):
+        view = cls(**kwargs)
+        view._show_result(result, layer=result.layers[0] if layer is None else layer, head=head)
+        return view
+
+    # -- computation -----------------------------------------------------------------------------
+    def _compute(self, model: LoadedModel, tokens) -> None:
+        total = model.n_layers
+
+        def on_layer(layer: int, weights: np.ndarray) -> None:
+            header, data = _layer_tensor(layer, weights)
+            self.progress = (layer + 1) / total
+            self.progress_label = f"layer {layer + 1} of {total}"
+            self.send_chunk("layer", {"tensor": header}, [data])
+            if self.cancelled:
+                raise Cancelled
+
+        result = attention(model, tokens, on_layer=on_layer)
+        self._show_result(result, layer=self.layer, head=self.head)
+
+    def _show_result(self, result: AttentionResult, *, layer: int, head: int) -> None:
+        self.result = result
+        if not result.layers:
+            with self.hold_sync():
+                self.status, self.progress_label = "cancelled", "cancelled before any layer finished"
+            return
+        if layer not in result.layers:
+            layer = result.layers[-1]
+        with self.hold_sync():
+            self.model_name = result.model_name
+            self.tokens, self.special = list(result.tokens.text), [bool(s) for s in result.tokens.special]
+            self.n_layers, self.n_heads = result.n_model_layers, result.n_heads
+            self.kv_group = [int(g) for g in result.kv_group]
+            self.available_layers = list(result.layers)
+            self.head = check_index(head, result.n_heads, "head", result.model_name)
+            self.layer = layer
+            self.pattern = self._pattern_trait(layer)
+            self.progress = 1.0
+            if result.complete:
+                self.status, self.progress_label = "ready", ""
+            else:
+                self.status = "cancelled"
+                self.progress_label = f"cancelled: {len(result.layers)} of {result.n_model_layers} layers kept"
+
+    def _pattern_trait(self, layer: int) -> dict:
+        header, data = _layer_tensor(layer, self.result.layer(layer))
+        return {**header, "data": data}
+
+    # -- reactions to the view -------------------------------------------------------------------
+    @t.validate("layer")
+    def _valid_layer(self, proposal):
+        return self._checked(proposal["value"], self.n_layers, "layer")
+
+    @t.validate("head")
+    def _valid_head(self, proposal):
+        return self._checked(proposal["value"], self.n_heads, "head")
+
+    def _checked(self, value, count: int, what: str) -> int:
+        if count == 0:  # not filled yet
+            return value
+        try:
+            return check_index(value, count, what, self.model_name or "the model")
+        except (IndexError, TypeError) as err:
+            self.error = str(err)  # the view shows it; the current picture stays
+            raise t.TraitError(str(err)) from None
+
+    @t.observe("layer")
+    def _layer_changed(self, change) -> None:
+        if self.result is not None and change["new"] in self.result.layers:
+            self.pattern = self._pattern_trait(change["new"])
+
+    def show(self, layer: int | None = None, head: int | None = None) -> AttentionView:
+        """Switch the view to ``layer``/``head`` (clear error if out of range)."""
+        with self.hold_sync():
+            if head is not None:
+                self.head = head
+            if layer is not None:
+                self.layer = layer
+        return self
+
+
+__all__ = ["AttentionView"]
