@@ -27,6 +27,8 @@ class AttentionResult:
     model_name: str
     n_model_layers: int
     complete: bool = True
+    failure: str | None = None
+    """Why the computation stopped early, when it failed after some layers finished."""
 
     @property
     def n_heads(self) -> int:

@@ -65,12 +65,14 @@ def attention(
     layers=None,
     *,
     on_layer: Callable[[int, np.ndarray], None] | None = None,
+    keep_partial: bool = False,
 ) -> AttentionResult:
     """Attention weights ``pattern[layer, head, query, key]`` of ``text`` for ``layers``.
 
     ``on_layer(layer, weights[head, query, key])`` runs as each layer finishes (in forward
     order); raising :class:`Cancelled` there stops the pass and returns the layers done so far
-    with ``complete=False``.
+    with ``complete=False``. With ``keep_partial``, an error after some layers finished also
+    returns them (``complete=False``, the error in ``failure``) instead of losing them.
     """
     tokens = text if isinstance(text, Tokens) else model.tokenize(text)
     model.check_length(tokens)
@@ -86,12 +88,18 @@ def attention(
 
     ids = torch.as_tensor(tokens.ids, device=model.device)[None]
     complete = True
+    failure = None
     with eager_attention(model), torch.inference_mode():
-        with capture(modules, pick=select(1), on_capture=arrived, keep=False):
+        picker = select(model.architecture.attention_weights_index)
+        with capture(modules, pick=picker, on_capture=arrived, keep=False):
             try:
                 _forward(model, ids)
             except Cancelled:
                 complete = False
+            except Exception as err:
+                if not (keep_partial and done):
+                    raise
+                complete, failure = False, f"{type(err).__name__}: {err}"
     if complete and len(done) != len(wanted):
         raise RuntimeError(
             f"{model.name}: the attention modules returned no weights for layers "
@@ -112,6 +120,7 @@ def attention(
         model_name=model.name,
         n_model_layers=model.n_layers,
         complete=complete,
+        failure=failure,
     )
 
 

@@ -11,6 +11,8 @@ transformers' generic ``get_input_embeddings()`` / ``get_output_embeddings()``.
   activation after the non-linearity (for gated LLaMA units: ``act(gate) * up``, the input of
   ``down_proj``).
 - ``final_norm``: the norm applied before unembedding, or ``None``.
+- ``attention_weights_index``: where the attention module's output tuple holds its weights
+  (eager attention).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class Architecture:
     attention: str
     mlp_activation: tuple[str, str]
     final_norm: str | None
+    attention_weights_index: int = 1
 
 
 _LLAMA = Architecture(
@@ -60,6 +63,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         "layer.0.SelfAttention",
         ("layer.-1.DenseReluDense.wo", "input"),
         "decoder.final_layer_norm",
+        attention_weights_index=2,  # (output, position_bias, weights)
     ),
     **{
         name: Architecture(

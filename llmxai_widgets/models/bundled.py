@@ -106,8 +106,16 @@ def smollm2_folder() -> Path:
 
 
 def _convert_gguf(gguf: Path, folder: Path) -> None:
+    import sys
+
     from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    print(
+        f"llmxai_widgets: converting the bundled SmolLM2 from {gguf.name} into {folder} "
+        f"(once, about 30 s; set {CACHE_ENV} to cache elsewhere)",
+        file=sys.stderr,
+    )
 
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)

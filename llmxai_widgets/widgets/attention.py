@@ -97,7 +97,7 @@ class AttentionView(ExplainerWidget):
             if self.cancelled:
                 raise Cancelled
 
-        result = attention(model, tokens, on_layer=on_layer)
+        result = attention(model, tokens, on_layer=on_layer, keep_partial=True)
         self._show_result(result, layer=self.layer, head=self.head)
 
     def _show_result(self, result: AttentionResult, *, layer: int, head: int) -> None:
@@ -120,6 +120,9 @@ class AttentionView(ExplainerWidget):
             self.progress = 1.0
             if result.complete:
                 self.status, self.progress_label = "ready", ""
+            elif result.failure:
+                self.status, self.error = "error", f"{result.failure} (the layers computed before it are kept)"
+                self.progress_label = f"failed: {len(result.layers)} of {result.n_model_layers} layers kept"
             else:
                 self.status = "cancelled"
                 self.progress_label = f"cancelled: {len(result.layers)} of {result.n_model_layers} layers kept"

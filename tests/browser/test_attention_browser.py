@@ -1,0 +1,289 @@
+"""AttentionView in a real JupyterLab + Chromium: pixels, tooltip, layer switch, XSS, error panel.
+
+Expected weights come from transformers directly (eager attention on the cached bundled SmolLM2
+folder), not from ``llmxai_widgets.attention``, so a bug shared by the Python computation and the
+view cannot hide. One notebook and one kernel serve every test in this module; the tests run in
+file order and share the displayed widget.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from llmxai_widgets.colors import to_rgb
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="browser tests need Debian's Chromium at /usr/bin/chromium"),
+]
+
+TEXT = "The quick brown fox jumps over the lazy dog near the river."
+XSS_TEXT = "Say <img src=x onerror=alert(1)> now"
+LAYER, HEAD = 3, 1
+COLOR_TOL = 8  # per channel: weights travel as uint8
+GREY = (200, 200, 200)
+
+
+@dataclass
+class Reference:
+    tokens: list[str]
+    pattern: np.ndarray  # [layer, head, query, key]
+    other_layer: int
+    query: int
+    key: int
+    xss_tokens: list[str]
+
+    def weight(self, layer: int, query: int | None = None, key: int | None = None) -> float:
+        q = self.query if query is None else query
+        k = self.key if key is None else key
+        return float(self.pattern[layer, HEAD, q, k])
+
+    def color(self, layer: int, query: int | None = None, key: int | None = None) -> tuple[int, ...]:
+        vmax = float(self.pattern[layer, HEAD].max())
+        return tuple(int(c) for c in to_rgb(self.weight(layer, query, key), 0.0, vmax, "viridis"))
+
+
+def _shown_tokens(tokenizer, text: str) -> list[str]:
+    enc = tokenizer(text, return_offsets_mapping=True)
+    return [text[a:b] for a, b in enc["offset_mapping"]]
+
+
+@pytest.fixture(scope="module")
+def reference() -> Reference:
+    """Attention of the bundled model on TEXT, straight from transformers (eager attention)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from llmxai_widgets.models.bundled import smollm2_folder
+
+    folder = smollm2_folder()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder, attn_implementation="eager").eval()
+    enc = tokenizer(TEXT, return_tensors="pt")
+    with torch.no_grad():
+        out = model(**enc, output_attentions=True)
+    pattern = torch.stack(out.attentions)[:, 0].float().numpy()  # [layer, head, q, k]
+    n = pattern.shape[-1]
+
+    # The cell (strict lower triangle) and second layer whose colours differ most from LAYER's,
+    # so drawing the wrong layer cannot pass.
+    def colors(layer):
+        return to_rgb(pattern[layer, HEAD], 0.0, float(pattern[layer, HEAD].max())).astype(int)
+
+    mine = colors(LAYER)
+    best = (-1, None)
+    lower = [(q, k) for q in range(1, n) for k in range(q)]
+    for other in range(pattern.shape[0]):
+        if other == LAYER:
+            continue
+        diff = np.abs(mine - colors(other)).sum(-1)
+        for q, k in lower:
+            if diff[q, k] > best[0]:
+                best = (int(diff[q, k]), (other, q, k))
+    distance, (other, q, k) = best
+    assert distance > 150, f"no cell separates layer {LAYER} from the others (best colour distance {distance})"
+    return Reference(
+        tokens=_shown_tokens(tokenizer, TEXT),
+        pattern=pattern,
+        other_layer=other,
+        query=q,
+        key=k,
+        xss_tokens=_shown_tokens(tokenizer, XSS_TEXT),
+    )
+
+
+@pytest.fixture(scope="module")
+def notebook(lab_page, open_notebook):
+    return open_notebook(lab_page, "attention_browser")
+
+
+@pytest.fixture(scope="module")
+def widget(notebook, reference):
+    """The AttentionView cell, drawn: returns (cell locator, canvas locator)."""
+    code = (
+        "import llmxai_widgets\n"
+        "model = llmxai_widgets.load_model()\n"
+        f"v = llmxai_widgets.AttentionView(model, {TEXT!r}, layer={LAYER}, head={HEAD})\n"
+        "v"
+    )
+    cell = notebook.run(code)
+    canvas = cell.locator(".lxw-root canvas[data-layer]")
+    try:
+        canvas.wait_for(state="visible", timeout=90_000)
+    except Exception:
+        raise AssertionError(f"widget never drew; cell output:\n{cell.inner_text()}\npage errors: {notebook.page_errors}")
+    assert canvas.get_attribute("data-layer") == str(LAYER)
+    assert canvas.get_attribute("data-head") == str(HEAD)
+    assert int(canvas.get_attribute("data-n")) == len(reference.tokens)
+    return cell, canvas
+
+
+# -- canvas helpers ----------------------------------------------------------------------------
+
+_PIXEL_JS = """(c, [q, k]) => {
+  const ratio = c.width / c.getBoundingClientRect().width;  // devicePixelRatio as drawn
+  const d = c.dataset, cell = Number(d.cell);
+  const x = Math.floor((Number(d.left) + (k + 0.5) * cell) * ratio);
+  const y = Math.floor((Number(d.top) + (q + 0.5) * cell) * ratio);
+  const p = c.getContext("2d").getImageData(x, y, 1, 1).data;
+  return [p[0], p[1], p[2], p[3]];
+}"""
+
+_DISTINCT_JS = """(c) => {
+  const ratio = c.width / c.getBoundingClientRect().width;
+  const d = c.dataset, n = Number(d.n), cell = Number(d.cell);
+  const ctx = c.getContext("2d"), seen = new Set();
+  for (let q = 0; q < n; q++) for (let k = 0; k < n; k++) {
+    const p = ctx.getImageData(Math.floor((Number(d.left) + (k + 0.5) * cell) * ratio),
+                               Math.floor((Number(d.top) + (q + 0.5) * cell) * ratio), 1, 1).data;
+    seen.add(`${p[0]},${p[1]},${p[2]},${p[3]}`);
+  }
+  return [...seen];
+}"""
+
+
+def pixel(canvas, query: int, key: int) -> tuple[int, int, int, int]:
+    return tuple(canvas.evaluate(_PIXEL_JS, [query, key]))
+
+
+def assert_color(got, expected, what: str) -> None:
+    assert got[3] == 255, f"{what}: transparent pixel {got}"
+    diff = max(abs(int(a) - int(b)) for a, b in zip(got[:3], expected))
+    assert diff <= COLOR_TOL, f"{what}: drawn {tuple(got[:3])}, expected {tuple(expected)} (max channel diff {diff})"
+
+
+def cell_center(canvas, query: int, key: int) -> tuple[float, float]:
+    """Page (CSS px) coordinates of a cell's centre, for page.mouse."""
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    left, top, size = (float(canvas.get_attribute(f"data-{a}")) for a in ("left", "top", "cell"))
+    return box["x"] + left + (key + 0.5) * size, box["y"] + top + (query + 0.5) * size
+
+
+def hover(page, canvas, query: int, key: int):
+    """Move the mouse onto a cell and return the visible tooltip next to that canvas."""
+    page.mouse.move(*cell_center(canvas, query, key))
+    tooltip = canvas.locator("xpath=..").locator(".lxw-tooltip")
+    tooltip.wait_for(state="visible", timeout=5_000)
+    page.wait_for_function(
+        "([t, q, k]) => t.dataset.query === String(q) && t.dataset.key === String(k)",
+        arg=[tooltip.element_handle(), query, key],
+        timeout=5_000,
+    )
+    return tooltip
+
+
+def tooltip_weight(text: str) -> float:
+    m = re.search(r"weight\s+([0-9.]+)", text)
+    assert m, f"no weight in tooltip {text!r}"
+    return float(m.group(1))
+
+
+# -- tests -------------------------------------------------------------------------------------
+
+
+def test_heatmap_pixels_match_transformers(widget, reference):
+    _, canvas = widget
+    q, k = reference.query, reference.key
+    assert_color(pixel(canvas, q, k), reference.color(LAYER), f"cell ({q}, {k}) of layer {LAYER} head {HEAD}")
+    # a few more cells: the diagonal, the first column, and a masked (upper) cell
+    n = len(reference.tokens)
+    for qq, kk in [(n - 1, n - 1), (n - 1, 0), (n // 2, 1)]:
+        assert_color(pixel(canvas, qq, kk), reference.color(LAYER, qq, kk), f"cell ({qq}, {kk})")
+    assert_color(pixel(canvas, 0, n - 1), GREY, "masked upper-triangle cell")
+    distinct = canvas.evaluate(_DISTINCT_JS)
+    assert len(distinct) >= 6, f"heatmap looks blank: only {len(distinct)} distinct cell colours {distinct}"
+    vmax = float(canvas.get_attribute("data-vmax"))
+    assert vmax == pytest.approx(float(reference.pattern[LAYER, HEAD].max()), abs=0.01)
+
+
+def test_hover_tooltip_names_cell_and_weight(notebook, widget, reference):
+    _, canvas = widget
+    q, k = reference.query, reference.key
+    tooltip = hover(notebook.page, canvas, q, k)
+    text = tooltip.inner_text()
+    quoted = lambda tok: json.dumps(tok, ensure_ascii=False)  # the view writes JSON.stringify(token)
+    assert f"query #{q} {quoted(reference.tokens[q])}" in text, text
+    assert re.search(rf"key\s+#{k} {re.escape(quoted(reference.tokens[k]))}", text), text
+    assert tooltip_weight(text) == pytest.approx(reference.weight(LAYER), abs=0.01), text
+    assert float(tooltip.get_attribute("data-weight")) == pytest.approx(reference.weight(LAYER), abs=0.01)
+    assert (tooltip.get_attribute("data-query"), tooltip.get_attribute("data-key")) == (str(q), str(k))
+
+
+def test_layer_select_redraws_other_layer(notebook, widget, reference):
+    cell, canvas = widget
+    page = notebook.page
+    q, k, other = reference.query, reference.key, reference.other_layer
+    layer_select = cell.locator(".lxw-bar select").first
+    for layer in (other, LAYER):  # there and back: a cached layer must redraw too
+        layer_select.select_option(str(layer))
+        page.wait_for_function(
+            "([c, l]) => c.dataset.layer === String(l)", arg=[canvas.element_handle(), layer], timeout=30_000
+        )
+        assert_color(pixel(canvas, q, k), reference.color(layer), f"cell ({q}, {k}) after selecting layer {layer}")
+        tooltip = hover(page, canvas, q, k)
+        assert tooltip_weight(tooltip.inner_text()) == pytest.approx(reference.weight(layer), abs=0.01)
+    # Python followed the view
+    check = notebook.run("print('layer', v.layer, 'head', v.head)")
+    assert f"layer {LAYER} head {HEAD}" in check.locator(".jp-OutputArea-output").inner_text()
+
+
+def test_screenshot(notebook, widget, reference, artifacts):
+    cell, canvas = widget
+    hover(notebook.page, canvas, reference.query, reference.key)  # tooltip and highlight in the picture
+    cell.locator(".jp-OutputArea-output").filter(has=notebook.page.locator(".lxw-root")).screenshot(
+        path=str(artifacts / "attention.png")
+    )
+    assert (artifacts / "attention.png").stat().st_size > 5_000
+
+
+def test_token_text_is_never_markup(notebook, reference, artifacts):
+    page = notebook.page
+    cell = notebook.run(f"v2 = llmxai_widgets.AttentionView(model, {XSS_TEXT!r}, layer=0, head=0)\nv2")
+    canvas = cell.locator(".lxw-root canvas[data-layer]")
+    canvas.wait_for(state="visible", timeout=60_000)
+    page.wait_for_timeout(500)  # give an injected onerror handler time to fire
+    assert page.locator("img[src=x]").count() == 0
+    assert cell.locator(".jp-OutputArea-output img").count() == 0
+    tokens = reference.xss_tokens
+    i = next(i for i, t in enumerate(tokens) if "<" in t or "img" in t)
+    tooltip = hover(page, canvas, i, i)
+    text = tooltip.inner_text()
+    assert json.dumps(tokens[i], ensure_ascii=False) in text, text
+    assert "<" in text or "img" in text, text
+    assert notebook.dialogs == [], f"a dialog opened: {notebook.dialogs}"
+    cell.locator(".jp-OutputArea-output").filter(has=page.locator(".lxw-root")).screenshot(
+        path=str(artifacts / "attention-xss.png")
+    )
+
+
+def test_python_error_shows_in_panel_and_keeps_heatmap(notebook, widget, reference, artifacts):
+    cell, canvas = widget
+    before = pixel(canvas, reference.query, reference.key)
+    notebook.run("v.layer = 99")
+    panel = cell.locator(".lxw-error")
+    panel.wait_for(state="visible", timeout=10_000)
+    assert panel.get_attribute("role") == "alert"
+    assert "out of range" in panel.inner_text()
+    assert "99" in panel.inner_text()
+    assert canvas.is_visible()
+    assert canvas.get_attribute("data-layer") == str(LAYER)
+    assert pixel(canvas, reference.query, reference.key) == before
+    assert_color(before, reference.color(LAYER), "heatmap under the error panel")
+    cell.locator(".jp-OutputArea-output").filter(has=notebook.page.locator(".lxw-root")).screenshot(
+        path=str(artifacts / "attention-error.png")
+    )
+    assert notebook.dialogs == []
+
+
+def test_no_uncaught_page_errors(notebook):
+    print("page errors:", notebook.page_errors)
+    widget_errors = [e for e in notebook.page_errors if "lxw" in e or "llmxai" in e or "attention" in e.lower()]
+    assert widget_errors == [], widget_errors
+    assert notebook.dialogs == []

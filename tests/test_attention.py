@@ -1,0 +1,98 @@
+"""Attention weights against transformers' own eager ``output_attentions``."""
+
+import numpy as np
+import pytest
+import torch
+
+import llmxai_widgets as lx
+from llmxai_widgets.methods import Cancelled
+
+TEXT = "The quick brown fox jumps over the lazy dog. The quick brown fox"
+
+
+def eager_attentions(model, ids, **inputs):
+    """Reference: the model's own eager attention weights, all layers."""
+    before = model.config._attn_implementation
+    model.model.set_attn_implementation("eager")
+    try:
+        with torch.no_grad():
+            out = model.model(input_ids=ids, output_attentions=True, **inputs)
+    finally:
+        model.model.set_attn_implementation(before)
+    attentions = getattr(out, "decoder_attentions", None) or out.attentions
+    return np.stack([a[0].numpy() for a in attentions])
+
+
+@pytest.mark.parametrize("fixture", ["smollm2", "minilm", "tiny_gpt2"])
+def test_matches_eager_output_attentions(request, fixture):
+    model = request.getfixturevalue(fixture)
+    result = lx.attention(model, TEXT)
+    ids = torch.as_tensor(result.tokens.ids)[None]
+    expected = eager_attentions(model, ids)
+    assert result.pattern.shape == expected.shape == (model.n_layers, model.n_heads, len(ids[0]), len(ids[0]))
+    np.testing.assert_allclose(result.pattern, expected, atol=1e-5)
+    np.testing.assert_allclose(result.pattern.sum(-1), 1.0, atol=1e-5)
+    assert result.complete and result.layers == list(range(model.n_layers))
+
+
+def test_t5_decoder_self_attention_matches_eager(tiny_t5):
+    result = lx.attention(tiny_t5, TEXT)
+    ids = torch.as_tensor(result.tokens.ids)[None]
+    expected = eager_attentions(tiny_t5, ids, decoder_input_ids=ids)
+    np.testing.assert_allclose(result.pattern, expected, atol=1e-5)
+
+
+def test_smollm2_keeps_its_fast_attention_afterwards(smollm2):
+    assert smollm2.config._attn_implementation == "sdpa"
+    lx.attention(smollm2, "short")
+    assert smollm2.config._attn_implementation == "sdpa"
+
+
+def test_causal_mask_and_grouped_heads(smollm2):
+    result = lx.attention(smollm2, TEXT, layers=[2, 0])
+    assert result.layers == [0, 2]
+    upper = np.triu(np.ones(result.pattern.shape[-2:], bool), k=1)
+    assert np.all(result.pattern[..., upper] == 0)
+    assert result.kv_group.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    np.testing.assert_array_equal(result.layer(2), lx.attention(smollm2, TEXT, layers=2).pattern[0])
+    with pytest.raises(IndexError, match="layer 5 is not in this result"):
+        result.layer(5)
+
+
+def test_streams_each_layer_in_order_and_cancel_keeps_finished_layers(smollm2):
+    seen = []
+    hooks_before = len(smollm2.attention_module(3)._forward_hooks)
+
+    def on_layer(layer, weights):
+        seen.append(layer)
+        assert weights.shape == (9, 5, 5)
+        if layer == 3:
+            raise Cancelled
+
+    result = lx.attention(smollm2, "one two three four five", on_layer=on_layer)
+    assert seen == [0, 1, 2, 3]
+    assert not result.complete and result.layers == [0, 1, 2, 3]
+    full = lx.attention(smollm2, "one two three four five", layers=[0, 1, 2, 3])
+    np.testing.assert_array_equal(result.pattern, full.pattern)
+    assert len(smollm2.attention_module(3)._forward_hooks) == hooks_before
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"text": ""}, ValueError, "text is empty"),
+        ({"text": 3.5}, TypeError, "text must be a string"),
+        ({"text": "ok", "layers": [30]}, IndexError, "layer 30 is out of range: smollm2 has 30 layers, numbered 0-29"),
+        ({"text": "ok", "layers": [-1]}, IndexError, "out of range"),
+        ({"text": "ok", "layers": []}, ValueError, "layers is empty"),
+        ({"text": "ok", "layers": ["3"]}, TypeError, "layer must be an integer"),
+    ],
+)
+def test_bad_input_is_refused_clearly(smollm2, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        lx.attention(smollm2, **kwargs)
+
+
+def test_text_longer_than_the_model_says_the_limit(tiny_gpt2):
+    with pytest.raises(ValueError, match=r"accepts at most 64; shorten the text \(for example text\[:"):
+        lx.attention(tiny_gpt2, "word " * 100)

@@ -1,0 +1,132 @@
+"""AttentionView's Python side: traits, streamed chunks, errors (the browser side: tests/browser)."""
+
+import numpy as np
+import pytest
+import traitlets
+
+import llmxai_widgets as lx
+from llmxai_widgets.wire import decode
+
+TEXT = "Attention shows which earlier tokens each token reads."
+
+
+class Recording(lx.AttentionView):
+    """Records the custom messages a view would stream to the browser."""
+
+    def send(self, content, buffers=None):
+        self.sent = getattr(self, "sent", [])
+        self.sent.append((content, buffers))
+
+
+def test_view_holds_the_selected_layer_as_a_binary_trait(smollm2):
+    view = lx.AttentionView(smollm2, TEXT, layer=4, head=7)
+    reference = lx.attention(smollm2, TEXT).layer(4)
+    assert view.status == "ready" and view.progress == 1.0
+    assert view.tokens == list(smollm2.tokenize(TEXT).text)
+    assert (view.n_layers, view.n_heads, view.layer, view.head) == (30, 9, 4, 7)
+    assert view.kv_group == [0, 0, 0, 1, 1, 1, 2, 2, 2] and view.causal
+    pattern = view.pattern
+    assert pattern["layer"] == 4 and pattern["dtype"] == "uint8" and isinstance(pattern["data"], bytes)
+    np.testing.assert_allclose(decode(pattern), reference, atol=pattern["scale"] / 2 + 1e-7)
+
+
+def test_changing_layer_sends_that_layer(smollm2):
+    view = lx.AttentionView(smollm2, TEXT)
+    view.layer = 12
+    assert view.pattern["layer"] == 12
+    np.testing.assert_allclose(decode(view.pattern), view.result.layer(12), atol=view.pattern["scale"])
+
+
+def test_streams_every_layer_as_binary_chunks(smollm2):
+    view = Recording(smollm2, "one two three")
+    chunks = [(c, b) for c, b in view.sent if c["kind"] == "layer"]
+    assert [c["tensor"]["layer"] for c, _ in chunks] == list(range(30))
+    content, buffers = chunks[5]
+    assert "data" not in content["tensor"] and len(buffers) == 1
+    np.testing.assert_allclose(
+        decode(content["tensor"], buffers[0]), view.result.layer(5), atol=content["tensor"]["scale"]
+    )
+
+
+def test_cancel_from_the_frontend_keeps_finished_layers(smollm2):
+    class CancelAtLayer3(Recording):
+        def send(self, content, buffers=None):
+            super().send(content, buffers)
+            if content.get("kind") == "layer" and content["tensor"]["layer"] == 3:
+                self._on_frontend_msg(self, {"kind": "cancel"}, [])
+
+    view = CancelAtLayer3(smollm2, TEXT, layer=10)
+    assert view.status == "cancelled"
+    assert view.available_layers == [0, 1, 2, 3]
+    assert view.layer == 3  # the chosen layer was not computed: show the last one that was
+    assert "4 of 30 layers kept" in view.progress_label
+
+
+def test_background_computation_in_a_thread(smollm2):
+    view = lx.AttentionView(smollm2, TEXT, layer=2, background=True)
+    assert view.wait(60)
+    assert view.status == "ready" and view.pattern["layer"] == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "message"),
+    [
+        (("",), {}, ValueError, "text is empty"),
+        ((None,), {}, TypeError, "text must be a string"),
+        (("ok",), {"layer": 30}, IndexError, "layer 30 is out of range: smollm2 has 30 layers, numbered 0-29"),
+        (("ok",), {"head": 9}, IndexError, "head 9 is out of range: smollm2 has 9 heads, numbered 0-8"),
+    ],
+)
+def test_bad_input_raises_before_anything_is_shown(smollm2, args, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        lx.AttentionView(smollm2, *args, **kwargs)
+
+
+def test_model_must_come_from_load_model(smollm2):
+    with pytest.raises(TypeError, match="load_model"):
+        lx.AttentionView(smollm2.model, TEXT)
+
+
+def test_out_of_range_layer_later_raises_and_shows_in_the_view(smollm2):
+    view = lx.AttentionView(smollm2, TEXT, layer=3)
+    with pytest.raises(traitlets.TraitError, match="layer 99 is out of range"):
+        view.layer = 99
+    assert "layer 99 is out of range" in view.error
+    assert view.layer == 3 and view.pattern["layer"] == 3  # the picture stays
+    view._on_frontend_msg(view, {"kind": "dismiss_error"}, [])
+    assert view.error == ""
+
+
+def test_failure_mid_computation_keeps_finished_layers_and_shows_the_error(smollm2):
+    def fail(_module, _args, _output):
+        raise RuntimeError("simulated out-of-memory in layer 6")
+
+    handle = smollm2.attention_module(6).register_forward_hook(fail)
+    try:
+        view = lx.AttentionView(smollm2, TEXT, layer=2)
+    finally:
+        handle.remove()
+    assert view.status == "error"
+    assert "simulated out-of-memory in layer 6" in view.error and "kept" in view.error
+    assert view.available_layers == [0, 1, 2, 3, 4, 5]
+    assert view.pattern["layer"] == 2
+
+
+def test_failure_before_any_layer_raises_in_python(smollm2):
+    def fail(_module, _args, _output):
+        raise RuntimeError("broken from the start")
+
+    handle = smollm2.attention_module(0).register_forward_hook(fail)
+    try:
+        with pytest.raises(RuntimeError, match="broken from the start"):
+            lx.AttentionView(smollm2, TEXT)
+    finally:
+        handle.remove()
+
+
+def test_from_result_shows_a_result_computed_earlier(minilm):
+    result = lx.attention(minilm, "Paris is the capital of France.", layers=[1, 5])
+    view = lx.AttentionView.from_result(result, layer=5, head=11)
+    assert view.tokens[0] == "[CLS]" and view.special[0]
+    assert (view.layer, view.head, view.n_heads, view.available_layers) == (5, 11, 12, [1, 5])
+    np.testing.assert_allclose(decode(view.pattern), result.layer(5), atol=view.pattern["scale"])
