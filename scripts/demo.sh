@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set up (if needed) and open JupyterLab on the quickstart notebook with the bundled model.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+ROOT_FLAG=(); [[ $(id -u) == 0 ]] && ROOT_FLAG=(--allow-root)
+exec .venv/bin/jupyter lab "${ROOT_FLAG[@]}" --ServerApp.root_dir=examples quickstart.ipynb "$@"
