@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 ROOT_FLAG=(); [[ $(id -u) == 0 ]] && ROOT_FLAG=(--allow-root)
-exec .venv/bin/jupyter lab "${ROOT_FLAG[@]}" --ServerApp.root_dir=examples quickstart.ipynb "$@"
+cd examples
+exec ../.venv/bin/jupyter lab "${ROOT_FLAG[@]}" quickstart.ipynb "$@"

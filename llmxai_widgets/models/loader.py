@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import bundled
@@ -78,8 +79,23 @@ def _load_pretrained(path: str, name: str, kind: str | None, hf_kwargs: dict) ->
         raise ValueError(f"kind must be one of {', '.join(_KINDS)}; got {kind!r}")
     auto = getattr(transformers, _KINDS[kind])
     tokenizer = transformers.AutoTokenizer.from_pretrained(source)
-    model = auto.from_pretrained(source, **hf_kwargs)
+    with _quiet_progress():
+        model = auto.from_pretrained(source, **hf_kwargs)
     return LoadedModel(model.eval(), tokenizer, name, kind)
+
+
+@contextmanager
+def _quiet_progress():
+    """No "Loading weights" bar: in a notebook it becomes a stray widget in every loading cell."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _config_kwargs(hf_kwargs: dict) -> dict:

@@ -58,7 +58,7 @@ class AttentionView(ExplainerWidget):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.result: AttentionResult | None = None
+        self._result: AttentionResult | None = None
         if model is None:
             return  # from_result fills the traits
         if not isinstance(model, LoadedModel):
@@ -85,6 +85,12 @@ class AttentionView(ExplainerWidget):
         view._show_result(result, layer=result.layers[0] if layer is None else layer, head=head)
         return view
 
+    @property
+    def result(self) -> AttentionResult | None:
+        """The :class:`AttentionResult` shown (waits for a running computation to end)."""
+        self.wait()
+        return self._result
+
     # -- computation -----------------------------------------------------------------------------
     def _compute(self, model: LoadedModel, tokens) -> None:
         total = model.n_layers
@@ -101,7 +107,7 @@ class AttentionView(ExplainerWidget):
         self._show_result(result, layer=self.layer, head=self.head)
 
     def _show_result(self, result: AttentionResult, *, layer: int, head: int) -> None:
-        self.result = result
+        self._result = result
         if not result.layers:
             with self.hold_sync():
                 self.status, self.progress_label = "cancelled", "cancelled before any layer finished"
@@ -128,7 +134,7 @@ class AttentionView(ExplainerWidget):
                 self.progress_label = f"cancelled: {len(result.layers)} of {result.n_model_layers} layers kept"
 
     def _pattern_trait(self, layer: int) -> dict:
-        header, data = _layer_tensor(layer, self.result.layer(layer))
+        header, data = _layer_tensor(layer, self._result.layer(layer))
         return {**header, "data": data}
 
     # -- reactions to the view -------------------------------------------------------------------
@@ -151,7 +157,7 @@ class AttentionView(ExplainerWidget):
 
     @t.observe("layer")
     def _layer_changed(self, change) -> None:
-        if self.result is not None and change["new"] in self.result.layers:
+        if self._result is not None and change["new"] in self._result.layers:
             self.pattern = self._pattern_trait(change["new"])
 
     def show(self, layer: int | None = None, head: int | None = None) -> AttentionView:

@@ -25,7 +25,7 @@ pytestmark = [
 
 TEXT = "The quick brown fox jumps over the lazy dog near the river."
 XSS_TEXT = "Say <img src=x onerror=alert(1)> now"
-LAYER, HEAD = 3, 1
+LAYER, HEAD = 3, 4  # a head with a cell no other layer or head colours alike
 COLOR_TOL = 8  # per channel: weights travel as uint8
 GREY = (200, 200, 200)
 
@@ -71,23 +71,21 @@ def reference() -> Reference:
     pattern = torch.stack(out.attentions)[:, 0].float().numpy()  # [layer, head, q, k]
     n = pattern.shape[-1]
 
-    # The cell (strict lower triangle) and second layer whose colours differ most from LAYER's,
-    # so drawing the wrong layer cannot pass.
-    def colors(layer):
-        return to_rgb(pattern[layer, HEAD], 0.0, float(pattern[layer, HEAD].max())).astype(int)
+    # The cell (strict lower triangle) whose colour differs most from the same cell in every other
+    # layer (same head) and every other head (same layer), so drawing the wrong layer or head
+    # cannot pass; the layer-select test switches to the layer where it differs most.
+    def colors(layer, head):
+        return to_rgb(pattern[layer, head], 0.0, float(pattern[layer, head].max())).astype(int)
 
-    mine = colors(LAYER)
-    best = (-1, None)
-    lower = [(q, k) for q in range(1, n) for k in range(q)]
-    for other in range(pattern.shape[0]):
-        if other == LAYER:
-            continue
-        diff = np.abs(mine - colors(other)).sum(-1)
-        for q, k in lower:
-            if diff[q, k] > best[0]:
-                best = (int(diff[q, k]), (other, q, k))
-    distance, (other, q, k) = best
-    assert distance > 150, f"no cell separates layer {LAYER} from the others (best colour distance {distance})"
+    mine = colors(LAYER, HEAD)
+    others = [colors(layer, HEAD) for layer in range(pattern.shape[0]) if layer != LAYER]
+    others += [colors(LAYER, head) for head in range(pattern.shape[1]) if head != HEAD]
+    separation = np.abs(mine[None] - np.stack(others)).sum(-1).min(0)  # [q, k]
+    separation[np.triu_indices(n)] = -1
+    q, k = (int(i) for i in np.unravel_index(separation.argmax(), separation.shape))
+    assert separation[q, k] > 150, f"no cell separates layer {LAYER} head {HEAD} from the rest ({separation[q, k]})"
+    layer_diff = [np.abs(mine[q, k] - colors(layer, HEAD)[q, k]).sum() if layer != LAYER else -1 for layer in range(pattern.shape[0])]
+    other = int(np.argmax(layer_diff))
     return Reference(
         tokens=_shown_tokens(tokenizer, TEXT),
         pattern=pattern,
@@ -283,7 +281,5 @@ def test_python_error_shows_in_panel_and_keeps_heatmap(notebook, widget, referen
 
 
 def test_no_uncaught_page_errors(notebook):
-    print("page errors:", notebook.page_errors)
-    widget_errors = [e for e in notebook.page_errors if "lxw" in e or "llmxai" in e or "attention" in e.lower()]
-    assert widget_errors == [], widget_errors
+    assert notebook.page_errors == [], f"uncaught errors in the page: {notebook.page_errors}"
     assert notebook.dialogs == []

