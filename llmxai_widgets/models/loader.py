@@ -6,6 +6,11 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
+# Imported with the package, not inside load_model(): every method needs transformers, and its
+# first import (~1.2 s of torch.distributed and friends) is paid once here instead of on each load.
+import transformers
+from transformers import modeling_utils  # noqa: F401  (the heavy part of every from_pretrained)
+
 from . import bundled
 from .wrapped import LoadedModel
 
@@ -60,8 +65,6 @@ def _load_bundled(name: str, kind: str | None, hf_kwargs: dict) -> LoadedModel:
 
 
 def _load_pretrained(path: str, name: str, kind: str | None, hf_kwargs: dict) -> LoadedModel:
-    import transformers
-
     local = Path(path).expanduser()
     source = str(local) if local.exists() else path
     try:
