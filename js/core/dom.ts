@@ -20,7 +20,7 @@ const CSS = `
 .lxw-title { font-weight: 600; }
 .lxw-muted { color: var(--jp-ui-font-color2, #616161); }
 .lxw-bar label { display: inline-flex; align-items: center; gap: 4px; }
-.lxw-bar select, .lxw-bar button { font: inherit; padding: 1px 4px;
+.lxw-root select, .lxw-root button { font: inherit; cursor: pointer; padding: 1px 4px;
   color: var(--jp-ui-font-color1, #1a1a1a); background: var(--jp-layout-color1, #fff);
   border: 1px solid var(--jp-border-color1, #bdbdbd); border-radius: 3px; }
 .lxw-progress { display: inline-flex; align-items: center; gap: 6px; }
@@ -34,11 +34,13 @@ const CSS = `
   background: var(--jp-layout-color0, #fff); color: var(--jp-ui-font-color0, #000);
   border: 1px solid var(--jp-border-color1, #9e9e9e); border-radius: 4px; padding: 4px 8px;
   box-shadow: 0 2px 6px rgba(0,0,0,0.2); font-size: 12px; display: none; }
+.lxw-tooltip { grid-template-columns: auto auto; column-gap: 8px; }
 .lxw-tooltip b { font-weight: 600; }
 .lxw-error { border-left: 4px solid var(--jp-error-color1, #c62828);
   background: var(--jp-error-color3, #fdecea); color: var(--jp-ui-font-color1, #611a15);
   padding: 6px 10px; margin: 4px 0 8px; display: flex; gap: 10px; align-items: flex-start; }
 .lxw-error .lxw-error-text { white-space: pre-wrap; flex: 1; }
+.lxw-caption { max-width: 760px; margin-top: 4px; }
 .lxw-placeholder { padding: 24px; color: var(--jp-ui-font-color2, #616161); }
 `;
 

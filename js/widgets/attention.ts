@@ -46,7 +46,7 @@ class AttentionMatrixView {
   private legendMax = el("span", "lxw-muted");
   private legendBar = el("canvas");
   private legend = el("div", "lxw-legend");
-  private caption = el("div", "lxw-muted");
+  private caption = el("div", "lxw-muted lxw-caption");
   private geometry: Geometry | null = null;
   private drawn: { tensor: Tensor; head: number; vmax: number } | null = null;
   private locked: { query: number; key: number } | null = null;
@@ -80,7 +80,8 @@ class AttentionMatrixView {
     const body = el("div", "lxw-body");
     body.append(wrap, this.legend);
     this.caption.textContent =
-      "Rows: query tokens (the token attending). Columns: key tokens (what it attends to). Each row sums to 1. " +
+      "Rows: query tokens (the token attending). Columns: key tokens (what it attends to). " +
+      "Each row sums to 1; the colour scale runs from 0 to this head's largest weight. " +
       "Hover a cell for its weight, click to pin it.";
     this.root.append(bar, this.errors.node, this.placeholder, body, this.caption);
 
@@ -230,18 +231,14 @@ class AttentionMatrixView {
     const masked = this.model.get("causal") && key > query;
     const weight = this.drawn.tensor.value(this.drawn.head * n * n + query * n + key);
     this.tooltip.replaceChildren();
-    const line = (label: string, value: string) => {
-      const row = el("div");
-      row.append(el("b", "", label), document.createTextNode(value));
-      this.tooltip.appendChild(row);
-    };
-    line("query ", `#${query} ${JSON.stringify(displayToken(tokens[query], 40))}`);
-    line("key   ", `#${key} ${JSON.stringify(displayToken(tokens[key], 40))}`);
-    line("weight ", masked ? "masked (a token cannot attend to later tokens)" : weight.toFixed(4));
+    const line = (label: string, value: string) => this.tooltip.append(el("b", "", label), el("span", "", value));
+    line("query", `#${query} ${JSON.stringify(displayToken(tokens[query], 40))}`);
+    line("key", `#${key} ${JSON.stringify(displayToken(tokens[key], 40))}`);
+    line("weight", masked ? "masked (a token cannot attend to later tokens)" : weight.toFixed(4));
     this.tooltip.dataset.query = String(query);
     this.tooltip.dataset.key = String(key);
     this.tooltip.dataset.weight = String(weight);
-    this.tooltip.style.display = "block";
+    this.tooltip.style.display = "grid";
     const left = g.left + (key + 1) * g.cell + 12;
     const top = g.top + query * g.cell + 12;
     this.tooltip.style.left = `${Math.min(left, Math.max(0, g.width - 220))}px`;
@@ -258,7 +255,9 @@ class AttentionMatrixView {
     if (!cell) return;
     ctx.strokeStyle = "rgba(255, 64, 64, 0.9)";
     ctx.lineWidth = Math.max(1, Math.min(2, g.cell / 6));
-    ctx.strokeRect(g.left, g.top + cell.query * g.cell, g.cell * g.n, g.cell); // the query's row
+    // The query's row, up to the last key it may read.
+    const readable = this.model.get("causal") ? cell.query + 1 : g.n;
+    ctx.strokeRect(g.left, g.top + cell.query * g.cell, g.cell * readable, g.cell);
     ctx.strokeStyle = "rgba(255, 255, 255, 0.95)";
     ctx.strokeRect(g.left + cell.key * g.cell, g.top + cell.query * g.cell, g.cell, g.cell);
   }

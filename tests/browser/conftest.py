@@ -13,6 +13,7 @@ runs it and returns that cell's locator once its prompt reads ``[n]:``.
 from __future__ import annotations
 
 import json
+import shutil
 import os
 import re
 import signal
@@ -249,9 +250,13 @@ def write_notebook(root: Path, name: str, cells: list[str] | None = None) -> Pat
     return path
 
 
-def _open_notebook(page, server: LabServer, name: str) -> Notebook:
-    """Write an empty notebook ``name``.ipynb, open it in JupyterLab, wait for an idle kernel."""
-    write_notebook(server.root, name)
+def _open_notebook(page, server: LabServer, name: str, source: Path | None = None) -> Notebook:
+    """Write an empty notebook ``name``.ipynb (or copy ``source``), open it in JupyterLab, wait
+    for an idle kernel."""
+    if source is None:
+        write_notebook(server.root, name)
+    else:
+        shutil.copyfile(source, server.root / f"{name}.ipynb")
     notebook = Notebook(page, name)
     page.goto(f"{server.url}/lab/tree/{name}.ipynb")
     page.wait_for_selector(f"{Notebook.CELLS} .jp-InputArea-editor .cm-content", timeout=KERNEL_TIMEOUT)
@@ -275,4 +280,4 @@ def lab_page(browser, lab_server):
 @pytest.fixture(scope="session")
 def open_notebook(lab_server):
     """``open_notebook(page, name)``: a new notebook ``name``.ipynb open in ``page`` with an idle kernel."""
-    return lambda page, name: _open_notebook(page, lab_server, name)
+    return lambda page, name, source=None: _open_notebook(page, lab_server, name, source)
