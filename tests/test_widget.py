@@ -26,33 +26,46 @@ def test_view_holds_the_selected_layer_as_a_binary_trait(smollm2):
     assert (view.n_layers, view.n_heads, view.layer, view.head) == (30, 9, 4, 7)
     assert view.kv_group == [0, 0, 0, 1, 1, 1, 2, 2, 2] and view.causal
     pattern = view.pattern
-    assert pattern["layer"] == 4 and pattern["dtype"] == "uint8" and isinstance(pattern["data"], bytes)
-    np.testing.assert_allclose(decode(pattern), reference, atol=pattern["scale"] / 2 + 1e-7)
+    assert (pattern["layer"], pattern["head"], pattern["dtype"]) == (4, 7, "uint8")
+    assert isinstance(pattern["data"], bytes) and len(pattern["data"]) == len(view.tokens) ** 2
+    np.testing.assert_allclose(decode(pattern), reference[7], atol=pattern["scale"] / 2 + 1e-7)
 
 
-def test_changing_layer_sends_that_layer(smollm2):
+def test_changing_layer_or_head_sends_only_that_slice(smollm2):
     view = lx.AttentionView(smollm2, TEXT)
     view.layer = 12
-    assert view.pattern["layer"] == 12
-    np.testing.assert_allclose(decode(view.pattern), view.result.layer(12), atol=view.pattern["scale"])
+    assert (view.pattern["layer"], view.pattern["head"]) == (12, 0)
+    np.testing.assert_allclose(decode(view.pattern), view.result.layer(12)[0], atol=view.pattern["scale"])
+    view.head = 5
+    assert (view.pattern["layer"], view.pattern["head"]) == (12, 5)
+    np.testing.assert_allclose(decode(view.pattern), view.result.layer(12)[5], atol=view.pattern["scale"])
 
 
-def test_streams_every_layer_as_binary_chunks(smollm2):
-    view = Recording(smollm2, "one two three")
-    chunks = [(c, b) for c, b in view.sent if c["kind"] == "layer"]
-    assert [c["tensor"]["layer"] for c, _ in chunks] == list(range(30))
-    content, buffers = chunks[5]
+def test_streams_the_shown_slice_as_a_binary_chunk_as_soon_as_its_layer_is_done(smollm2):
+    seen_layers = []
+
+    class Watching(Recording):
+        def send(self, content, buffers=None):
+            seen_layers.append(list(self.available_layers))
+            super().send(content, buffers)
+
+    view = Watching(smollm2, "one two three", layer=5, head=2)
+    chunks = [(c, b) for c, b in view.sent if c["kind"] == "slice"]
+    assert len(chunks) == 1, "only what the view shows travels"
+    content, buffers = chunks[0]
+    assert (content["tensor"]["layer"], content["tensor"]["head"]) == (5, 2)
+    assert seen_layers[0] == [0, 1, 2, 3, 4, 5], "sent while the later layers were still computing"
     assert "data" not in content["tensor"] and len(buffers) == 1
     np.testing.assert_allclose(
-        decode(content["tensor"], buffers[0]), view.result.layer(5), atol=content["tensor"]["scale"]
+        decode(content["tensor"], buffers[0]), view.result.layer(5)[2], atol=content["tensor"]["scale"]
     )
 
 
 def test_cancel_from_the_frontend_keeps_finished_layers(smollm2):
     class CancelAtLayer3(Recording):
-        def send(self, content, buffers=None):
-            super().send(content, buffers)
-            if content.get("kind") == "layer" and content["tensor"]["layer"] == 3:
+        @traitlets.observe("available_layers")
+        def _press_cancel(self, change):
+            if change["new"] and change["new"][-1] == 3 and self.status == "computing":
                 self._on_frontend_msg(self, {"kind": "cancel"}, [])
 
     view = CancelAtLayer3(smollm2, TEXT, layer=10)
@@ -65,7 +78,7 @@ def test_cancel_from_the_frontend_keeps_finished_layers(smollm2):
 def test_background_computation_in_a_thread(smollm2):
     view = lx.AttentionView(smollm2, TEXT, layer=2, background=True)
     assert view.wait(60)
-    assert view.status == "ready" and view.pattern["layer"] == 2
+    assert view.status == "ready" and view.pattern["layer"] == 2 and view.available_layers == list(range(30))
 
 
 @pytest.mark.parametrize(
@@ -129,4 +142,4 @@ def test_from_result_shows_a_result_computed_earlier(minilm):
     view = lx.AttentionView.from_result(result, layer=5, head=11)
     assert view.tokens[0] == "[CLS]" and view.special[0]
     assert (view.layer, view.head, view.n_heads, view.available_layers) == (5, 11, 12, [1, 5])
-    np.testing.assert_allclose(decode(view.pattern), result.layer(5), atol=view.pattern["scale"])
+    np.testing.assert_allclose(decode(view.pattern), result.layer(5)[11], atol=view.pattern["scale"])

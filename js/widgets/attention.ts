@@ -6,7 +6,8 @@ import { Geometry, cellAt, displayToken, layoutSquare } from "../core/layout";
 import { BaseState, WidgetModel } from "../core/model";
 import { Tensor, WireHeader, decodeTensor, decodeTrait } from "../core/wire";
 
-type LayerTensor = WireHeader & { layer: number; data: DataView };
+/** One head's [query, key] weights: the only slice of the attention that travels. */
+type SliceTensor = WireHeader & { layer: number; head: number; data: DataView };
 
 export type AttentionState = BaseState & {
   model_name: string;
@@ -19,19 +20,21 @@ export type AttentionState = BaseState & {
   available_layers: number[];
   layer: number;
   head: number;
-  pattern: LayerTensor | Record<string, never>;
+  pattern: SliceTensor | Record<string, never>;
   colormap: string;
 };
 type Model = WidgetModel<AttentionState>;
 
-/** Layers streamed during the computation, kept per model so every view of it shares them. */
-type Stream = { layers: Map<number, Tensor>; listeners: Set<() => void> };
+/** Slices streamed during the computation, kept per model so every view of it shares them. */
+type Stream = { slices: Map<string, Tensor>; listeners: Set<() => void> };
 const streams = new WeakMap<object, Stream>();
+const MAX_CACHED_SLICES = 64;
 function streamOf(model: Model): Stream {
   let s = streams.get(model);
-  if (!s) streams.set(model, (s = { layers: new Map(), listeners: new Set() }));
+  if (!s) streams.set(model, (s = { slices: new Map(), listeners: new Set() }));
   return s;
 }
+const sliceKey = (layer: number, head: number) => `${layer}:${head}`;
 
 class AttentionMatrixView {
   private root = el("div", "lxw-root");
@@ -48,8 +51,9 @@ class AttentionMatrixView {
   private legend = el("div", "lxw-legend");
   private caption = el("div", "lxw-muted lxw-caption");
   private geometry: Geometry | null = null;
-  private drawn: { tensor: Tensor; head: number; vmax: number } | null = null;
+  private drawn: { tensor: Tensor; vmax: number } | null = null;
   private locked: { query: number; key: number } | null = null;
+  private traitCache: { trait: SliceTensor; tensor: Tensor | null } | null = null;
   private cleanups: Array<() => void> = [];
 
   constructor(private model: Model, host: HTMLElement) {
@@ -122,7 +126,7 @@ class AttentionMatrixView {
   }
 
   private layerReady(layer: number): boolean {
-    return streamOf(this.model).layers.has(layer) || this.model.get("available_layers").includes(layer);
+    return this.model.get("available_layers").includes(layer);
   }
 
   private refreshSelectors(): void {
@@ -136,13 +140,16 @@ class AttentionMatrixView {
     this.headSelect.value = String(this.model.get("head"));
   }
 
-  /** The [head, query, key] tensor of the selected layer: streamed copy or the trait. */
+  /** The [query, key] tensor of the selected layer and head: the trait, or a streamed copy. */
   private currentTensor(): Tensor | null {
     const layer = this.model.get("layer");
-    const streamed = streamOf(this.model).layers.get(layer);
-    if (streamed) return streamed;
-    const trait = this.model.get("pattern") as LayerTensor;
-    return trait && trait.layer === layer ? decodeTrait(trait) : null;
+    const head = this.model.get("head");
+    const trait = this.model.get("pattern") as SliceTensor;
+    if (trait && trait.layer === layer && trait.head === head) {
+      if (this.traitCache?.trait !== trait) this.traitCache = { trait, tensor: decodeTrait(trait) };
+      return this.traitCache.tensor;
+    }
+    return streamOf(this.model).slices.get(sliceKey(layer, head)) ?? null;
   }
 
   private drawIfCurrent(): void {
@@ -161,23 +168,30 @@ class AttentionMatrixView {
     const tokens = this.model.get("tokens");
     const tensor = this.currentTensor();
     const head = this.model.get("head");
+    const wrap = this.canvas.parentElement!;
+    if (!tensor && this.drawn && tokens.length > 0 && this.model.get("status") !== "error") {
+      wrap.style.opacity = "0.45"; // keep the old picture, dimmed, until the requested slice arrives
+      wrap.title = "loading\u2026";
+      return;
+    }
+    wrap.style.opacity = "";
+    wrap.title = "";
     if (!tensor || tokens.length === 0) {
       this.showPlaceholder(tokens.length);
       return;
     }
     const n = tokens.length;
-    if (tensor.shape[1] !== n || head >= tensor.shape[0]) throw new Error(`attention shape [${tensor.shape}] does not fit ${n} tokens, head ${head}`);
+    if (tensor.shape[0] !== n || tensor.shape[1] !== n) throw new Error(`attention shape [${tensor.shape}] does not fit ${n} tokens`);
     this.placeholder.style.display = "none";
     this.canvas.parentElement!.parentElement!.style.display = "";
-    const base = head * n * n;
     let vmax = 0;
-    for (let i = 0; i < n * n; i++) vmax = Math.max(vmax, tensor.value(base + i));
+    for (let i = 0; i < n * n; i++) vmax = Math.max(vmax, tensor.value(i));
     const fontFamily = getComputedStyle(this.root).fontFamily || "sans-serif";
     const labelWidth = measureLabels(this.canvas.getContext("2d")!, tokens, fontFamily);
     const available = (this.root.clientWidth || 720) - 90;
     const g = layoutSquare(n, available, labelWidth);
     const causal = this.model.get("causal");
-    drawHeatmap(this.canvas, g, { n, value: (q, k) => tensor.value(base + q * n + k) }, tokens, {
+    drawHeatmap(this.canvas, g, { n, value: (q, k) => tensor.value(q * n + k) }, tokens, {
       colormap: this.model.get("colormap"),
       vmin: 0,
       vmax,
@@ -187,7 +201,7 @@ class AttentionMatrixView {
       isEmpty: causal ? (q, k) => k > q : undefined,
     });
     this.geometry = g;
-    this.drawn = { tensor, head, vmax };
+    this.drawn = { tensor, vmax };
     Object.assign(this.canvas.dataset, {
       n: String(n), cell: String(g.cell), left: String(g.left), top: String(g.top),
       layer: String(this.model.get("layer")), head: String(head), vmax: String(vmax),
@@ -211,7 +225,7 @@ class AttentionMatrixView {
       status === "error" ? "Nothing to draw: the computation failed (see the message above)."
       : status === "cancelled" ? `Layer ${layer} was not computed before the computation was cancelled; pick another layer.`
       : nTokens === 0 ? "Waiting for tokens\u2026"
-      : status === "computing" ? `Computing attention for ${nTokens} tokens; layer ${layer} appears when it is ready\u2026`
+      : status === "computing" && !this.layerReady(layer) ? `Computing attention for ${nTokens} tokens; layer ${layer} appears when it is ready\u2026`
       : `Loading layer ${layer}\u2026 (needs the Python kernel that created this view)`;
   }
 
@@ -229,7 +243,7 @@ class AttentionMatrixView {
     const n = tokens.length;
     const { query, key } = shown;
     const masked = this.model.get("causal") && key > query;
-    const weight = this.drawn.tensor.value(this.drawn.head * n * n + query * n + key);
+    const weight = this.drawn.tensor.value(query * n + key);
     this.tooltip.replaceChildren();
     const line = (label: string, value: string) => this.tooltip.append(el("b", "", label), el("span", "", value));
     line("query", `#${query} ${JSON.stringify(displayToken(tokens[query], 40))}`);
@@ -282,9 +296,10 @@ export default {
   initialize({ model }: { model: Model }) {
     // Listen here, not in render: chunks sent before a view exists are kept for it.
     const stream = streamOf(model);
-    const onMessage = (msg: { kind?: string; tensor?: LayerTensor }, buffers: DataView[]) => {
-      if (msg?.kind !== "layer" || !msg.tensor || !buffers?.length) return;
-      stream.layers.set(msg.tensor.layer, decodeTensor(msg.tensor, buffers[0]));
+    const onMessage = (msg: { kind?: string; tensor?: SliceTensor }, buffers: DataView[]) => {
+      if (msg?.kind !== "slice" || !msg.tensor || !buffers?.length) return;
+      stream.slices.set(sliceKey(msg.tensor.layer, msg.tensor.head), decodeTensor(msg.tensor, buffers[0]));
+      if (stream.slices.size > MAX_CACHED_SLICES) stream.slices.delete(stream.slices.keys().next().value!);
       stream.listeners.forEach((fn) => fn());
     };
     model.on("msg:custom", onMessage);

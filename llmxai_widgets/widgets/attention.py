@@ -12,13 +12,6 @@ from ..wire import to_wire
 from .base import ExplainerWidget, bundle
 
 
-def _layer_tensor(layer: int, weights: np.ndarray) -> tuple[dict, bytes]:
-    """``weights[head, query, key]`` as uint8 over 0..max: at most 0.2% of the max off."""
-    top = float(weights.max()) if weights.size else 1.0
-    header, data = to_wire(weights, quantize="uint8", value_range=(0.0, top or 1.0))
-    return {**header, "layer": layer}, data
-
-
 class AttentionView(ExplainerWidget):
     """Attention of ``model`` on ``text``: pick a layer and head, hover a cell for its weight.
 
@@ -44,7 +37,8 @@ class AttentionView(ExplainerWidget):
     layer = t.Int(0).tag(sync=True)
     head = t.Int(0).tag(sync=True)
     pattern = t.Dict().tag(sync=True)
-    """Wire tensor ``[head, query, key]`` (uint8 with scale/offset) of layer ``pattern["layer"]``."""
+    """Wire tensor ``[query, key]`` (uint8 with scale/offset) of ``pattern["layer"]``,
+    ``pattern["head"]``: only the slice the view shows travels."""
     colormap = t.Unicode("viridis").tag(sync=True)
 
     def __init__(
@@ -59,6 +53,7 @@ class AttentionView(ExplainerWidget):
     ):
         super().__init__(**kwargs)
         self._result: AttentionResult | None = None
+        self._partial: dict[int, np.ndarray] = {}
         if model is None:
             return  # from_result fills the traits
         if not isinstance(model, LoadedModel):
@@ -96,10 +91,14 @@ class AttentionView(ExplainerWidget):
         total = model.n_layers
 
         def on_layer(layer: int, weights: np.ndarray) -> None:
-            header, data = _layer_tensor(layer, weights)
-            self.progress = (layer + 1) / total
-            self.progress_label = f"layer {layer + 1} of {total}"
-            self.send_chunk("layer", {"tensor": header}, [data])
+            self._partial[layer] = weights
+            with self.hold_sync():
+                self.available_layers = [*self.available_layers, layer]
+                self.progress = (layer + 1) / total
+                self.progress_label = f"layer {layer + 1} of {total}"
+            if layer == self.layer:  # stream what the view shows; other layers on request
+                header, data = self._slice(layer, self.head)
+                self.send_chunk("slice", {"tensor": header}, [data])
             if self.cancelled:
                 raise Cancelled
 
@@ -108,6 +107,7 @@ class AttentionView(ExplainerWidget):
 
     def _show_result(self, result: AttentionResult, *, layer: int, head: int) -> None:
         self._result = result
+        self._partial = {}
         if not result.layers:
             with self.hold_sync():
                 self.status, self.progress_label = "cancelled", "cancelled before any layer finished"
@@ -122,7 +122,7 @@ class AttentionView(ExplainerWidget):
             self.available_layers = list(result.layers)
             self.head = check_index(head, result.n_heads, "head", result.model_name)
             self.layer = layer
-            self.pattern = self._pattern_trait(layer)
+            self._update_pattern()
             self.progress = 1.0
             if result.complete:
                 self.status, self.progress_label = "ready", ""
@@ -133,9 +133,25 @@ class AttentionView(ExplainerWidget):
                 self.status = "cancelled"
                 self.progress_label = f"cancelled: {len(result.layers)} of {result.n_model_layers} layers kept"
 
-    def _pattern_trait(self, layer: int) -> dict:
-        header, data = _layer_tensor(layer, self._result.layer(layer))
-        return {**header, "data": data}
+    def _layer_weights(self, layer: int) -> np.ndarray | None:
+        """``[head, query, key]`` of ``layer`` if computed (during or after the computation)."""
+        if layer in self._partial:
+            return self._partial[layer]
+        if self._result is not None and layer in self._result.layers:
+            return self._result.layer(layer)
+        return None
+
+    def _slice(self, layer: int, head: int) -> tuple[dict, bytes]:
+        """``[query, key]`` of one head as uint8 over 0..its max: at most 0.2% of the max off."""
+        weights = self._layer_weights(layer)[head]
+        top = float(weights.max()) if weights.size else 1.0
+        header, data = to_wire(weights, quantize="uint8", value_range=(0.0, top or 1.0))
+        return {**header, "layer": layer, "head": head}, data
+
+    def _update_pattern(self) -> None:
+        if self._layer_weights(self.layer) is not None and 0 <= self.head < self.n_heads:
+            header, data = self._slice(self.layer, self.head)
+            self.pattern = {**header, "data": data}
 
     # -- reactions to the view -------------------------------------------------------------------
     @t.validate("layer")
@@ -155,10 +171,9 @@ class AttentionView(ExplainerWidget):
             self.error = str(err)  # the view shows it; the current picture stays
             raise t.TraitError(str(err)) from None
 
-    @t.observe("layer")
-    def _layer_changed(self, change) -> None:
-        if self._result is not None and change["new"] in self._result.layers:
-            self.pattern = self._pattern_trait(change["new"])
+    @t.observe("layer", "head")
+    def _selection_changed(self, _change) -> None:
+        self._update_pattern()
 
     def show(self, layer: int | None = None, head: int | None = None) -> AttentionView:
         """Switch the view to ``layer``/``head`` (clear error if out of range)."""

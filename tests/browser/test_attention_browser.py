@@ -280,6 +280,33 @@ def test_python_error_shows_in_panel_and_keeps_heatmap(notebook, widget, referen
     assert notebook.dialogs == []
 
 
+def test_layers_stream_with_progress_and_cancel_keeps_them(notebook):
+    """A long text: layers arrive while Python computes; Cancel stops it and keeps what arrived."""
+    page = notebook.page
+    cell = notebook.run(
+        "long_text = ' '.join(f'token{i % 97} is number {i}.' for i in range(400))\n"
+        "v3 = llmxai_widgets.AttentionView(model, long_text, layer=0)\n"
+        "v3"
+    )
+    progress = cell.locator(".lxw-progress progress")
+    progress.wait_for(state="visible", timeout=30_000)
+    canvas = cell.locator(".lxw-root canvas[data-layer]")
+    canvas.wait_for(state="visible", timeout=60_000)  # layer 0 drawn before the rest is done
+    assert progress.is_visible(), "the computation should still be running"
+    cell.locator(".lxw-progress button", has_text="Cancel").click()
+    page.wait_for_function(
+        "(el) => !el.querySelector('.lxw-progress progress') || el.querySelector('.lxw-progress progress').style.display === 'none'",
+        arg=cell.element_handle(), timeout=60_000,
+    )
+    kept = notebook.run("print(v3.status, len(v3.result.layers), v3.result.complete)")
+    status, n_layers, complete = kept.locator(".jp-OutputArea-output").inner_text().split()
+    assert (status, complete) == ("cancelled", "False")
+    assert 1 <= int(n_layers) < 30
+    assert canvas.is_visible() and canvas.get_attribute("data-layer") == "0"
+    labels = cell.locator(".lxw-bar select").first.locator("option").all_inner_texts()
+    assert "(computing)" not in labels[0] and any("(computing)" in label for label in labels)
+
+
 def test_no_uncaught_page_errors(notebook):
     assert notebook.page_errors == [], f"uncaught errors in the page: {notebook.page_errors}"
     assert notebook.dialogs == []
