@@ -10,6 +10,7 @@ import { Tensor, WireHeader, decodeTensor, decodeTrait } from "../core/wire";
 type SliceTensor = WireHeader & { layer: number; head: number; data: DataView };
 
 export type AttentionState = BaseState & {
+  widget_id: string;
   model_name: string;
   tokens: string[];
   special: boolean[];
@@ -27,11 +28,14 @@ type Model = WidgetModel<AttentionState>;
 
 /** Slices streamed during the computation, kept per model so every view of it shares them. */
 type Stream = { slices: Map<string, Tensor>; listeners: Set<() => void> };
-const streams = new WeakMap<object, Stream>();
+// Keyed by the widget's own id: anywidget hands initialize() and render() different model
+// wrappers, so the wrapper object cannot be the key.
+const streams = new Map<string, Stream>();
 const MAX_CACHED_SLICES = 64;
 function streamOf(model: Model): Stream {
-  let s = streams.get(model);
-  if (!s) streams.set(model, (s = { slices: new Map(), listeners: new Set() }));
+  const id = model.get("widget_id");
+  let s = streams.get(id);
+  if (!s) streams.set(id, (s = { slices: new Map(), listeners: new Set() }));
   return s;
 }
 const sliceKey = (layer: number, head: number) => `${layer}:${head}`;
@@ -303,7 +307,10 @@ export default {
       stream.listeners.forEach((fn) => fn());
     };
     model.on("msg:custom", onMessage);
-    return () => model.off("msg:custom", onMessage);
+    return () => {
+      model.off("msg:custom", onMessage);
+      streams.delete(model.get("widget_id"));
+    };
   },
   render({ model, el: host }: { model: Model; el: HTMLElement }) {
     ensureStyle();

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import traceback
+import uuid
 from pathlib import Path
 
 import anywidget
@@ -56,6 +57,8 @@ def in_kernel() -> bool:
 class ExplainerWidget(anywidget.AnyWidget):
     """Base for every view: computes in a background thread when inside a kernel."""
 
+    widget_id = t.Unicode().tag(sync=True)
+    """A unique id, so every view of this widget shares what was streamed to it."""
     status = t.Unicode("idle").tag(sync=True)
     """"idle", "computing", "ready", "cancelled" or "error"."""
     progress = t.Float(0.0).tag(sync=True)
@@ -63,6 +66,10 @@ class ExplainerWidget(anywidget.AnyWidget):
     progress_label = t.Unicode("").tag(sync=True)
     error = t.Unicode("").tag(sync=True)
     """A message for the user; the view shows it in an error panel above what it can still draw."""
+
+    @t.default("widget_id")
+    def _new_id(self) -> str:
+        return uuid.uuid4().hex
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

@@ -258,8 +258,10 @@ def _open_notebook(page, server: LabServer, name: str, source: Path | None = Non
     else:
         shutil.copyfile(source, server.root / f"{name}.ipynb")
     notebook = Notebook(page, name)
-    page.goto(f"{server.url}/lab/tree/{name}.ipynb")
-    page.wait_for_selector(f"{Notebook.CELLS} .jp-InputArea-editor .cm-content", timeout=KERNEL_TIMEOUT)
+    # A workspace per notebook: otherwise the server restores (and focuses) notebooks opened by
+    # earlier test modules.
+    page.goto(f"{server.url}/lab/workspaces/{name}/tree/{name}.ipynb")
+    page.wait_for_selector(Notebook.CELLS, state="attached", timeout=KERNEL_TIMEOUT)
     try:
         page.wait_for_function(_KERNEL_READY_JS, timeout=KERNEL_TIMEOUT)
     except Exception as err:

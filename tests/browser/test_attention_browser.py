@@ -284,7 +284,7 @@ def test_layers_stream_with_progress_and_cancel_keeps_them(notebook):
     """A long text: layers arrive while Python computes; Cancel stops it and keeps what arrived."""
     page = notebook.page
     cell = notebook.run(
-        "long_text = ' '.join(f'token{i % 97} is number {i}.' for i in range(400))\n"
+        "long_text = ' '.join(f'token{i % 97} is number {i}.' for i in range(160))\n"
         "v3 = llmxai_widgets.AttentionView(model, long_text, layer=0)\n"
         "v3"
     )
