@@ -1,3 +1,8 @@
+import base64
+import json
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -49,3 +54,40 @@ def test_byte_order_and_non_contiguous_input():
 def test_unknown_quantisation_is_refused():
     with pytest.raises(ValueError, match="quantize must be"):
         to_wire(np.zeros(3), quantize="int4")
+
+
+FIXTURE = Path(__file__).resolve().parent.parent / "js" / "tests" / "fixtures" / "wire.json"
+
+
+def _fixture_cases() -> list[dict]:
+    """Arrays encoded by Python; js/tests/wire.test.ts decodes the same file and checks the values."""
+    rng = np.random.default_rng(7)
+    arrays = {
+        "float32": (rng.normal(size=(2, 3)).astype(np.float32), None),
+        "float16": (np.array([0.5, -2.0, 65504.0, 1e-4], np.float16), None),
+        "int32": (np.array([[-(2**31), 0, 2**31 - 1]], np.int64), None),
+        "uint8-quantised": (rng.uniform(0, 0.8, size=(3, 3)), "uint8"),
+    }
+    cases = []
+    for name, (arr, quantize) in arrays.items():
+        header, data = to_wire(arr, quantize=quantize)
+        cases.append({
+            "name": name,
+            "header": header,
+            "base64": base64.b64encode(data).decode(),
+            "expected": decode(header, data).astype(np.float64).ravel().tolist(),
+            "tolerance": header.get("scale", 0) / 2 + 1e-9,
+            "original": np.asarray(arr, np.float64).ravel().tolist(),
+        })
+    return cases
+
+
+def test_python_encodings_match_the_fixture_the_js_decoder_is_tested_on():
+    cases = _fixture_cases()
+    if os.environ.get("LLMXAI_UPDATE_FIXTURES"):
+        FIXTURE.write_text(json.dumps(cases, indent=1) + "\n")
+    assert json.loads(FIXTURE.read_text()) == json.loads(json.dumps(cases)), (
+        "the wire format changed: rerun with LLMXAI_UPDATE_FIXTURES=1 and check js tests"
+    )
+    for case in cases:
+        np.testing.assert_allclose(case["expected"], case["original"], atol=case["tolerance"] or 1e-3, rtol=1e-3)

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { decodeTensor, decodeTrait } from "../core/wire";
+import { WireHeader, decodeTensor, decodeTrait } from "../core/wire";
+import fixtures from "./fixtures/wire.json";
 
 describe("decodeTensor", () => {
   it("honours the DataView's byteOffset and byteLength inside a larger buffer", () => {
@@ -43,5 +44,19 @@ describe("decodeTensor", () => {
     expect(decodeTrait({} as never)).toBeNull();
     const t = decodeTrait({ dtype: "uint8", shape: [1], data: new DataView(new Uint8Array([9]).buffer) });
     expect(t!.value(0)).toBe(9);
+  });
+});
+
+describe("fixtures encoded by Python (llmxai_widgets/wire.py)", () => {
+  it("decode to the values Python encoded", () => {
+    for (const c of fixtures as Array<{ name: string; header: WireHeader; base64: string; expected: number[]; tolerance: number }>) {
+      const raw = Uint8Array.from(atob(c.base64), (ch) => ch.charCodeAt(0));
+      // Place the bytes at an odd offset inside a bigger buffer, as websocket messages do.
+      const big = new Uint8Array(raw.length + 3);
+      big.set(raw, 3);
+      const t = decodeTensor(c.header, new DataView(big.buffer, 3, raw.length));
+      expect(t.shape, c.name).toEqual(c.header.shape);
+      c.expected.forEach((v, i) => expect(Math.abs(t.value(i) - v), `${c.name}[${i}]`).toBeLessThanOrEqual(Math.max(c.tolerance, Math.abs(v) * 1e-6)));
+    }
   });
 });
