@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 ROOT_FLAG=(); [[ $(id -u) == 0 ]] && ROOT_FLAG=(--allow-root)
 cd examples
-exec ../.venv/bin/jupyter lab "${ROOT_FLAG[@]}" quickstart.ipynb "$@"
+exec ../.venv/bin/jupyter lab "${ROOT_FLAG[@]}" --LabApp.default_url=/lab/tree/quickstart.ipynb "$@"
