@@ -55,3 +55,19 @@ def test_quickstart_runs_and_draws_offline(lab_page, open_notebook, artifacts):
     assert not outside, f"requests left the machine: {outside[:5]}"
     page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").nth(3).scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "quickstart.png"))
+
+
+
+def test_view_survives_a_page_reload(lab_page):
+    """Reloading the page reconnects to the same kernel: the view is rebuilt from its traits (the
+    streamed chunks are gone), showing the same layer and head."""
+    page = lab_page
+    # Save first: an unsaved notebook asks "leave the page?", which the fixture answers "stay".
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')", timeout=10_000)
+    page.reload()
+    canvas = page.locator(".lxw-root canvas[data-layer]").first
+    canvas.wait_for(state="visible", timeout=60_000)
+    assert canvas.get_attribute("data-layer") == "10" and canvas.get_attribute("data-head") == "4"
+    n = int(canvas.get_attribute("data-n"))
+    assert n == 14 and float(canvas.get_attribute("data-vmax")) > 0
