@@ -44,6 +44,13 @@ class AttentionResult:
         return self.pattern[self.layers.index(layer)]
 
 
+    def head(self, layer: int, head: int) -> np.ndarray:
+        """``[query, key]`` weights of one head of model layer ``layer``."""
+        if not 0 <= head < self.n_heads:
+            raise IndexError(f"head {head} is out of range: {self.model_name} has {self.n_heads} heads, numbered 0-{self.n_heads - 1}")
+        return self.layer(layer)[head]
+
+
 def _ranges(values: list[int]) -> str:
     if not values:
         return "none"
