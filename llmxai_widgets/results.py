@@ -2,53 +2,101 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
 from .models.wrapped import Tokens
 
 
+class HeadSource(Protocol):
+    """Where one layer's weights come from (stored, or recomputed from queries and keys)."""
+
+    nbytes: int
+
+    def weights(self, head: int, kv_head: int) -> np.ndarray: ...
+
+
+@dataclass
+class StoredWeights:
+    """A layer's weights as the model returned them: ``weights[head, query, key]``."""
+
+    array: np.ndarray
+
+    def weights(self, head: int, kv_head: int) -> np.ndarray:
+        return self.array[head]
+
+    @property
+    def nbytes(self) -> int:
+        return self.array.nbytes
+
+
 @dataclass
 class AttentionResult:
-    """Attention weights of one text.
+    """Attention weights of one text, computed per layer and per head on demand.
 
-    - ``pattern[layer, head, query, key]``: float32 softmax weights; each row sums to 1 over keys.
-      Layer ``i`` of the array is model layer ``layers[i]``.
+    - ``head(layer, head)[query, key]``: float32 softmax weights; each row sums to 1 over keys.
+    - ``layer(layer)[head, query, key]`` and ``pattern[layer_index, head, query, key]``
+      (``pattern`` materialises every layer: n_layers x n_heads x T x T floats; prefer ``head``
+      for long inputs). Row ``i`` of ``pattern`` is model layer ``layers[i]``.
     - ``kv_group[head]``: the key/value head that query head reads (grouped-query attention).
     - ``complete``: False when the computation was cancelled or failed part-way; ``layers`` then
-      lists only the layers that finished.
+      lists only the layers that finished, and ``failure`` says why when it failed.
+    - ``sources[layer]``: what each layer's weights are computed from (queries and keys captured
+      during the forward pass, or weights stored by eager attention).
     """
 
     tokens: Tokens
-    pattern: np.ndarray
     layers: list[int]
     kv_group: np.ndarray
     model_name: str
     n_model_layers: int
+    n_heads: int
+    sources: dict[int, HeadSource] = field(repr=False, default_factory=dict)
     complete: bool = True
     failure: str | None = None
-    """Why the computation stopped early, when it failed after some layers finished."""
 
-    @property
-    def n_heads(self) -> int:
-        return int(self.pattern.shape[1])
-
-    def layer(self, layer: int) -> np.ndarray:
-        """``[head, query, key]`` weights of model layer ``layer``."""
-        if layer not in self.layers:
+    def _source(self, layer: int) -> HeadSource:
+        if layer not in self.sources:
             raise IndexError(
                 f"layer {layer} is not in this result (computed layers: {_ranges(self.layers)}); "
                 f"compute it with layers=[{layer}] or layers=None for all"
             )
-        return self.pattern[self.layers.index(layer)]
-
+        return self.sources[layer]
 
     def head(self, layer: int, head: int) -> np.ndarray:
         """``[query, key]`` weights of one head of model layer ``layer``."""
+        source = self._source(layer)
         if not 0 <= head < self.n_heads:
-            raise IndexError(f"head {head} is out of range: {self.model_name} has {self.n_heads} heads, numbered 0-{self.n_heads - 1}")
-        return self.layer(layer)[head]
+            raise IndexError(
+                f"head {head} is out of range: {self.model_name} has {self.n_heads} heads, "
+                f"numbered 0-{self.n_heads - 1}"
+            )
+        return source.weights(head, int(self.kv_group[head]))
+
+    def layer(self, layer: int) -> np.ndarray:
+        """``[head, query, key]`` weights of model layer ``layer``."""
+        self._source(layer)
+        return np.stack([self.head(layer, h) for h in range(self.n_heads)])
+
+    @property
+    def pattern(self) -> np.ndarray:
+        """``[layer_index, head, query, key]`` for every computed layer (materialised on access)."""
+        n = len(self.tokens)
+        if not self.layers:
+            return np.zeros((0, self.n_heads, n, n), np.float32)
+        return np.stack([self.layer(layer) for layer in self.layers])
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the result's sources (not counting weights materialised on access)."""
+        seen, total = set(), 0
+        for source in self.sources.values():
+            if id(source) not in seen:
+                seen.add(id(source))
+                total += source.nbytes
+        return total
 
 
 def _ranges(values: list[int]) -> str:

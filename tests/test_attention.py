@@ -42,6 +42,38 @@ def test_t5_decoder_self_attention_matches_eager(tiny_t5):
     np.testing.assert_allclose(result.pattern, expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("method", ["auto", "eager"])
+def test_smollm2_loaded_with_eager_attention_gives_the_same_weights(smollm2, method):
+    """The bundled model loaded with attn_implementation="eager" (not the default sdpa)."""
+    from transformers import AutoModelForCausalLM
+
+    from llmxai_widgets.models import bundled
+
+    eager_model = AutoModelForCausalLM.from_pretrained(bundled.smollm2_folder(), attn_implementation="eager")
+    wrapped = lx.load_model(model=eager_model, tokenizer=smollm2.tokenizer)
+    result = lx.attention(wrapped, TEXT, method=method)
+    ids = torch.as_tensor(result.tokens.ids)[None]
+    with torch.no_grad():
+        expected = np.stack([a[0].numpy() for a in eager_model(ids, output_attentions=True).attentions])
+    np.testing.assert_allclose(result.pattern, expected, atol=1e-5)
+    assert wrapped.config._attn_implementation == "eager"
+
+
+def test_recorded_queries_and_keys_are_far_smaller_than_the_weights(smollm2):
+    text = " ".join(f"word{i}" for i in range(300))
+    result = lx.attention(smollm2, text)
+    n = len(result.tokens)
+    all_weights = 30 * 9 * n * n * 4
+    assert result.nbytes < all_weights / 10, (result.nbytes, all_weights)
+    eager = lx.attention(smollm2, text, layers=[7], method="eager")
+    np.testing.assert_allclose(result.head(7, 5), eager.head(7, 5), atol=1e-5)
+
+
+def test_unknown_method_is_refused(smollm2):
+    with pytest.raises(ValueError, match="method must be 'auto' or 'eager'"):
+        lx.attention(smollm2, TEXT, method="magic")
+
+
 def test_smollm2_keeps_its_fast_attention_afterwards(smollm2):
     assert smollm2.config._attn_implementation == "sdpa"
     lx.attention(smollm2, "short")
@@ -63,9 +95,9 @@ def test_streams_each_layer_in_order_and_cancel_keeps_finished_layers(smollm2):
     seen = []
     hooks_before = len(smollm2.attention_module(3)._forward_hooks)
 
-    def on_layer(layer, weights):
+    def on_layer(layer, partial):
         seen.append(layer)
-        assert weights.shape == (9, 5, 5)
+        assert partial.head(layer, 8).shape == (5, 5)  # usable as soon as the layer is done
         if layer == 3:
             raise Cancelled
 

@@ -111,10 +111,10 @@ def test_out_of_range_layer_later_raises_and_shows_in_the_view(smollm2):
 
 
 def test_failure_mid_computation_keeps_finished_layers_and_shows_the_error(smollm2):
-    def fail(_module, _args, _output):
+    def fail(_module, _args):
         raise RuntimeError("simulated out-of-memory in layer 6")
 
-    handle = smollm2.attention_module(6).register_forward_hook(fail)
+    handle = smollm2.attention_module(6).register_forward_pre_hook(fail)
     try:
         view = lx.AttentionView(smollm2, TEXT, layer=2)
     finally:
@@ -126,10 +126,10 @@ def test_failure_mid_computation_keeps_finished_layers_and_shows_the_error(smoll
 
 
 def test_failure_before_any_layer_raises_in_python(smollm2):
-    def fail(_module, _args, _output):
+    def fail(_module, _args):
         raise RuntimeError("broken from the start")
 
-    handle = smollm2.attention_module(0).register_forward_hook(fail)
+    handle = smollm2.attention_module(0).register_forward_pre_hook(fail)
     try:
         with pytest.raises(RuntimeError, match="broken from the start"):
             lx.AttentionView(smollm2, TEXT)

@@ -10,7 +10,8 @@ import torch
 
 from ..hooks import capture, select
 from ..models.wrapped import LoadedModel, Tokens
-from ..results import AttentionResult
+from ..results import AttentionResult, StoredWeights
+from .attention_capture import recording, supports_capture
 from .registry import register
 
 
@@ -42,11 +43,7 @@ def resolve_layers(model: LoadedModel, layers) -> list[int]:
 
 @contextmanager
 def eager_attention(model: LoadedModel):
-    """Run the model with eager attention (which returns its weights), then restore.
-
-    SDPA and flash kernels never materialise the weights; issue 3 replaces this with a
-    recomputation from captured queries and keys so the fast kernel can stay on.
-    """
+    """Run the model with eager attention (which returns its weights), then restore."""
     before = getattr(model.config, "_attn_implementation", None)
     switch = before not in (None, "eager")
     if switch:
@@ -64,69 +61,86 @@ def attention(
     text: str | Tokens,
     layers=None,
     *,
-    on_layer: Callable[[int, np.ndarray], None] | None = None,
+    on_layer: Callable[[int, AttentionResult], None] | None = None,
     keep_partial: bool = False,
+    method: str = "auto",
 ) -> AttentionResult:
-    """Attention weights ``pattern[layer, head, query, key]`` of ``text`` for ``layers``.
+    """Attention weights of ``text`` for ``layers`` (all by default), as an :class:`AttentionResult`.
 
-    ``on_layer(layer, weights[head, query, key])`` runs as each layer finishes (in forward
-    order); raising :class:`Cancelled` there stops the pass and returns the layers done so far
-    with ``complete=False``. With ``keep_partial``, an error after some layers finished also
-    returns them (``complete=False``, the error in ``failure``) instead of losing them.
+    ``method="auto"`` records each layer's queries and keys while the model runs its fast SDPA
+    kernel and recomputes weights per head on demand (see ``attention_capture``); models it does
+    not cover run with eager attention and store each layer's weights. ``method="eager"``
+    forces the latter.
+
+    ``on_layer(layer, result)`` runs as each layer finishes (in forward order; ``result.head``
+    already works for it); raising :class:`Cancelled` there stops the pass and returns the layers
+    done so far with ``complete=False``. With ``keep_partial``, an error after some layers
+    finished also returns them (``complete=False``, the error in ``failure``) instead of losing
+    them.
     """
+    if method not in ("auto", "eager"):
+        raise ValueError(f"method must be 'auto' or 'eager', got {method!r}")
     tokens = text if isinstance(text, Tokens) else model.tokenize(text)
     model.check_length(tokens)
     wanted = resolve_layers(model, layers)
-    modules = {str(layer): model.attention_module(layer) for layer in wanted}
-    done: dict[int, np.ndarray] = {}
-
-    def arrived(name: str, weights: torch.Tensor) -> None:
-        layer = int(name)
-        done[layer] = weights[0].to(torch.float32).numpy()
-        if on_layer is not None:
-            on_layer(layer, done[layer])
-
-    ids = torch.as_tensor(tokens.ids, device=model.device)[None]
-    complete = True
-    failure = None
-    with eager_attention(model), torch.inference_mode():
-        picker = select(model.architecture.attention_weights_index)
-        with capture(modules, pick=picker, on_capture=arrived, keep=False):
-            try:
-                _forward(model, ids)
-            except Cancelled:
-                complete = False
-            except Exception as err:
-                if not (keep_partial and done):
-                    raise
-                complete, failure = False, f"{type(err).__name__}: {err}"
-    if complete and len(done) != len(wanted):
-        raise RuntimeError(
-            f"{model.name}: the attention modules returned no weights for layers "
-            f"{sorted(set(wanted) - set(done))}; this architecture's attention is not supported yet"
-        )
-    got = [layer for layer in wanted if layer in done]
-    n = len(tokens)
-    pattern = (
-        np.stack([done[layer] for layer in got])
-        if got
-        else np.zeros((0, model.n_heads, n, n), np.float32)
-    )
-    return AttentionResult(
+    result = AttentionResult(
         tokens=tokens,
-        pattern=pattern,
-        layers=got,
+        layers=[],
         kv_group=model.kv_group,
         model_name=model.name,
         n_model_layers=model.n_layers,
-        complete=complete,
-        failure=failure,
+        n_heads=model.n_heads,
+        complete=False,
     )
+
+    def arrived(layer: int, source) -> None:
+        result.sources[layer] = source
+        result.layers.append(layer)
+        if on_layer is not None:
+            on_layer(layer, result)
+
+    modules = {layer: model.attention_module(layer) for layer in wanted}
+    ids = torch.as_tensor(tokens.ids, device=model.device)[None]
+    if method == "auto" and supports_capture(model):
+        runner = recording(model, modules, arrived)
+    else:
+        runner = _eager_weights(model, modules, arrived)
+    try:
+        with runner, torch.inference_mode():
+            _forward(model, ids)
+    except Cancelled:
+        pass
+    except Exception as err:
+        if not (keep_partial and result.layers):
+            raise
+        result.failure = f"{type(err).__name__}: {err}"
+    else:
+        result.complete = True
+        if len(result.layers) != len(wanted):
+            raise RuntimeError(
+                f"{model.name}: no attention was recorded for layers "
+                f"{sorted(set(wanted) - set(result.layers))}; this architecture is not supported yet"
+            )
+    result.layers.sort()
+    return result
+
+
+@contextmanager
+def _eager_weights(model: LoadedModel, modules: dict, arrived):
+    """Eager attention, taking each layer's weights from its attention module's output."""
+    picker = select(model.architecture.attention_weights_index)
+
+    def on_capture(name: str, weights: torch.Tensor) -> None:
+        arrived(int(name), StoredWeights(weights[0].to(torch.float32).numpy()))
+
+    named = {str(layer): module for layer, module in modules.items()}
+    with eager_attention(model), capture(named, pick=picker, on_capture=on_capture, keep=False):
+        yield
 
 
 def _forward(model: LoadedModel, ids: torch.Tensor) -> None:
     if model.kind == "seq2seq":
-        # Decoder self-attention over the same text (teacher forcing); cross-attention is issue 3.
+        # Decoder self-attention over the same text (teacher forcing); cross-attention is next.
         model.model(input_ids=ids, decoder_input_ids=ids)
     else:
         model.model(input_ids=ids)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import traitlets as t
 
 from ..methods.attention import Cancelled, attention, check_index
@@ -53,7 +52,7 @@ class AttentionView(ExplainerWidget):
     ):
         super().__init__(**kwargs)
         self._result: AttentionResult | None = None
-        self._partial: dict[int, np.ndarray] = {}
+        self._partial: AttentionResult | None = None  # the result still being computed
         if model is None:
             return  # from_result fills the traits
         if not isinstance(model, LoadedModel):
@@ -90,8 +89,8 @@ class AttentionView(ExplainerWidget):
     def _compute(self, model: LoadedModel, tokens) -> None:
         total = model.n_layers
 
-        def on_layer(layer: int, weights: np.ndarray) -> None:
-            self._partial[layer] = weights
+        def on_layer(layer: int, partial: AttentionResult) -> None:
+            self._partial = partial
             with self.hold_sync():
                 self.available_layers = [*self.available_layers, layer]
                 self.progress = (layer + 1) / total
@@ -107,7 +106,7 @@ class AttentionView(ExplainerWidget):
 
     def _show_result(self, result: AttentionResult, *, layer: int, head: int) -> None:
         self._result = result
-        self._partial = {}
+        self._partial = None
         if not result.layers:
             with self.hold_sync():
                 self.status, self.progress_label = "cancelled", "cancelled before any layer finished"
@@ -133,23 +132,22 @@ class AttentionView(ExplainerWidget):
                 self.status = "cancelled"
                 self.progress_label = f"cancelled: {len(result.layers)} of {result.n_model_layers} layers kept"
 
-    def _layer_weights(self, layer: int) -> np.ndarray | None:
-        """``[head, query, key]`` of ``layer`` if computed (during or after the computation)."""
-        if layer in self._partial:
-            return self._partial[layer]
-        if self._result is not None and layer in self._result.layers:
-            return self._result.layer(layer)
+    def _source(self, layer: int) -> AttentionResult | None:
+        """The result holding ``layer``, during or after the computation."""
+        for result in (self._result, self._partial):
+            if result is not None and layer in result.sources:
+                return result
         return None
 
     def _slice(self, layer: int, head: int) -> tuple[dict, bytes]:
         """``[query, key]`` of one head as uint8 over 0..its max: at most 0.2% of the max off."""
-        weights = self._layer_weights(layer)[head]
+        weights = self._source(layer).head(layer, head)
         top = float(weights.max()) if weights.size else 1.0
         header, data = to_wire(weights, quantize="uint8", value_range=(0.0, top or 1.0))
         return {**header, "layer": layer, "head": head}, data
 
     def _update_pattern(self) -> None:
-        if self._layer_weights(self.layer) is not None and 0 <= self.head < self.n_heads:
+        if self._source(self.layer) is not None and 0 <= self.head < self.n_heads:
             header, data = self._slice(self.layer, self.head)
             self.pattern = {**header, "data": data}
 

@@ -283,7 +283,12 @@ def test_python_error_shows_in_panel_and_keeps_heatmap(notebook, widget, referen
 def test_layers_stream_with_progress_and_cancel_keeps_them(notebook):
     """A long text: layers arrive while Python computes; Cancel stops it and keeps what arrived."""
     page = notebook.page
+    # A slow model, deterministically: half a second per layer (real layers, real hooks), so the
+    # stream can be watched and cancelled whatever the machine's speed.
     cell = notebook.run(
+        "import time, llmxai_widgets\n"
+        "model = llmxai_widgets.load_model()\n"
+        "slow = [layer.register_forward_pre_hook(lambda *_: time.sleep(0.5)) for layer in model.model.model.layers]\n"
         "long_text = ' '.join(f'token{i % 97} is number {i}.' for i in range(160))\n"
         "v3 = llmxai_widgets.AttentionView(model, long_text, layer=0)\n"
         "v3"
@@ -298,7 +303,7 @@ def test_layers_stream_with_progress_and_cancel_keeps_them(notebook):
         "(el) => !el.querySelector('.lxw-progress progress') || el.querySelector('.lxw-progress progress').style.display === 'none'",
         arg=cell.element_handle(), timeout=60_000,
     )
-    kept = notebook.run("print(v3.status, len(v3.result.layers), v3.result.complete)")
+    kept = notebook.run("for h in slow: h.remove()\nprint(v3.status, len(v3.result.layers), v3.result.complete)")
     status, n_layers, complete = kept.locator(".jp-OutputArea-output").inner_text().split()
     assert (status, complete) == ("cancelled", "False")
     assert 1 <= int(n_layers) < 30

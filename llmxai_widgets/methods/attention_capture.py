@@ -1,0 +1,153 @@
+"""Attention weights without eager attention: record what the attention kernel is given.
+
+transformers routes attention through ``ALL_ATTENTION_FUNCTIONS[config._attn_implementation]``
+with the queries and keys already projected, normed and rotated (RoPE), the key/value heads not
+yet repeated (grouped-query attention), the scaling and the mask. We register one more
+implementation that records those inputs for the layers asked for and then runs the fast SDPA
+kernel for the model's own output. The weights of any head are recomputed later, on demand, with
+the same formula as eager attention (``softmax(q k^T * scaling + bias + mask)``), so a long
+input costs one forward pass plus the small query/key tensors, never every layer's T x T
+weights at once.
+
+Models whose attention needs more than that formula (logit soft-capping, attention sinks) are
+not listed in ``CAPTURE_TYPES``; ``attention()`` runs them with eager attention instead.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+CAPTURE = "llmxai_capture"
+
+# Model types checked against eager output_attentions in tests/test_attention.py.
+CAPTURE_TYPES = frozenset({"llama", "mistral", "qwen2", "gpt2", "bert", "roberta", "t5"})
+
+
+@dataclass
+class QueryKey:
+    """What one layer's attention kernel was given, enough to recompute any head's weights.
+
+    - ``query[head, query_pos, dim]``, ``key[kv_head, key_pos, dim]`` (float32).
+    - ``mask[query_pos, key_pos]``: bool (True = may attend) or float (added), or None.
+    - ``bias[head, query_pos, key_pos]``: relative position bias (T5) or None.
+    """
+
+    query: np.ndarray
+    key: np.ndarray
+    scaling: float
+    mask: np.ndarray | None
+    bias: np.ndarray | None
+
+    def weights(self, head: int, kv_head: int) -> np.ndarray:
+        """``[query_pos, key_pos]`` softmax weights of one head (float32)."""
+        scores = self.query[head] @ self.key[kv_head].T
+        scores *= np.float32(self.scaling)
+        if self.bias is not None:
+            scores += self.bias[head]
+        if self.mask is not None:
+            if self.mask.dtype == np.bool_:
+                scores = np.where(self.mask, scores, np.float32(-np.inf))
+            else:
+                scores += self.mask
+        scores -= scores.max(axis=-1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=-1, keepdims=True)
+        return scores
+
+    @property
+    def nbytes(self) -> int:
+        return self.query.nbytes + self.key.nbytes + (self.bias.nbytes if self.bias is not None else 0)
+
+
+class _Recorder:
+    def __init__(self, layer_of: dict[int, int], on_record):
+        self.layer_of = layer_of  # id(attention module) -> layer index
+        self.on_record = on_record
+        self._masks: dict[int, np.ndarray | None] = {}
+
+    def record(self, module, query, key, attention_mask, kwargs) -> None:
+        layer = self.layer_of.get(id(module))
+        if layer is None:
+            return
+        scaling = kwargs.get("scaling")
+        if scaling is None:
+            scaling = query.shape[-1] ** -0.5
+        bias = kwargs.get("position_bias")
+        self.on_record(
+            layer,
+            QueryKey(
+                query=query[0].detach().float().cpu().numpy(),
+                key=key[0].detach().float().cpu().numpy(),
+                scaling=float(scaling),
+                mask=self._mask(attention_mask, query.shape[-2], key.shape[-2]),
+                bias=None if bias is None else bias[0].detach().float().cpu().numpy(),
+            ),
+        )
+
+    def _mask(self, mask, n_query: int, n_key: int) -> np.ndarray | None:
+        # Layers share one mask tensor: convert it once.
+        if mask is None:
+            return None
+        if id(mask) not in self._masks:
+            m = mask[0, 0] if mask.dim() == 4 else mask
+            self._masks[id(mask)] = m[:n_query, :n_key].detach().cpu().numpy()
+        return self._masks[id(mask)]
+
+
+_ACTIVE: ContextVar[_Recorder | None] = ContextVar("llmxai_attention_recorder", default=None)
+
+
+def _capture_attention(module, query, key, value, attention_mask, **kwargs):
+    recorder = _ACTIVE.get()
+    if recorder is not None:
+        recorder.record(module, query, key, attention_mask, kwargs)
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+
+
+def _capture_mask(*args, **kwargs):
+    # Always an explicit mask (no is_causal shortcut): the recomputation needs to see it.
+    from transformers.masking_utils import sdpa_mask
+
+    kwargs["allow_is_causal_skip"] = False
+    return sdpa_mask(*args, **kwargs)
+
+
+_registered = False
+
+
+def _register() -> None:
+    global _registered
+    if _registered:
+        return
+    from transformers.masking_utils import AttentionMaskInterface
+    from transformers.modeling_utils import AttentionInterface
+
+    AttentionInterface.register(CAPTURE, _capture_attention)
+    AttentionMaskInterface.register(CAPTURE, _capture_mask)
+    _registered = True
+
+
+def supports_capture(model) -> bool:
+    return model.config.model_type in CAPTURE_TYPES
+
+
+@contextmanager
+def recording(model, modules_by_layer: dict[int, torch.nn.Module], on_record):
+    """Run forward passes of ``model`` (a LoadedModel) with the recording attention; restore after."""
+    _register()
+    hf = model.model
+    before = getattr(model.config, "_attn_implementation", None)
+    token = _ACTIVE.set(_Recorder({id(m): layer for layer, m in modules_by_layer.items()}, on_record))
+    hf.set_attn_implementation(CAPTURE)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+        hf.set_attn_implementation(before or "sdpa")
