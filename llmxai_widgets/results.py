@@ -77,7 +77,9 @@ class AttentionResult:
 
     def layer(self, layer: int) -> np.ndarray:
         """``[head, query, key]`` weights of model layer ``layer``."""
-        self._source(layer)
+        source = self._source(layer)
+        if hasattr(source, "all_weights"):
+            return source.all_weights(self.kv_group)
         return np.stack([self.head(layer, h) for h in range(self.n_heads)])
 
     @property

@@ -19,6 +19,10 @@ class Cancelled(Exception):
     """Raised inside a computation to stop it; partial results are kept."""
 
 
+class _Finished(Exception):
+    """Every layer asked for is done: stop the forward pass early."""
+
+
 def check_index(value: object, count: int, what: str, owner: str) -> int:
     """Validate a layer/head index with an error that names the valid range."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -93,11 +97,15 @@ def attention(
         complete=False,
     )
 
+    last = max(wanted)
+
     def arrived(layer: int, source) -> None:
         result.sources[layer] = source
         result.layers.append(layer)
         if on_layer is not None:
             on_layer(layer, result)
+        if layer == last:
+            raise _Finished  # the layers above the last one asked for are not needed
 
     modules = {layer: model.attention_module(layer) for layer in wanted}
     ids = torch.as_tensor(tokens.ids, device=model.device)[None]
@@ -108,19 +116,19 @@ def attention(
     try:
         with runner, torch.inference_mode():
             _forward(model, ids)
+    except _Finished:
+        result.complete = True
     except Cancelled:
         pass
     except Exception as err:
         if not (keep_partial and result.layers):
             raise
         result.failure = f"{type(err).__name__}: {err}"
-    else:
-        result.complete = True
-        if len(result.layers) != len(wanted):
-            raise RuntimeError(
-                f"{model.name}: no attention was recorded for layers "
-                f"{sorted(set(wanted) - set(result.layers))}; this architecture is not supported yet"
-            )
+    else:  # the pass ended without reaching the last layer asked for
+        raise RuntimeError(
+            f"{model.name}: no attention was recorded for layers "
+            f"{sorted(set(wanted) - set(result.layers))}; this architecture is not supported yet"
+        )
     result.layers.sort()
     return result
 
@@ -143,4 +151,6 @@ def _forward(model: LoadedModel, ids: torch.Tensor) -> None:
         # Decoder self-attention over the same text (teacher forcing); cross-attention is next.
         model.model(input_ids=ids, decoder_input_ids=ids)
     else:
-        model.model(input_ids=ids)
+        # The base model: no language-model head, whose logits over the whole vocabulary cost
+        # more than every attention layer together on long inputs.
+        model.model.base_model(input_ids=ids)

@@ -45,19 +45,29 @@ class QueryKey:
 
     def weights(self, head: int, kv_head: int) -> np.ndarray:
         """``[query_pos, key_pos]`` softmax weights of one head (float32)."""
-        scores = self.query[head] @ self.key[kv_head].T
-        scores *= np.float32(self.scaling)
+        return self._softmax(
+            torch.from_numpy(self.query[head]), torch.from_numpy(self.key[kv_head]), [head]
+        )[0]
+
+    def all_weights(self, kv_group: np.ndarray) -> np.ndarray:
+        """``[head, query_pos, key_pos]`` for every head at once (one batched matmul)."""
+        keys = torch.from_numpy(self.key)[torch.as_tensor(kv_group)]
+        return self._softmax(torch.from_numpy(self.query), keys, list(range(len(kv_group))))
+
+    def _softmax(self, query: torch.Tensor, key: torch.Tensor, heads: list[int]) -> np.ndarray:
+        # The formula of transformers' eager attention: softmax(q k^T * scaling + bias + mask).
+        scores = torch.matmul(query, key.transpose(-1, -2)) * self.scaling
+        if scores.dim() == 2:
+            scores = scores[None]
         if self.bias is not None:
-            scores += self.bias[head]
+            scores += torch.from_numpy(self.bias[heads])
         if self.mask is not None:
-            if self.mask.dtype == np.bool_:
-                scores = np.where(self.mask, scores, np.float32(-np.inf))
+            mask = torch.from_numpy(self.mask)
+            if mask.dtype == torch.bool:
+                scores.masked_fill_(~mask, float("-inf"))
             else:
-                scores += self.mask
-        scores -= scores.max(axis=-1, keepdims=True)
-        np.exp(scores, out=scores)
-        scores /= scores.sum(axis=-1, keepdims=True)
-        return scores
+                scores += mask
+        return torch.softmax(scores, dim=-1).numpy()
 
     @property
     def nbytes(self) -> int:

@@ -1,0 +1,85 @@
+"""Derived attention pictures: head aggregates, attention rollout, thumbnails for the model view."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..results import AttentionResult
+
+AGGREGATES = ("head", "mean", "max", "rollout")
+"""What the matrix view can show: one head, the mean or max over a layer's heads, or attention
+rollout from the first layer up to the chosen one."""
+
+
+def aggregate(result: AttentionResult, layer: int, how: str, head: int = 0) -> np.ndarray:
+    """``[query, key]`` weights: one ``head``, or the ``mean``/``max`` over heads of ``layer``, or
+    ``rollout`` through layers ``0..layer`` (Abnar and Zuidema 2020)."""
+    if how == "head":
+        return result.head(layer, head)
+    if how == "mean":
+        return _mean_heads(result, layer)
+    if how == "max":
+        out = result.head(layer, 0).copy()
+        for h in range(1, result.n_heads):
+            np.maximum(out, result.head(layer, h), out=out)
+        return out
+    if how == "rollout":
+        return rollout(result, layer)
+    raise ValueError(f"unknown aggregate {how!r}; choose one of {', '.join(AGGREGATES)}")
+
+
+def _mean_heads(result: AttentionResult, layer: int) -> np.ndarray:
+    out = result.head(layer, 0).astype(np.float64)
+    for h in range(1, result.n_heads):
+        out += result.head(layer, h)
+    return (out / result.n_heads).astype(np.float32)
+
+
+def rollout(result: AttentionResult, upto_layer: int) -> np.ndarray:
+    """Attention rollout: ``prod_l (0.5 * mean_heads(A_l) + 0.5 * I)`` (rows renormalised) over
+    layers ``0..upto_layer``, the residual connection counted as half of each layer's mixing.
+    Row ``q`` says how much token ``q``'s representation after ``upto_layer`` draws on each input
+    token. Needs every layer from 0 to ``upto_layer`` in ``result``."""
+    missing = [layer for layer in range(upto_layer + 1) if layer not in result.sources]
+    if missing:
+        raise ValueError(
+            f"rollout to layer {upto_layer} needs layers 0-{upto_layer}; this result lacks {missing[:5]}"
+            f"{'...' if len(missing) > 5 else ''}: compute with layers=None"
+        )
+    n = len(result.tokens)
+    eye = np.eye(n)
+    joint = eye
+    for layer in range(upto_layer + 1):
+        mixed = 0.5 * _mean_heads(result, layer).astype(np.float64) + 0.5 * eye
+        mixed /= mixed.sum(axis=-1, keepdims=True)
+        joint = mixed @ joint
+    return joint.astype(np.float32)
+
+
+def thumbnail(weights: np.ndarray, size: int) -> np.ndarray:
+    """``[size, size]`` picture of a ``[query, key]`` matrix: the max of each block, so a few
+    strong weights in a long input stay visible. Matrices smaller than ``size`` are kept as is."""
+    n = weights.shape[0]
+    if n <= size:
+        return weights.astype(np.float32, copy=False)
+    edges = np.linspace(0, n, size + 1).round().astype(int)
+    rows = np.maximum.reduceat(weights, edges[:-1], axis=0)
+    return np.maximum.reduceat(rows, edges[:-1], axis=1).astype(np.float32)
+
+
+def thumbnails(result: AttentionResult, size: int = 48, on_layer=None, cancelled=lambda: False) -> np.ndarray:
+    """``[layer_index, head, s, s]`` thumbnails of every computed layer and head, each scaled to
+    its own maximum (shapes, not values, are compared in the model view)."""
+    n = min(len(result.tokens), size)
+    out = np.zeros((len(result.layers), result.n_heads, n, n), np.float32)
+    for i, layer in enumerate(result.layers):
+        weights = result.layer(layer)
+        for h in range(result.n_heads):
+            thumb = thumbnail(weights[h], size)
+            top = thumb.max()
+            out[i, h] = thumb / top if top > 0 else thumb
+        if on_layer is not None:
+            on_layer(layer, out[i])
+        if cancelled():
+            break
+    return out
