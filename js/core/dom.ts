@@ -40,6 +40,12 @@ const CSS = `
   background: var(--jp-error-color3, #fdecea); color: var(--jp-ui-font-color1, #611a15);
   padding: 6px 10px; margin: 4px 0 8px; display: flex; gap: 10px; align-items: flex-start; }
 .lxw-error .lxw-error-text { white-space: pre-wrap; flex: 1; }
+.lxw-tab { border-radius: 3px; }
+.lxw-tab[aria-pressed="true"] { background: var(--jp-brand-color1, #1976d2); color: #fff;
+  border-color: var(--jp-brand-color1, #1976d2); }
+.lxw-options { font-size: 12px; color: var(--jp-ui-font-color2, #616161); margin-top: -2px; }
+.lxw-options input { margin: 0 4px 0 0; }
+.lxw-grid .lxw-muted { margin-bottom: 4px; }
 .lxw-caption { max-width: 760px; margin-top: 4px; }
 .lxw-placeholder { padding: 24px; color: var(--jp-ui-font-color2, #616161); }
 `;

@@ -1,14 +1,14 @@
 // Canvas heatmap: one ImageData pixel per cell through the 256-entry colour table, scaled up
 // without smoothing; labels drawn with fillText (text, never markup).
-import { colorIndex, lut } from "./colors";
+import { lut } from "./colors";
 import { Geometry, LABEL_FONT_PX, displayToken } from "./layout";
 
 export type Matrix = { n: number; value(query: number, key: number): number };
 
 export type HeatmapStyle = {
   colormap: string;
-  vmin: number;
-  vmax: number;
+  /** Colour-table entry (0-255) of a value: see scale.ts. */
+  index: (value: number) => number;
   textColor: string;
   fontFamily: string;
   /** Cells never computed (e.g. above a causal mask) are drawn in this colour, not as zero. */
@@ -48,7 +48,7 @@ export function drawHeatmap(
       if (style.isEmpty && style.isEmpty(q, k)) {
         [px[o], px[o + 1], px[o + 2]] = style.emptyColor;
       } else {
-        const c = 3 * colorIndex(m.value(q, k), style.vmin, style.vmax);
+        const c = 3 * style.index(m.value(q, k));
         px[o] = table[c];
         px[o + 1] = table[c + 1];
         px[o + 2] = table[c + 2];

@@ -1,13 +1,21 @@
 // AttentionView frontend. Synced state: llmxai_widgets/widgets/attention.py (AttentionView).
 import { ErrorPanel, ProgressLine } from "../core/chrome";
 import { el, ensureStyle } from "../core/dom";
+import { ThumbnailGrid } from "../core/grid";
 import { drawColorBar, drawHeatmap, measureLabels } from "../core/heatmap";
 import { Geometry, cellAt, displayToken, layoutSquare } from "../core/layout";
 import { BaseState, WidgetModel } from "../core/model";
+import { formatWeight, makeScale } from "../core/scale";
 import { Tensor, WireHeader, decodeTensor, decodeTrait } from "../core/wire";
 
 /** One head's [query, key] weights: the only slice of the attention that travels. */
-type SliceTensor = WireHeader & { layer: number; head: number; data: DataView };
+type SliceTensor = WireHeader & { layer: number; head: number; aggregate: Aggregate; data: DataView };
+type Aggregate = "head" | "mean" | "max" | "rollout";
+const AGGREGATE_LABELS: Record<Exclude<Aggregate, "head">, string> = {
+  mean: "mean of heads",
+  max: "max of heads",
+  rollout: "rollout (layers 0 to this)",
+};
 
 export type AttentionState = BaseState & {
   widget_id: string;
@@ -23,11 +31,16 @@ export type AttentionState = BaseState & {
   head: number;
   pattern: SliceTensor | Record<string, never>;
   colormap: string;
+  aggregate: Aggregate;
+  mode: "matrix" | "model";
+  thumbnails: (WireHeader & { layers: number[]; data: DataView }) | Record<string, never>;
+  exclude_first: boolean;
+  log_scale: boolean;
 };
 type Model = WidgetModel<AttentionState>;
 
 /** Slices streamed during the computation, kept per model so every view of it shares them. */
-type Stream = { slices: Map<string, Tensor>; listeners: Set<() => void> };
+type Stream = { slices: Map<string, Tensor>; thumbs: Map<number, Tensor>; listeners: Set<() => void> };
 // Keyed by the widget's own id: anywidget hands initialize() and render() different model
 // wrappers, so the wrapper object cannot be the key.
 const streams = new Map<string, Stream>();
@@ -35,10 +48,11 @@ const MAX_CACHED_SLICES = 64;
 function streamOf(model: Model): Stream {
   const id = model.get("widget_id");
   let s = streams.get(id);
-  if (!s) streams.set(id, (s = { slices: new Map(), listeners: new Set() }));
+  if (!s) streams.set(id, (s = { slices: new Map(), thumbs: new Map(), listeners: new Set() }));
   return s;
 }
-const sliceKey = (layer: number, head: number) => `${layer}:${head}`;
+const sliceKey = (layer: number, head: number, aggregate: Aggregate, log: boolean) =>
+  `${layer}:${aggregate === "head" ? head : aggregate}:${log ? "log" : "lin"}`;
 
 class AttentionMatrixView {
   private root = el("div", "lxw-root");
@@ -54,15 +68,33 @@ class AttentionMatrixView {
   private legendBar = el("canvas");
   private legend = el("div", "lxw-legend");
   private caption = el("div", "lxw-muted lxw-caption");
+  private legendMin = el("span", "lxw-muted", "0");
+  private legendTitle = el("span", "lxw-muted", "weight");
+  private matrixPane = el("div");
+  private grid: ThumbnailGrid;
+  private tabs: Record<"matrix" | "model", HTMLButtonElement> = {
+    matrix: el("button", "lxw-tab", "Matrix"),
+    model: el("button", "lxw-tab", "Model view"),
+  };
+  private excludeFirst = el("input");
+  private logScale = el("input");
   private geometry: Geometry | null = null;
   private drawn: { tensor: Tensor; vmax: number } | null = null;
   private locked: { query: number; key: number } | null = null;
+  private mouse: { x: number; y: number } | null = null;
   private traitCache: { trait: SliceTensor; tensor: Tensor | null } | null = null;
   private cleanups: Array<() => void> = [];
 
   constructor(private model: Model, host: HTMLElement) {
     this.progress = new ProgressLine(model);
     this.errors = new ErrorPanel(model);
+    this.grid = new ThumbnailGrid((layer, head) => {
+      this.model.set("aggregate", "head");
+      this.model.set("head", head);
+      this.model.set("layer", layer);
+      this.model.set("mode", "matrix");
+      this.model.save_changes();
+    });
     this.build();
     host.appendChild(this.root);
     this.listen();
@@ -77,24 +109,47 @@ class AttentionMatrixView {
     const headLabel = el("label", "", "Head ");
     headLabel.appendChild(this.headSelect);
     bar.append(el("span", "lxw-title", "Attention"), el("span", "lxw-muted", this.model.get("model_name")));
-    bar.append(layerLabel, headLabel, this.progress.node);
-    this.layerSelect.addEventListener("change", () => this.choose("layer", Number(this.layerSelect.value)));
-    this.headSelect.addEventListener("change", () => this.choose("head", Number(this.headSelect.value)));
+    bar.append(this.tabs.matrix, this.tabs.model, layerLabel, headLabel, this.progress.node);
+    this.layerSelect.addEventListener("change", () => this.choose({ layer: Number(this.layerSelect.value) }));
+    this.headSelect.addEventListener("change", () => {
+      const v = this.headSelect.value;
+      this.choose(/^\d+$/.test(v) ? { head: Number(v), aggregate: "head" } : { aggregate: v as Aggregate });
+    });
+    for (const mode of ["matrix", "model"] as const) {
+      this.tabs[mode].addEventListener("click", () => { this.model.set("mode", mode); this.model.save_changes(); });
+    }
+    const options = el("div", "lxw-bar lxw-options");
+    this.excludeFirst.type = "checkbox";
+    this.logScale.type = "checkbox";
+    const exclude = el("label", "", "");
+    exclude.append(this.excludeFirst, document.createTextNode("leave the first token out of the colour scale"));
+    const log = el("label", "", "");
+    log.append(this.logScale, document.createTextNode("log colour scale"));
+    options.append(exclude, log);
+    this.excludeFirst.addEventListener("change", () => { this.model.set("exclude_first", this.excludeFirst.checked); this.model.save_changes(); });
+    this.logScale.addEventListener("change", () => { this.model.set("log_scale", this.logScale.checked); this.model.save_changes(); });
 
     const wrap = el("div", "lxw-canvas-wrap");
     this.overlay.style.cssText = "position:absolute;left:0;top:0;pointer-events:none";
     wrap.append(this.canvas, this.overlay, this.tooltip);
-    this.legend.append(el("span", "lxw-muted", "weight"), this.legendMax, this.legendBar, el("span", "lxw-muted", "0"));
+    this.legend.append(this.legendTitle, this.legendMax, this.legendBar, this.legendMin);
     const body = el("div", "lxw-body");
     body.append(wrap, this.legend);
     this.caption.textContent =
       "Rows: query tokens (the token attending). Columns: key tokens (what it attends to). " +
       "Each row sums to 1; the colour scale runs from 0 to this head's largest weight. " +
       "Hover a cell for its weight, click to pin it.";
-    this.root.append(bar, this.errors.node, this.placeholder, body, this.caption);
+    this.matrixPane.append(options, this.placeholder, body, this.caption);
+    this.root.append(bar, this.errors.node, this.matrixPane, this.grid.node);
 
-    this.canvas.addEventListener("mousemove", (e) => this.hover(e.offsetX, e.offsetY, false));
-    this.canvas.addEventListener("mouseleave", () => this.hover(-1, -1, false));
+    this.canvas.addEventListener("mousemove", (e) => {
+      this.mouse = { x: e.offsetX, y: e.offsetY };
+      this.hover(e.offsetX, e.offsetY, false);
+    });
+    this.canvas.addEventListener("mouseleave", () => {
+      this.mouse = null;
+      this.hover(-1, -1, false);
+    });
     this.canvas.addEventListener("click", (e) => this.hover(e.offsetX, e.offsetY, true));
   }
 
@@ -111,10 +166,17 @@ class AttentionMatrixView {
     on("change:n_heads", () => this.refreshSelectors());
     on("change:layer", () => { this.refreshSelectors(); this.draw(); });
     on("change:head", () => { this.refreshSelectors(); this.draw(); });
+    for (const key of ["aggregate", "mode", "exclude_first", "log_scale", "thumbnails"]) {
+      on(`change:${key}`, () => { this.refreshSelectors(); this.draw(); });
+    }
     on("change:pattern", () => this.draw());
     on("change:tokens", () => this.draw());
     const stream = streamOf(this.model);
-    const arrived = () => { this.refreshSelectors(); if (!this.drawn) this.draw(); else this.drawIfCurrent(); };
+    const arrived = () => {
+      this.refreshSelectors();
+      if (this.model.get("mode") === "model" || !this.drawn) this.draw();
+      else this.drawIfCurrent();
+    };
     stream.listeners.add(arrived);
     this.cleanups.push(() => stream.listeners.delete(arrived));
     const resize = new ResizeObserver(() => this.draw());
@@ -122,9 +184,11 @@ class AttentionMatrixView {
     this.cleanups.push(() => resize.disconnect());
   }
 
-  private choose(key: "layer" | "head", value: number): void {
+  private choose(change: { layer?: number; head?: number; aggregate?: Aggregate }): void {
     this.locked = null;
-    this.model.set(key, value);
+    if (change.head !== undefined) this.model.set("head", change.head);
+    if (change.aggregate !== undefined) this.model.set("aggregate", change.aggregate);
+    if (change.layer !== undefined) this.model.set("layer", change.layer);
     this.model.save_changes();
     this.draw();
   }
@@ -139,21 +203,32 @@ class AttentionMatrixView {
     const kv = this.model.get("kv_group");
     const grouped = kv.length > 0 && Math.max(...kv) + 1 < nHeads;
     fill(this.layerSelect, nLayers, (i) => (this.layerReady(i) ? `${i}` : `${i} (computing)`));
-    fill(this.headSelect, nHeads, (i) => (grouped ? `${i} (kv ${kv[i]})` : `${i}`));
+    const aggregates = Object.keys(AGGREGATE_LABELS) as Array<keyof typeof AGGREGATE_LABELS>;
+    fill(this.headSelect, nHeads + aggregates.length, (i) =>
+      i < nHeads ? (grouped ? `${i} (kv ${kv[i]})` : `${i}`) : AGGREGATE_LABELS[aggregates[i - nHeads]],
+      (i) => (i < nHeads ? String(i) : aggregates[i - nHeads]));
     this.layerSelect.value = String(this.model.get("layer"));
-    this.headSelect.value = String(this.model.get("head"));
+    const aggregate = this.model.get("aggregate");
+    this.headSelect.value = aggregate === "head" ? String(this.model.get("head")) : aggregate;
+    this.excludeFirst.checked = this.model.get("exclude_first");
+    this.logScale.checked = this.model.get("log_scale");
+    const mode = this.model.get("mode");
+    for (const m of ["matrix", "model"] as const) this.tabs[m].setAttribute("aria-pressed", String(m === mode));
   }
 
   /** The [query, key] tensor of the selected layer and head: the trait, or a streamed copy. */
   private currentTensor(): Tensor | null {
     const layer = this.model.get("layer");
     const head = this.model.get("head");
+    const aggregate = this.model.get("aggregate");
+    const log = this.model.get("log_scale");
     const trait = this.model.get("pattern") as SliceTensor;
-    if (trait && trait.layer === layer && trait.head === head) {
+    const sameKind = trait && (trait.aggregate ?? "head") === aggregate && (trait.dtype === "float16") === log;
+    if (sameKind && trait.layer === layer && (aggregate !== "head" || trait.head === head)) {
       if (this.traitCache?.trait !== trait) this.traitCache = { trait, tensor: decodeTrait(trait) };
       return this.traitCache.tensor;
     }
-    return streamOf(this.model).slices.get(sliceKey(layer, head)) ?? null;
+    return streamOf(this.model).slices.get(sliceKey(layer, head, aggregate, log)) ?? null;
   }
 
   private drawIfCurrent(): void {
@@ -169,6 +244,13 @@ class AttentionMatrixView {
   }
 
   private drawUnsafe(): void {
+    const modelMode = this.model.get("mode") === "model";
+    this.matrixPane.style.display = modelMode ? "none" : "";
+    this.grid.node.style.display = modelMode ? "" : "none";
+    if (modelMode) {
+      this.drawGrid();
+      return;
+    }
     const tokens = this.model.get("tokens");
     const tensor = this.currentTensor();
     const head = this.model.get("head");
@@ -188,17 +270,17 @@ class AttentionMatrixView {
     if (tensor.shape[0] !== n || tensor.shape[1] !== n) throw new Error(`attention shape [${tensor.shape}] does not fit ${n} tokens`);
     this.placeholder.style.display = "none";
     this.canvas.parentElement!.parentElement!.style.display = "";
-    let vmax = 0;
-    for (let i = 0; i < n * n; i++) vmax = Math.max(vmax, tensor.value(i));
+    const value = (q: number, k: number) => tensor.value(q * n + k);
+    const scale = makeScale(n, value, { excludeFirst: this.model.get("exclude_first"), log: this.model.get("log_scale") });
+    const vmax = scale.vmax;
     const fontFamily = getComputedStyle(this.root).fontFamily || "sans-serif";
     const labelWidth = measureLabels(this.canvas.getContext("2d")!, tokens, fontFamily);
     const available = (this.root.clientWidth || 720) - 90;
     const g = layoutSquare(n, available, labelWidth);
     const causal = this.model.get("causal");
-    drawHeatmap(this.canvas, g, { n, value: (q, k) => tensor.value(q * n + k) }, tokens, {
+    drawHeatmap(this.canvas, g, { n, value }, tokens, {
       colormap: this.model.get("colormap"),
-      vmin: 0,
-      vmax,
+      index: scale.index,
       textColor: getComputedStyle(this.root).color || "#000",
       fontFamily,
       emptyColor: [200, 200, 200],
@@ -209,14 +291,37 @@ class AttentionMatrixView {
     Object.assign(this.canvas.dataset, {
       n: String(n), cell: String(g.cell), left: String(g.left), top: String(g.top),
       layer: String(this.model.get("layer")), head: String(head), vmax: String(vmax),
+      aggregate: this.model.get("aggregate"), scale: scale.log ? "log" : "linear",
     });
     this.overlay.width = this.canvas.width;
     this.overlay.height = this.canvas.height;
     this.overlay.style.width = this.canvas.style.width;
     this.overlay.style.height = this.canvas.style.height;
-    this.legendMax.textContent = vmax.toFixed(3);
+    this.legendMax.textContent = formatWeight(vmax);
+    this.legendMin.textContent = formatWeight(scale.vmin);
+    this.legendTitle.textContent = scale.log ? "weight (log)" : "weight";
     drawColorBar(this.legendBar, this.model.get("colormap"), Math.max(80, Math.min(240, n * g.cell)));
-    this.highlight(this.locked);
+    // The tooltip under a still mouse (or a pinned cell) shows the new picture's values.
+    if (this.mouse || this.locked) this.hover(this.mouse?.x ?? -1, this.mouse?.y ?? -1, false);
+    else this.highlight(null);
+  }
+
+  private drawGrid(): void {
+    const thumbsTrait = this.model.get("thumbnails") as WireHeader & { layers?: number[]; data?: DataView };
+    const rows = new Map(streamOf(this.model).thumbs);
+    if (thumbsTrait && thumbsTrait.layers && thumbsTrait.data) {
+      const all = decodeTrait(thumbsTrait as WireHeader & { data: DataView })!;
+      const [, heads, s] = all.shape;
+      thumbsTrait.layers.forEach((layer, i) => {
+        const offset = i * heads * s * s;
+        rows.set(layer, { shape: [heads, s, s], raw: all.raw, scale: all.scale, offset: all.offset, value: (j) => all.value(offset + j) });
+      });
+    }
+    const layers = Array.from({ length: this.model.get("n_layers") }, (_, i) => i);
+    const style = getComputedStyle(this.root);
+    this.grid.draw(layers, this.model.get("n_heads"), rows, this.model.get("colormap"),
+      Math.min(760, (this.root.clientWidth || 720) - 10), style.color || "#000", style.fontFamily || "sans-serif");
+    if (this.model.get("aggregate") === "head") this.grid.highlight(this.model.get("layer"), this.model.get("head"));
   }
 
   private showPlaceholder(nTokens: number): void {
@@ -286,11 +391,11 @@ class AttentionMatrixView {
   }
 }
 
-function fill(select: HTMLSelectElement, count: number, label: (i: number) => string): void {
+function fill(select: HTMLSelectElement, count: number, label: (i: number) => string, value = (i: number) => String(i)): void {
   if (select.options.length !== count) {
     select.replaceChildren();
     for (let i = 0; i < count; i++) select.appendChild(el("option", "", label(i)));
-    Array.from(select.options).forEach((o, i) => (o.value = String(i)));
+    Array.from(select.options).forEach((o, i) => (o.value = value(i)));
   } else {
     Array.from(select.options).forEach((o, i) => (o.textContent = label(i)));
   }
@@ -301,9 +406,17 @@ export default {
     // Listen here, not in render: chunks sent before a view exists are kept for it.
     const stream = streamOf(model);
     const onMessage = (msg: { kind?: string; tensor?: SliceTensor }, buffers: DataView[]) => {
-      if (msg?.kind !== "slice" || !msg.tensor || !buffers?.length) return;
-      stream.slices.set(sliceKey(msg.tensor.layer, msg.tensor.head), decodeTensor(msg.tensor, buffers[0]));
-      if (stream.slices.size > MAX_CACHED_SLICES) stream.slices.delete(stream.slices.keys().next().value!);
+      if (!msg?.tensor || !buffers?.length) return;
+      const t = msg.tensor;
+      if (msg.kind === "slice") {
+        const key = sliceKey(t.layer, t.head, t.aggregate ?? "head", t.dtype === "float16");
+        stream.slices.set(key, decodeTensor(t, buffers[0]));
+        if (stream.slices.size > MAX_CACHED_SLICES) stream.slices.delete(stream.slices.keys().next().value!);
+      } else if (msg.kind === "thumbs") {
+        stream.thumbs.set(t.layer, decodeTensor(t, buffers[0]));
+      } else {
+        return;
+      }
       stream.listeners.forEach((fn) => fn());
     };
     model.on("msg:custom", onMessage);

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import traitlets as t
 
+import threading
+
 from ..methods.attention import Cancelled, attention, check_index
+from ..methods.attention_views import AGGREGATES, aggregate, thumbnails
 from ..models.wrapped import LoadedModel, check_text
 from ..results import AttentionResult
 from ..wire import to_wire
@@ -39,6 +42,18 @@ class AttentionView(ExplainerWidget):
     """Wire tensor ``[query, key]`` (uint8 with scale/offset) of ``pattern["layer"]``,
     ``pattern["head"]``: only the slice the view shows travels."""
     colormap = t.Unicode("viridis").tag(sync=True)
+    aggregate = t.Unicode("head").tag(sync=True)
+    """What the matrix shows: "head" (one head), "mean" or "max" over the layer's heads, or
+    "rollout" (attention rollout through layers 0..layer)."""
+    mode = t.Unicode("matrix").tag(sync=True)
+    """"matrix" (one layer/head) or "model" (thumbnails of every layer and head)."""
+    thumbnails = t.Dict().tag(sync=True)
+    """Wire tensor ``[layer_index, head, s, s]`` (uint8, each thumbnail scaled to its own maximum)
+    plus ``"layers"``; filled when the model view is first opened."""
+    exclude_first = t.Bool(False).tag(sync=True)
+    """Leave the first token's column out of the colour scale (attention sinks dwarf the rest)."""
+    log_scale = t.Bool(False).tag(sync=True)
+    """Colour by log10(weight) over three decades below the maximum."""
 
     def __init__(
         self,
@@ -51,6 +66,7 @@ class AttentionView(ExplainerWidget):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self._thumbs_lock = threading.Lock()
         self._result: AttentionResult | None = None
         self._partial: AttentionResult | None = None  # the result still being computed
         if model is None:
@@ -140,11 +156,16 @@ class AttentionView(ExplainerWidget):
         return None
 
     def _slice(self, layer: int, head: int) -> tuple[dict, bytes]:
-        """``[query, key]`` of one head as uint8 over 0..its max: at most 0.2% of the max off."""
-        weights = self._source(layer).head(layer, head)
-        top = float(weights.max()) if weights.size else 1.0
-        header, data = to_wire(weights, quantize="uint8", value_range=(0.0, top or 1.0))
-        return {**header, "layer": layer, "head": head}, data
+        """``[query, key]`` of what the matrix shows as uint8 over 0..its max (at most 0.2% of
+        the max off); float16 when the log scale is on, so small weights keep their digits."""
+        how = self.aggregate
+        weights = aggregate(self._source(layer), layer, how, head)
+        if self.log_scale:
+            header, data = to_wire(weights, quantize="float16")
+        else:
+            top = float(weights.max()) if weights.size else 1.0
+            header, data = to_wire(weights, quantize="uint8", value_range=(0.0, top or 1.0))
+        return {**header, "layer": layer, "head": head, "aggregate": how}, data
 
     def _update_pattern(self) -> None:
         if self._source(self.layer) is not None and 0 <= self.head < self.n_heads:
@@ -169,17 +190,73 @@ class AttentionView(ExplainerWidget):
             self.error = str(err)  # the view shows it; the current picture stays
             raise t.TraitError(str(err)) from None
 
-    @t.observe("layer", "head")
-    def _selection_changed(self, _change) -> None:
-        self._update_pattern()
+    @t.validate("aggregate")
+    def _valid_aggregate(self, proposal):
+        if proposal["value"] not in AGGREGATES:
+            message = f"aggregate must be one of {', '.join(AGGREGATES)}, got {proposal['value']!r}"
+            self.error = message
+            raise t.TraitError(message)
+        return proposal["value"]
 
-    def show(self, layer: int | None = None, head: int | None = None) -> AttentionView:
-        """Switch the view to ``layer``/``head`` (clear error if out of range)."""
+    @t.validate("mode")
+    def _valid_mode(self, proposal):
+        if proposal["value"] not in ("matrix", "model"):
+            message = f"mode must be 'matrix' or 'model', got {proposal['value']!r}"
+            self.error = message
+            raise t.TraitError(message)
+        return proposal["value"]
+
+    @t.observe("layer", "head", "aggregate", "log_scale")
+    def _selection_changed(self, _change) -> None:
+        try:
+            self._update_pattern()
+        except ValueError as err:  # e.g. rollout over layers that were not computed
+            self.error = str(err)
+
+    @t.observe("mode")
+    def _mode_changed(self, change) -> None:
+        if change["new"] == "model" and not self.thumbnails:
+            threading.Thread(target=self._fill_thumbnails, daemon=True).start()
+
+    def _fill_thumbnails(self) -> None:
+        """Thumbnails of every layer and head, streamed a layer at a time, then kept in a trait."""
+        with self._thumbs_lock:
+            result = self.result  # waits for a running computation
+            if result is None or not result.layers or self.thumbnails:
+                return
+
+            def on_layer(layer, thumbs):
+                header, data = to_wire(thumbs, quantize="uint8", value_range=(0.0, 1.0))
+                self.send_chunk("thumbs", {"tensor": {**header, "layer": layer}}, [data])
+
+            try:
+                grid = thumbnails(result, on_layer=on_layer)
+            except Exception as err:  # shown in the view; the matrix stays usable
+                self.error = f"could not draw the model view: {type(err).__name__}: {err}"
+                return
+            header, data = to_wire(grid, quantize="uint8", value_range=(0.0, 1.0))
+            self.thumbnails = {**header, "layers": list(result.layers), "data": data}
+
+    def show(
+        self,
+        layer: int | None = None,
+        head: int | None = None,
+        *,
+        aggregate: str | None = None,
+        mode: str | None = None,
+    ) -> AttentionView:
+        """Switch the view to ``layer``/``head`` (or an ``aggregate``), or to the model view
+        (``mode="model"``); a clear error if out of range."""
         with self.hold_sync():
             if head is not None:
                 self.head = head
+                self.aggregate = "head" if aggregate is None else aggregate
+            if aggregate is not None:
+                self.aggregate = aggregate
             if layer is not None:
                 self.layer = layer
+            if mode is not None:
+                self.mode = mode
         return self
 
 

@@ -166,6 +166,7 @@ def cell_center(canvas, query: int, key: int) -> tuple[float, float]:
 
 def hover(page, canvas, query: int, key: int):
     """Move the mouse onto a cell and return the visible tooltip next to that canvas."""
+    page.mouse.move(0, 0)  # from elsewhere, so the canvas sees the mouse arrive
     page.mouse.move(*cell_center(canvas, query, key))
     tooltip = canvas.locator("xpath=..").locator(".lxw-tooltip")
     tooltip.wait_for(state="visible", timeout=5_000)
@@ -239,6 +240,60 @@ def test_screenshot(notebook, widget, reference, artifacts):
         path=str(artifacts / "attention.png")
     )
     assert (artifacts / "attention.png").stat().st_size > 5_000
+
+
+def test_mean_of_heads_and_log_scale_draw_the_right_colours(notebook, widget, reference):
+    """Pick "mean of heads" in the head menu: the pixel is the mean over heads computed from
+    transformers' own weights; then the log scale maps log10(weight) over three decades."""
+    page = notebook.page
+    cell, canvas = widget
+    layer, q, k = LAYER, reference.query, reference.key
+    mean = reference.pattern[layer].mean(axis=0)  # [query, key]
+    cell.locator(".lxw-bar select").nth(1).select_option("mean")
+    page.wait_for_function("(c) => c.dataset.aggregate === 'mean'", arg=canvas.element_handle(), timeout=15_000)
+    expected = tuple(int(c) for c in to_rgb(mean[q, k], 0.0, float(mean.max())))
+    assert_color(pixel(canvas, q, k), expected, "mean of heads")
+    cell.locator(".lxw-options input").nth(1).check()  # log scale
+    page.wait_for_function("(c) => c.dataset.scale === 'log'", arg=canvas.element_handle(), timeout=15_000)
+    top = np.log10(mean.max())
+    expected = tuple(int(c) for c in to_rgb(np.log10(mean[q, k]), top - 3, top))
+    assert_color(pixel(canvas, q, k), expected, "mean of heads, log scale")
+    cell.locator(".lxw-options input").nth(1).uncheck()
+    cell.locator(".lxw-bar select").nth(1).select_option(str(HEAD))
+    page.wait_for_function("(c) => c.dataset.aggregate === 'head' && c.dataset.scale === 'linear'", arg=canvas.element_handle(), timeout=15_000)
+    assert_color(pixel(canvas, q, k), reference.color(LAYER), "back to the head")
+
+
+def test_model_view_shows_every_head_and_opens_one_on_click(notebook, widget, reference, artifacts):
+    page = notebook.page
+    cell, canvas = widget
+    cell.locator(".lxw-tab", has_text="Model view").click()
+    grid = cell.locator(".lxw-grid canvas").first
+    grid.wait_for(state="visible", timeout=30_000)
+    page.wait_for_function(
+        "(c) => c.dataset.rows === '30' && c.dataset.filled === '30'", arg=grid.element_handle(), timeout=30_000,
+    )  # every layer's thumbnails are drawn
+    cell.locator(".jp-OutputArea-output").filter(has=page.locator(".lxw-root")).screenshot(
+        path=str(artifacts / "attention-model-view.png")
+    )
+    box = grid.bounding_box()
+    thumb, gap, left, top = int(grid.get_attribute("data-thumb")), 3, 34, 18
+    layer, head = 7, 2
+    page.mouse.click(box["x"] + left + head * (thumb + gap) + thumb / 2, box["y"] + top + layer * (thumb + gap) + thumb / 2)
+    page.wait_for_function(
+        "(c) => c.dataset.layer === '7' && c.dataset.head === '2' && c.offsetParent !== null",
+        arg=canvas.element_handle(), timeout=15_000,
+    )
+    expected = reference.pattern[layer, head]
+    q, k = reference.query, reference.key
+    color = tuple(int(c) for c in to_rgb(expected[q, k], 0.0, float(expected.max())))
+    assert_color(pixel(canvas, q, k), color, "head opened from the model view")
+    out = notebook.run("print(v.mode, v.layer, v.head)")
+    assert out.locator(".jp-OutputArea-output").inner_text().split() == ["matrix", "7", "2"]
+    notebook.run(f"v.show(layer={LAYER}, head={HEAD})")
+    page.wait_for_function(
+        f"(c) => c.dataset.layer === '{LAYER}' && c.dataset.head === '{HEAD}'", arg=canvas.element_handle(), timeout=15_000
+    )
 
 
 def test_token_text_is_never_markup(notebook, reference, artifacts):

@@ -1,0 +1,121 @@
+// The model view: a layers x heads grid of attention thumbnails on one canvas. Hover names the
+// head, click opens it in the matrix view.
+import { lut } from "./colors";
+import { el } from "./dom";
+import { Tensor } from "./wire";
+
+export type GridGeometry = { left: number; top: number; thumb: number; gap: number; layers: number[]; heads: number };
+
+export function gridCellAt(g: GridGeometry, x: number, y: number): { row: number; head: number } | null {
+  const pitch = g.thumb + g.gap;
+  const head = Math.floor((x - g.left) / pitch);
+  const row = Math.floor((y - g.top) / pitch);
+  if (x < g.left || y < g.top || head >= g.heads || row >= g.layers.length) return null;
+  if ((x - g.left) % pitch > g.thumb || (y - g.top) % pitch > g.thumb) return null; // in a gap
+  return { row, head };
+}
+
+export class ThumbnailGrid {
+  readonly node = el("div", "lxw-grid");
+  private canvas = el("canvas");
+  private overlay = el("canvas");
+  private label = el("div", "lxw-muted");
+  geometry: GridGeometry | null = null;
+
+  constructor(private onOpen: (layer: number, head: number) => void) {
+    const wrap = el("div", "lxw-canvas-wrap");
+    this.overlay.style.cssText = "position:absolute;left:0;top:0;pointer-events:none";
+    wrap.append(this.canvas, this.overlay);
+    this.label.textContent = "Each thumbnail is one head (rows: layers, columns: heads), scaled to its own maximum. Click one to open it.";
+    this.node.append(this.label, wrap);
+    this.canvas.addEventListener("mousemove", (e) => this.hover(e.offsetX, e.offsetY));
+    this.canvas.addEventListener("mouseleave", () => this.hover(-1, -1));
+    this.canvas.addEventListener("click", (e) => {
+      const g = this.geometry;
+      const cell = g && gridCellAt(g, e.offsetX, e.offsetY);
+      if (g && cell) this.onOpen(g.layers[cell.row], cell.head);
+    });
+  }
+
+  /** Draw thumbnails: rows[i] is layer layers[i], a [head, s, s] tensor (or missing: not yet). */
+  draw(layers: number[], heads: number, rows: Map<number, Tensor>, colormap: string, available: number, textColor: string, font: string) {
+    const gap = 3;
+    const left = 34;
+    const top = 18;
+    const thumb = Math.max(24, Math.min(72, Math.floor((available - left) / heads) - gap));
+    const g: GridGeometry = { left, top, thumb, gap, layers, heads };
+    this.geometry = g;
+    const width = left + heads * (thumb + gap);
+    const height = top + layers.length * (thumb + gap);
+    const dpr = window.devicePixelRatio || 1;
+    for (const c of [this.canvas, this.overlay]) {
+      c.width = Math.round(width * dpr);
+      c.height = Math.round(height * dpr);
+      c.style.width = `${width}px`;
+      c.style.height = `${height}px`;
+    }
+    const ctx = this.canvas.getContext("2d")!;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, width, height);
+    ctx.fillStyle = textColor;
+    ctx.font = `11px ${font}`;
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    for (let h = 0; h < heads; h++) ctx.fillText(`H${h}`, left + h * (thumb + gap) + thumb / 2, top / 2);
+    ctx.textAlign = "right";
+    const table = lut(colormap);
+    layers.forEach((layer, row) => {
+      const y = top + row * (thumb + gap);
+      ctx.fillStyle = textColor;
+      ctx.fillText(`L${layer}`, left - 6, y + thumb / 2);
+      const t = rows.get(layer);
+      for (let h = 0; h < heads; h++) {
+        const x = left + h * (thumb + gap);
+        if (!t) {
+          ctx.fillStyle = "rgba(128,128,128,0.25)";
+          ctx.fillRect(x, y, thumb, thumb);
+          continue;
+        }
+        const s = t.shape[1];
+        const image = new ImageData(s, s);
+        for (let i = 0; i < s * s; i++) {
+          const c = 3 * Math.round(Math.max(0, Math.min(1, t.value(h * s * s + i))) * 255);
+          image.data[4 * i] = table[c];
+          image.data[4 * i + 1] = table[c + 1];
+          image.data[4 * i + 2] = table[c + 2];
+          image.data[4 * i + 3] = 255;
+        }
+        const small = document.createElement("canvas");
+        small.width = s;
+        small.height = s;
+        small.getContext("2d")!.putImageData(image, 0, 0);
+        ctx.imageSmoothingEnabled = false;
+        ctx.drawImage(small, x, y, thumb, thumb);
+      }
+    });
+    this.canvas.dataset.thumb = String(thumb);
+    this.canvas.dataset.rows = String(layers.length);
+    this.canvas.dataset.filled = String(layers.filter((layer) => rows.has(layer)).length);
+  }
+
+  highlight(layer: number, head: number): void {
+    const g = this.geometry;
+    const ctx = this.overlay.getContext("2d");
+    if (!g || !ctx) return;
+    const dpr = window.devicePixelRatio || 1;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, this.overlay.width, this.overlay.height);
+    const row = g.layers.indexOf(layer);
+    if (row < 0) return;
+    ctx.strokeStyle = "rgba(255, 64, 64, 0.95)";
+    ctx.lineWidth = 2;
+    ctx.strokeRect(g.left + head * (g.thumb + g.gap) - 1, g.top + row * (g.thumb + g.gap) - 1, g.thumb + 2, g.thumb + 2);
+  }
+
+  private hover(x: number, y: number): void {
+    const g = this.geometry;
+    const cell = g && x >= 0 ? gridCellAt(g, x, y) : null;
+    this.canvas.style.cursor = cell ? "pointer" : "default";
+    this.canvas.title = cell && g ? `layer ${g.layers[cell.row]}, head ${cell.head}: click to open` : "";
+  }
+}
