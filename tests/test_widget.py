@@ -1,5 +1,7 @@
 """AttentionView's Python side: traits, streamed chunks, errors (the browser side: tests/browser)."""
 
+import time
+
 import numpy as np
 import pytest
 import traitlets
@@ -143,3 +145,37 @@ def test_from_result_shows_a_result_computed_earlier(minilm):
     assert view.tokens[0] == "[CLS]" and view.special[0]
     assert (view.layer, view.head, view.n_heads, view.available_layers) == (5, 11, 12, [1, 5])
     np.testing.assert_allclose(decode(view.pattern), result.layer(5)[11], atol=view.pattern["scale"])
+
+
+def test_aggregates_and_log_scale_send_the_matching_slice(smollm2):
+    from llmxai_widgets.methods.attention_views import rollout
+
+    view = lx.AttentionView(smollm2, TEXT, layer=8)
+    view.aggregate = "mean"
+    assert view.pattern["aggregate"] == "mean"
+    np.testing.assert_allclose(decode(view.pattern), view.result.layer(8).mean(0), atol=view.pattern["scale"])
+    view.show(layer=9, aggregate="rollout")
+    np.testing.assert_allclose(decode(view.pattern), rollout(view.result, 9), atol=view.pattern["scale"])
+    view.log_scale = True  # float16: small weights keep their digits for the log colours
+    assert view.pattern["dtype"] == "float16"
+    with pytest.raises(traitlets.TraitError, match="aggregate must be one of head, mean, max, rollout"):
+        view.aggregate = "median"
+    assert "aggregate must be one of" in view.error
+    view.show(head=3)
+    assert (view.aggregate, view.pattern["head"]) == ("head", 3)
+
+
+def test_model_view_fills_thumbnails_on_first_use(smollm2):
+    view = lx.AttentionView(smollm2, TEXT)
+    assert view.thumbnails == {}  # nothing computed or sent until the model view is opened
+    view.mode = "model"
+    for _ in range(100):
+        if view.thumbnails:
+            break
+        time.sleep(0.1)
+    grid = decode(view.thumbnails)
+    n = len(view.tokens)
+    assert grid.shape == (30, 9, n, n) and view.thumbnails["layers"] == list(range(30))
+    np.testing.assert_allclose(grid.max(axis=(2, 3)), 1.0, atol=1 / 255)
+    with pytest.raises(traitlets.TraitError, match="mode must be 'matrix' or 'model'"):
+        view.mode = "grid"
