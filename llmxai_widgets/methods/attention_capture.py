@@ -34,6 +34,7 @@ class QueryKey:
 
     - ``query[head, query_pos, dim]``, ``key[kv_head, key_pos, dim]`` (float32).
     - ``mask[query_pos, key_pos]``: bool (True = may attend) or float (added), or None.
+    - ``causal``: no mask was given because the kernel applied a causal mask itself.
     - ``bias[head, query_pos, key_pos]``: relative position bias (T5) or None.
     """
 
@@ -42,6 +43,7 @@ class QueryKey:
     scaling: float
     mask: np.ndarray | None
     bias: np.ndarray | None
+    causal: bool = False
 
     def weights(self, head: int, kv_head: int) -> np.ndarray:
         """``[query_pos, key_pos]`` softmax weights of one head (float32)."""
@@ -67,6 +69,10 @@ class QueryKey:
                 scores.masked_fill_(~mask, float("-inf"))
             else:
                 scores += mask
+        elif self.causal:
+            n_query, n_key = scores.shape[-2:]
+            future = torch.ones(n_query, n_key, dtype=torch.bool).triu_(n_key - n_query + 1)
+            scores.masked_fill_(future, float("-inf"))
         return torch.softmax(scores, dim=-1).numpy()
 
     @property
@@ -88,6 +94,11 @@ class _Recorder:
         if scaling is None:
             scaling = query.shape[-1] ** -0.5
         bias = kwargs.get("position_bias")
+        # SDPA's own rule: with no mask, a causal module lets the kernel apply the causal mask.
+        is_causal = kwargs.get("is_causal")
+        if is_causal is None:
+            is_causal = getattr(module, "is_causal", True)
+        causal = attention_mask is None and bool(is_causal) and query.shape[-2] > 1
         self.on_record(
             layer,
             QueryKey(
@@ -96,6 +107,7 @@ class _Recorder:
                 scaling=float(scaling),
                 mask=self._mask(attention_mask, query.shape[-2], key.shape[-2]),
                 bias=None if bias is None else bias[0].detach().float().cpu().numpy(),
+                causal=causal,
             ),
         )
 
@@ -121,14 +133,6 @@ def _capture_attention(module, query, key, value, attention_mask, **kwargs):
     return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
 
 
-def _capture_mask(*args, **kwargs):
-    # Always an explicit mask (no is_causal shortcut): the recomputation needs to see it.
-    from transformers.masking_utils import sdpa_mask
-
-    kwargs["allow_is_causal_skip"] = False
-    return sdpa_mask(*args, **kwargs)
-
-
 _registered = False
 
 
@@ -136,11 +140,13 @@ def _register() -> None:
     global _registered
     if _registered:
         return
-    from transformers.masking_utils import AttentionMaskInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
     from transformers.modeling_utils import AttentionInterface
 
     AttentionInterface.register(CAPTURE, _capture_attention)
-    AttentionMaskInterface.register(CAPTURE, _capture_mask)
+    # SDPA's masks, causal shortcut included: the kernel then runs its memory-lean causal path
+    # and the recomputation applies the causal mask itself (QueryKey.causal).
+    AttentionMaskInterface.register(CAPTURE, sdpa_mask)
     _registered = True
 
 
