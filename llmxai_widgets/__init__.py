@@ -8,8 +8,22 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0+unknown"
 
 from .methods import attention
+from .methods.head_summary import HeadSummary, head_summary
 from .models import LoadedModel, Tokens, load_model
 from .results import AttentionResult
 from .widgets import AttentionView
+from .bertviz_compat import head_view, model_view  # noqa: E402  (needs the widgets)
 
-__all__ = ["AttentionResult", "AttentionView", "LoadedModel", "Tokens", "__version__", "attention", "load_model"]
+__all__ = [
+    "AttentionResult",
+    "AttentionView",
+    "HeadSummary",
+    "LoadedModel",
+    "Tokens",
+    "__version__",
+    "attention",
+    "head_summary",
+    "head_view",
+    "load_model",
+    "model_view",
+]

@@ -128,3 +128,11 @@ def test_bad_input_is_refused_clearly(smollm2, kwargs, error, message):
 def test_text_longer_than_the_model_says_the_limit(tiny_gpt2):
     with pytest.raises(ValueError, match=r"accepts at most 64; shorten the text \(for example text\[:"):
         lx.attention(tiny_gpt2, "word " * 100)
+
+
+def test_sentence_pair_uses_segment_ids_like_the_model(minilm):
+    result = lx.attention(minilm, minilm.tokenize("The cat sat.", "It was tired."))
+    enc = minilm.tokenizer("The cat sat.", "It was tired.", return_tensors="pt")
+    expected = eager_attentions(minilm, enc["input_ids"], token_type_ids=enc["token_type_ids"])
+    np.testing.assert_allclose(result.pattern, expected, atol=1e-5)
+    assert result.tokens.segments.tolist() == enc["token_type_ids"][0].tolist()

@@ -115,7 +115,7 @@ def attention(
         runner = _eager_weights(model, modules, arrived)
     try:
         with runner, torch.inference_mode():
-            _forward(model, ids)
+            _forward(model, ids, tokens)
     except _Finished:
         result.complete = True
     except Cancelled:
@@ -146,11 +146,14 @@ def _eager_weights(model: LoadedModel, modules: dict, arrived):
         yield
 
 
-def _forward(model: LoadedModel, ids: torch.Tensor) -> None:
+def _forward(model: LoadedModel, ids: torch.Tensor, tokens: Tokens) -> None:
+    extra = {}
+    if tokens.segments is not None and getattr(model.config, "type_vocab_size", 1) > 1:
+        extra["token_type_ids"] = torch.as_tensor(tokens.segments, device=ids.device)[None]
     if model.kind == "seq2seq":
         # Decoder self-attention over the same text (teacher forcing); cross-attention is next.
         model.model(input_ids=ids, decoder_input_ids=ids)
     else:
         # The base model: no language-model head, whose logits over the whole vocabulary cost
         # more than every attention layer together on long inputs.
-        model.model.base_model(input_ids=ids)
+        model.model.base_model(input_ids=ids, **extra)

@@ -20,6 +20,8 @@ class Tokens:
     - ``offsets[token] = (start, end)``: character span in ``source``; ``(-1, -1)`` when a token
       covers no characters (special tokens).
     - ``special[token]``: True for tokens the tokenizer added (BOS, [CLS], [SEP], ...).
+    - ``segments[token]``: 0 for the first text, 1 for ``text_pair`` (sentence pairs), else None.
+      Offsets of segment-1 tokens index into ``source_pair``.
     """
 
     source: str
@@ -27,6 +29,8 @@ class Tokens:
     text: list[str]
     offsets: np.ndarray
     special: np.ndarray
+    segments: np.ndarray | None = None
+    source_pair: str | None = None
 
     def __len__(self) -> int:
         return len(self.text)
@@ -119,31 +123,45 @@ class LoadedModel:
         return self.module(self.architecture.attention, root=self.layers(stack)[layer])
 
     # -- text --------------------------------------------------------------------------------
-    def tokenize(self, text: str, *, add_special_tokens: bool = True) -> Tokens:
-        """Tokenise ``text`` into :class:`Tokens` (ids, display strings, offsets, special mask)."""
+    def tokenize(self, text: str, text_pair: str | None = None, *, add_special_tokens: bool = True) -> Tokens:
+        """Tokenise ``text`` (and ``text_pair``, for sentence-pair encoders) into :class:`Tokens`."""
         check_text(text)
+        if text_pair is not None:
+            check_text(text_pair)
         tok = self.tokenizer
         try:
             enc = tok(
                 text,
+                text_pair,
                 add_special_tokens=add_special_tokens,
                 return_offsets_mapping=True,
                 return_special_tokens_mask=True,
             )
             offsets = [tuple(o) for o in enc["offset_mapping"]]
         except NotImplementedError:  # slow tokenizers report no offsets
-            enc = tok(text, add_special_tokens=add_special_tokens, return_special_tokens_mask=True)
+            enc = tok(text, text_pair, add_special_tokens=add_special_tokens, return_special_tokens_mask=True)
             offsets = [(-1, -1)] * len(enc["input_ids"])
+        segments = None
+        if text_pair is not None:
+            sequence = enc.sequence_ids() if hasattr(enc, "sequence_ids") else None
+            if sequence is None:
+                raise ValueError("this tokenizer cannot say which tokens belong to text_pair; use a fast tokenizer")
+            # special tokens (None) belong to the segment of the token before them ([SEP] ends A)
+            segments, current = [], 0
+            for s in sequence:
+                current = current if s is None else s
+                segments.append(current)
         ids = list(enc["input_ids"])
         special = [bool(s) for s in enc.get("special_tokens_mask", [0] * len(ids))]
         vocab = tok.convert_ids_to_tokens(ids)
         shown, spans = [], []
         for i, (start, end) in enumerate(offsets):
+            source = text_pair if segments is not None and segments[i] == 1 else text
             if special[i] or end <= start:
                 shown.append(str(vocab[i]))
                 spans.append((-1, -1))
             else:
-                shown.append(text[start:end])
+                shown.append(source[start:end])
                 spans.append((start, end))
         return Tokens(
             source=text,
@@ -151,6 +169,8 @@ class LoadedModel:
             text=shown,
             offsets=np.asarray(spans, dtype=np.int64).reshape(-1, 2),
             special=np.asarray(special, dtype=bool),
+            segments=None if segments is None else np.asarray(segments, dtype=np.int64),
+            source_pair=text_pair,
         )
 
     def check_length(self, tokens: Tokens) -> None:

@@ -17,7 +17,8 @@ from .base import ExplainerWidget, bundle
 class AttentionView(ExplainerWidget):
     """Attention of ``model`` on ``text``: pick a layer and head, hover a cell for its weight.
 
-    ``AttentionView(model, text, layer=0, head=0)`` computes every layer (streaming them to the
+    ``AttentionView(model, text, layer=0, head=0)`` (``text_pair=`` for sentence-pair encoders)
+    computes every layer (streaming them to the
     view as they finish when inside a notebook) and draws ``pattern[layer, head]``.
     ``AttentionView.from_result(result)`` shows an :class:`AttentionResult` computed earlier.
     """
@@ -28,6 +29,8 @@ class AttentionView(ExplainerWidget):
     tokens = t.List(t.Unicode()).tag(sync=True)
     """Token strings as shown (exact source characters); untrusted text, drawn as text only."""
     special = t.List(t.Bool()).tag(sync=True)
+    segments = t.List(t.Int()).tag(sync=True)
+    """Sentence A/B of each token (0/1) for sentence pairs; empty for a single text."""
     causal = t.Bool(False).tag(sync=True)
     """True when a token attends only to itself and earlier tokens (the view greys out the rest)."""
     n_layers = t.Int(0).tag(sync=True)
@@ -60,6 +63,7 @@ class AttentionView(ExplainerWidget):
         model: LoadedModel | None = None,
         text: str | None = None,
         *,
+        text_pair: str | None = None,
         layer: int = 0,
         head: int = 0,
         background: bool | None = None,
@@ -77,13 +81,14 @@ class AttentionView(ExplainerWidget):
                 f"wrap a transformers model with load_model(model=m, tokenizer=t)"
             )
         check_text(text)
-        tokens = model.tokenize(text)
+        tokens = model.tokenize(text, text_pair)
         model.check_length(tokens)
         layer = check_index(layer, model.n_layers, "layer", model.name)
         head = check_index(head, model.n_heads, "head", model.name)
         with self.hold_sync():
             self.model_name, self.n_layers, self.n_heads = model.name, model.n_layers, model.n_heads
             self.tokens, self.special = list(tokens.text), [bool(s) for s in tokens.special]
+            self.segments = [] if tokens.segments is None else [int(s) for s in tokens.segments]
             self.kv_group = [int(g) for g in model.kv_group]
             self.causal = model.kind in ("causal", "seq2seq")
             self.layer, self.head = layer, head
