@@ -46,6 +46,13 @@ const CSS = `
 .lxw-options { font-size: 12px; color: var(--jp-ui-font-color2, #616161); margin-top: -2px; }
 .lxw-options input { margin: 0 4px 0 0; }
 .lxw-grid .lxw-muted { margin-bottom: 4px; }
+.lxw-summary-grid { display: grid; gap: 2px; align-items: center; justify-items: center; }
+.lxw-summary-grid .lxw-muted { font-size: 11px; padding: 0 4px; }
+.lxw-root button.lxw-score { width: 44px; height: 22px; font-size: 11px; border: none; border-radius: 2px; padding: 0; }
+.lxw-root button.lxw-score.lxw-current { outline: 2px solid #ff4040; }
+.lxw-ranked { margin: 4px 0 0; padding-left: 22px; font-size: 12px; line-height: 1.9; }
+.lxw-root button.lxw-link { border: none; background: none; padding: 0; color: var(--jp-content-link-color, #1976d2);
+  text-decoration: underline; }
 .lxw-caption { max-width: 760px; margin-top: 4px; }
 .lxw-placeholder { padding: 24px; color: var(--jp-ui-font-color2, #616161); }
 `;

@@ -2,6 +2,7 @@
 import { ErrorPanel, ProgressLine } from "../core/chrome";
 import { el, ensureStyle } from "../core/dom";
 import { ThumbnailGrid } from "../core/grid";
+import { SummaryPane } from "../core/summary";
 import { drawColorBar, drawHeatmap, measureLabels } from "../core/heatmap";
 import { Geometry, cellAt, displayToken, layoutSquare } from "../core/layout";
 import { BaseState, WidgetModel } from "../core/model";
@@ -32,7 +33,8 @@ export type AttentionState = BaseState & {
   pattern: SliceTensor | Record<string, never>;
   colormap: string;
   aggregate: Aggregate;
-  mode: "matrix" | "model";
+  mode: "matrix" | "model" | "summary";
+  summary: { layers: number[]; names: string[]; scores: Record<string, WireHeader & { data: DataView }> } | Record<string, never>;
   thumbnails: (WireHeader & { layers: number[]; data: DataView }) | Record<string, never>;
   exclude_first: boolean;
   log_scale: boolean;
@@ -72,10 +74,13 @@ class AttentionMatrixView {
   private legendTitle = el("span", "lxw-muted", "weight");
   private matrixPane = el("div");
   private grid: ThumbnailGrid;
-  private tabs: Record<"matrix" | "model", HTMLButtonElement> = {
+  private tabs: Record<"matrix" | "model" | "summary", HTMLButtonElement> = {
     matrix: el("button", "lxw-tab", "Matrix"),
     model: el("button", "lxw-tab", "Model view"),
+    summary: el("button", "lxw-tab", "Head summary"),
   };
+  private summaryPane: SummaryPane;
+  private summaryWait = el("div", "lxw-placeholder", "Computing the head summary\u2026");
   private excludeFirst = el("input");
   private logScale = el("input");
   private geometry: Geometry | null = null;
@@ -88,13 +93,15 @@ class AttentionMatrixView {
   constructor(private model: Model, host: HTMLElement) {
     this.progress = new ProgressLine(model);
     this.errors = new ErrorPanel(model);
-    this.grid = new ThumbnailGrid((layer, head) => {
+    const open = (layer: number, head: number) => {
       this.model.set("aggregate", "head");
       this.model.set("head", head);
       this.model.set("layer", layer);
       this.model.set("mode", "matrix");
       this.model.save_changes();
-    });
+    };
+    this.grid = new ThumbnailGrid(open);
+    this.summaryPane = new SummaryPane(open, () => this.draw());
     this.build();
     host.appendChild(this.root);
     this.listen();
@@ -109,13 +116,13 @@ class AttentionMatrixView {
     const headLabel = el("label", "", "Head ");
     headLabel.appendChild(this.headSelect);
     bar.append(el("span", "lxw-title", "Attention"), el("span", "lxw-muted", this.model.get("model_name")));
-    bar.append(this.tabs.matrix, this.tabs.model, layerLabel, headLabel, this.progress.node);
+    bar.append(this.tabs.matrix, this.tabs.model, this.tabs.summary, layerLabel, headLabel, this.progress.node);
     this.layerSelect.addEventListener("change", () => this.choose({ layer: Number(this.layerSelect.value) }));
     this.headSelect.addEventListener("change", () => {
       const v = this.headSelect.value;
       this.choose(/^\d+$/.test(v) ? { head: Number(v), aggregate: "head" } : { aggregate: v as Aggregate });
     });
-    for (const mode of ["matrix", "model"] as const) {
+    for (const mode of ["matrix", "model", "summary"] as const) {
       this.tabs[mode].addEventListener("click", () => { this.model.set("mode", mode); this.model.save_changes(); });
     }
     const options = el("div", "lxw-bar lxw-options");
@@ -140,7 +147,7 @@ class AttentionMatrixView {
       "Each row sums to 1; the colour scale runs from 0 to this head's largest weight. " +
       "Hover a cell for its weight, click to pin it.";
     this.matrixPane.append(options, this.placeholder, body, this.caption);
-    this.root.append(bar, this.errors.node, this.matrixPane, this.grid.node);
+    this.root.append(bar, this.errors.node, this.matrixPane, this.grid.node, this.summaryWait, this.summaryPane.node);
 
     this.canvas.addEventListener("mousemove", (e) => {
       this.mouse = { x: e.offsetX, y: e.offsetY };
@@ -166,7 +173,7 @@ class AttentionMatrixView {
     on("change:n_heads", () => this.refreshSelectors());
     on("change:layer", () => { this.refreshSelectors(); this.draw(); });
     on("change:head", () => { this.refreshSelectors(); this.draw(); });
-    for (const key of ["aggregate", "mode", "exclude_first", "log_scale", "thumbnails"]) {
+    for (const key of ["aggregate", "mode", "exclude_first", "log_scale", "thumbnails", "summary"]) {
       on(`change:${key}`, () => { this.refreshSelectors(); this.draw(); });
     }
     on("change:pattern", () => this.draw());
@@ -213,7 +220,7 @@ class AttentionMatrixView {
     this.excludeFirst.checked = this.model.get("exclude_first");
     this.logScale.checked = this.model.get("log_scale");
     const mode = this.model.get("mode");
-    for (const m of ["matrix", "model"] as const) this.tabs[m].setAttribute("aria-pressed", String(m === mode));
+    for (const m of ["matrix", "model", "summary"] as const) this.tabs[m].setAttribute("aria-pressed", String(m === mode));
   }
 
   /** The [query, key] tensor of the selected layer and head: the trait, or a streamed copy. */
@@ -244,11 +251,25 @@ class AttentionMatrixView {
   }
 
   private drawUnsafe(): void {
-    const modelMode = this.model.get("mode") === "model";
-    this.matrixPane.style.display = modelMode ? "none" : "";
-    this.grid.node.style.display = modelMode ? "" : "none";
-    if (modelMode) {
+    const mode = this.model.get("mode");
+    const summary = this.model.get("summary") as AttentionState["summary"];
+    const hasSummary = !!(summary && "names" in summary && summary.names);
+    this.matrixPane.style.display = mode === "matrix" ? "" : "none";
+    this.grid.node.style.display = mode === "model" ? "" : "none";
+    this.summaryPane.node.style.display = mode === "summary" && hasSummary ? "" : "none";
+    this.summaryWait.style.display = mode === "summary" && !hasSummary ? "" : "none";
+    if (mode === "model") {
       this.drawGrid();
+      return;
+    }
+    if (mode === "summary") {
+      if (hasSummary) {
+        const s = summary as Exclude<AttentionState["summary"], Record<string, never>>;
+        const scores: Record<string, Tensor> = {};
+        for (const name of s.names) scores[name] = decodeTrait(s.scores[name])!;
+        this.summaryPane.draw(s.layers, s.names, scores, this.model.get("colormap"),
+          { layer: this.model.get("layer"), head: this.model.get("head") });
+      }
       return;
     }
     const tokens = this.model.get("tokens");

@@ -244,3 +244,13 @@ def _induction_score(weights: np.ndarray, second_copy: int, length: int) -> floa
     """Mean weight from each query ``i`` of the second copy to key ``i - length + 1``."""
     queries = np.arange(second_copy, second_copy + length)
     return float(weights[queries, queries - length + 1].mean(dtype=np.float64))
+
+
+def pattern_scores(result) -> dict[str, np.ndarray]:
+    """Sink, previous-token and entropy scores ``[layer_index, head]`` of an
+    :class:`AttentionResult` already computed (no model needed; no induction score, which needs
+    its own repeated sequence)."""
+    rows = [[_pattern_scores(result.head(layer, h)) for h in range(result.n_heads)] for layer in result.layers]
+    values = np.asarray(rows, dtype=np.float64).astype(np.float32)
+    names = ("sink", "previous_token", "entropy", "entropy_normalised")
+    return {name: values[..., i] for i, name in enumerate(names)}

@@ -8,6 +8,7 @@ import threading
 
 from ..methods.attention import Cancelled, attention, check_index
 from ..methods.attention_views import AGGREGATES, aggregate, thumbnails
+from ..methods.head_summary import head_summary, pattern_scores
 from ..models.wrapped import LoadedModel, check_text
 from ..results import AttentionResult
 from ..wire import to_wire
@@ -49,7 +50,11 @@ class AttentionView(ExplainerWidget):
     """What the matrix shows: "head" (one head), "mean" or "max" over the layer's heads, or
     "rollout" (attention rollout through layers 0..layer)."""
     mode = t.Unicode("matrix").tag(sync=True)
-    """"matrix" (one layer/head) or "model" (thumbnails of every layer and head)."""
+    """"matrix" (one layer/head), "model" (thumbnails of every layer and head) or "summary"
+    (per-head scores: sink, previous token, induction, entropy)."""
+    summary = t.Dict().tag(sync=True)
+    """``{"layers": [...], "names": [...], "scores": {name: wire tensor [layer_index, head]}}``,
+    filled when the summary is first opened."""
     thumbnails = t.Dict().tag(sync=True)
     """Wire tensor ``[layer_index, head, s, s]`` (uint8, each thumbnail scaled to its own maximum)
     plus ``"layers"``; filled when the model view is first opened."""
@@ -71,6 +76,8 @@ class AttentionView(ExplainerWidget):
     ):
         super().__init__(**kwargs)
         self._thumbs_lock = threading.Lock()
+        self._model: LoadedModel | None = None
+        self._tokens = None
         self._result: AttentionResult | None = None
         self._partial: AttentionResult | None = None  # the result still being computed
         if model is None:
@@ -85,6 +92,7 @@ class AttentionView(ExplainerWidget):
         model.check_length(tokens)
         layer = check_index(layer, model.n_layers, "layer", model.name)
         head = check_index(head, model.n_heads, "head", model.name)
+        self._model, self._tokens = model, tokens
         with self.hold_sync():
             self.model_name, self.n_layers, self.n_heads = model.name, model.n_layers, model.n_heads
             self.tokens, self.special = list(tokens.text), [bool(s) for s in tokens.special]
@@ -205,8 +213,8 @@ class AttentionView(ExplainerWidget):
 
     @t.validate("mode")
     def _valid_mode(self, proposal):
-        if proposal["value"] not in ("matrix", "model"):
-            message = f"mode must be 'matrix' or 'model', got {proposal['value']!r}"
+        if proposal["value"] not in ("matrix", "model", "summary"):
+            message = f"mode must be 'matrix', 'model' or 'summary', got {proposal['value']!r}"
             self.error = message
             raise t.TraitError(message)
         return proposal["value"]
@@ -222,6 +230,29 @@ class AttentionView(ExplainerWidget):
     def _mode_changed(self, change) -> None:
         if change["new"] == "model" and not self.thumbnails:
             threading.Thread(target=self._fill_thumbnails, daemon=True).start()
+        if change["new"] == "summary" and not self.summary:
+            threading.Thread(target=self._fill_summary, daemon=True).start()
+
+    def _fill_summary(self) -> None:
+        """Per-head scores on this text (and induction on a repeated random sequence)."""
+        with self._thumbs_lock:
+            result = self.result
+            if result is None or not result.layers or self.summary:
+                return
+            try:
+                if self._model is not None and result.complete:
+                    hs = head_summary(self._model, self._tokens)
+                    scores = {name: hs.score(name) for name in hs.score_names}
+                else:  # a result without its model: what the weights alone can say
+                    scores = pattern_scores(result)
+            except Exception as err:  # shown in the view; the other views stay usable
+                self.error = f"could not compute the head summary: {type(err).__name__}: {err}"
+                return
+            wire = {}
+            for name, values in scores.items():
+                header, data = to_wire(values)
+                wire[name] = {**header, "data": data}
+            self.summary = {"layers": list(result.layers), "names": list(scores), "scores": wire}
 
     def _fill_thumbnails(self) -> None:
         """Thumbnails of every layer and head, streamed a layer at a time, then kept in a trait."""

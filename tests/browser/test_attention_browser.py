@@ -296,6 +296,35 @@ def test_model_view_shows_every_head_and_opens_one_on_click(notebook, widget, re
     )
 
 
+def test_head_summary_ranks_heads_and_opens_one(notebook, widget, artifacts):
+    """The summary tab shows every head's score; the ranked list matches Python's ranking (itself
+    checked against raw eager attentions in tests/test_head_summary.py); a click opens the head."""
+    page = notebook.page
+    cell, canvas = widget
+    cell.locator(".lxw-tab", has_text="Head summary").click()
+    cell.locator(".lxw-summary .lxw-score").first.wait_for(state="visible", timeout=60_000)
+    assert cell.locator(".lxw-summary .lxw-score").count() == 30 * 9
+    out = notebook.run("print(*[f'{l} {h} {x:.2f}' for l, h, x in llmxai_widgets.head_summary(model, v.result.tokens).top('induction', 3)], sep='|')")
+    top = [row.split() for row in out.locator(".jp-OutputArea-output").inner_text().strip().split("|")]
+    ranked = cell.locator(".lxw-ranked li").all_inner_texts()
+    for (layer, head, value), shown in zip(top, ranked):
+        assert shown.startswith(f"layer {layer}, head {head}"), (top, ranked)
+        assert value in cell.locator(f".lxw-score[data-layer='{layer}'][data-head='{head}']").inner_text()
+    cell.locator(".jp-OutputArea-output").filter(has=page.locator(".lxw-root")).screenshot(
+        path=str(artifacts / "attention-summary.png")
+    )
+    layer, head = top[0][0], top[0][1]
+    cell.locator(".lxw-ranked button").first.click()
+    page.wait_for_function(
+        f"(c) => c.dataset.layer === '{layer}' && c.dataset.head === '{head}' && c.offsetParent !== null",
+        arg=canvas.element_handle(), timeout=15_000,
+    )
+    notebook.run(f"v.show(layer={LAYER}, head={HEAD})")
+    page.wait_for_function(
+        f"(c) => c.dataset.layer === '{LAYER}' && c.dataset.head === '{HEAD}'", arg=canvas.element_handle(), timeout=15_000
+    )
+
+
 def test_token_text_is_never_markup(notebook, reference, artifacts):
     page = notebook.page
     cell = notebook.run(f"v2 = llmxai_widgets.AttentionView(model, {XSS_TEXT!r}, layer=0, head=0)\nv2")
