@@ -53,6 +53,8 @@ const CSS = `
 .lxw-ranked { margin: 4px 0 0; padding-left: 22px; font-size: 12px; line-height: 1.9; }
 .lxw-root button.lxw-link { border: none; background: none; padding: 0; color: var(--jp-content-link-color, #1976d2);
   text-decoration: underline; }
+.lxw-root input.lxw-search { font: inherit; width: 120px; padding: 1px 4px; color: var(--jp-ui-font-color1, #1a1a1a);
+  background: var(--jp-layout-color1, #fff); border: 1px solid var(--jp-border-color1, #bdbdbd); border-radius: 3px; }
 .lxw-caption { max-width: 760px; margin-top: 4px; }
 .lxw-placeholder { padding: 24px; color: var(--jp-ui-font-color2, #616161); }
 `;

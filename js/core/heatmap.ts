@@ -23,6 +23,33 @@ export function measureLabels(ctx: CanvasRenderingContext2D, tokens: string[], f
   return widest;
 }
 
+/** Colour-table entries of the window's pixels (``side`` x ``side``): one token per pixel, or
+ * the largest weight of the tokens a pixel covers when shrunk; 256 marks a pixel whose tokens
+ * are all masked. */
+export function windowIndices(g: Geometry, m: Matrix, style: Pick<HeatmapStyle, "index" | "isEmpty">): { side: number; indices: Uint16Array } {
+  const side = g.cell >= 1 ? g.n : Math.max(1, Math.round(g.n * g.cell));
+  const indices = new Uint16Array(side * side);
+  const span = g.n / side;
+  for (let py = 0; py < side; py++) {
+    const qa = g.q0 + Math.floor(py * span);
+    const qb = Math.max(qa + 1, g.q0 + Math.floor((py + 1) * span));
+    for (let px = 0; px < side; px++) {
+      const ka = g.k0 + Math.floor(px * span);
+      const kb = Math.max(ka + 1, g.k0 + Math.floor((px + 1) * span));
+      let best = -Infinity;
+      for (let q = qa; q < qb; q++) {
+        for (let k = ka; k < kb; k++) {
+          if (style.isEmpty && style.isEmpty(q, k)) continue;
+          const v = m.value(q, k);
+          if (v > best) best = v;
+        }
+      }
+      indices[py * side + px] = best === -Infinity ? 256 : style.index(best);
+    }
+  }
+  return { side, indices };
+}
+
 export function drawHeatmap(
   canvas: HTMLCanvasElement,
   g: Geometry,
@@ -40,28 +67,28 @@ export function drawHeatmap(
   ctx.clearRect(0, 0, canvas.width, canvas.height);
 
   const table = lut(style.colormap);
-  const image = new ImageData(m.n, m.n);
+  const { side, indices } = windowIndices(g, m, style);
+  const image = new ImageData(side, side);
   const px = image.data;
-  for (let q = 0; q < m.n; q++) {
-    for (let k = 0; k < m.n; k++) {
-      const o = 4 * (q * m.n + k);
-      if (style.isEmpty && style.isEmpty(q, k)) {
-        [px[o], px[o + 1], px[o + 2]] = style.emptyColor;
-      } else {
-        const c = 3 * style.index(m.value(q, k));
-        px[o] = table[c];
-        px[o + 1] = table[c + 1];
-        px[o + 2] = table[c + 2];
-      }
-      px[o + 3] = 255;
+  for (let i = 0; i < side * side; i++) {
+    const o = 4 * i;
+    if (indices[i] === 256) {
+      [px[o], px[o + 1], px[o + 2]] = style.emptyColor;
+    } else {
+      const c = 3 * indices[i];
+      px[o] = table[c];
+      px[o + 1] = table[c + 1];
+      px[o + 2] = table[c + 2];
     }
+    px[o + 3] = 255;
   }
   const cells = document.createElement("canvas");
-  cells.width = m.n;
-  cells.height = m.n;
+  cells.width = side;
+  cells.height = side;
   cells.getContext("2d")!.putImageData(image, 0, 0);
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(cells, g.left * dpr, g.top * dpr, m.n * g.cell * dpr, m.n * g.cell * dpr);
+  const drawn = Math.round(g.n * g.cell) * dpr;
+  ctx.drawImage(cells, g.left * dpr, g.top * dpr, drawn, drawn);
 
   if (g.showLabels) drawLabels(ctx, g, tokens, style, dpr);
 }
@@ -74,14 +101,14 @@ function drawLabels(ctx: CanvasRenderingContext2D, g: Geometry, tokens: string[]
   ctx.textBaseline = "middle";
   ctx.textAlign = "right";
   for (let q = 0; q < g.n; q++) {
-    ctx.fillText(displayToken(tokens[q] ?? ""), g.left - 6, g.top + (q + 0.5) * g.cell, g.left - 8);
+    ctx.fillText(displayToken(tokens[g.q0 + q] ?? ""), g.left - 6, g.top + (q + 0.5) * g.cell, g.left - 8);
   }
   ctx.textAlign = "left";
   for (let k = 0; k < g.n; k++) {
     ctx.save();
     ctx.translate(g.left + (k + 0.5) * g.cell, g.top - 6);
     ctx.rotate(-Math.PI / 3);
-    ctx.fillText(displayToken(tokens[k] ?? ""), 0, 0, 180);
+    ctx.fillText(displayToken(tokens[g.k0 + k] ?? ""), 0, 0, 180);
     ctx.restore();
   }
   ctx.restore();

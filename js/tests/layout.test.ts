@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cellAt, displayToken, layoutSquare } from "../core/layout";
+import { cellAt, displayToken, layoutSquare, layoutWindow, windowAround } from "../core/layout";
 
 describe("layoutSquare", () => {
   it("gives short inputs readable labelled cells", () => {
@@ -10,11 +10,20 @@ describe("layoutSquare", () => {
     expect(g.left + 12 * g.cell).toBeLessThanOrEqual(700);
   });
 
-  it("drops labels and shrinks cells for long inputs but keeps at least one pixel", () => {
+  it("drops labels and shrinks long inputs to fit, below one pixel per token", () => {
     const g = layoutSquare(4096, 700, 60);
     expect(g.showLabels).toBe(false);
-    expect(g.cell).toBe(1);
+    expect(g.cell).toBeLessThan(1);
+    expect(g.width).toBeLessThanOrEqual(700);
     expect(layoutSquare(300, 700, 60).showLabels).toBe(false);
+  });
+
+  it("maps points to tokens inside a zoomed window", () => {
+    const g = layoutWindow(4096, 1000, 990, 40, 700, 60);
+    expect(g.showLabels).toBe(true);
+    expect(cellAt(g, g.left + 0.5 * g.cell, g.top + 3.5 * g.cell)).toEqual({ query: 1003, key: 990 });
+    expect(windowAround(4096, 4090, 40)).toEqual({ start: 4056, size: 40 });
+    expect(windowAround(4096, 3, 40)).toEqual({ start: 0, size: 40 });
   });
 
   it("finds the cell under a point and nothing outside the matrix", () => {

@@ -4,7 +4,7 @@ import { el, ensureStyle } from "../core/dom";
 import { ThumbnailGrid } from "../core/grid";
 import { SummaryPane } from "../core/summary";
 import { drawColorBar, drawHeatmap, measureLabels } from "../core/heatmap";
-import { Geometry, cellAt, displayToken, layoutSquare } from "../core/layout";
+import { Geometry, cellAt, displayToken, layoutWindow, windowAround } from "../core/layout";
 import { BaseState, WidgetModel } from "../core/model";
 import { formatWeight, makeScale } from "../core/scale";
 import { Tensor, WireHeader, decodeTensor, decodeTrait } from "../core/wire";
@@ -87,6 +87,12 @@ class AttentionMatrixView {
   private drawn: { tensor: Tensor; vmax: number } | null = null;
   private locked: { query: number; key: number } | null = null;
   private mouse: { x: number; y: number } | null = null;
+  /** Zoomed window (tokens); null shows the whole matrix. */
+  private window: { q0: number; k0: number; m: number } | null = null;
+  private drag: { x: number; y: number; q0: number; k0: number; moved: boolean } | null = null;
+  private search = el("input", "lxw-search");
+  private searchInfo = el("span", "lxw-muted");
+  private searchAt = -1;
   private traitCache: { trait: SliceTensor; tensor: Tensor | null } | null = null;
   private cleanups: Array<() => void> = [];
 
@@ -132,7 +138,19 @@ class AttentionMatrixView {
     exclude.append(this.excludeFirst, document.createTextNode("leave the first token out of the colour scale"));
     const log = el("label", "", "");
     log.append(this.logScale, document.createTextNode("log colour scale"));
-    options.append(exclude, log);
+    const zoomIn = el("button", "", "+");
+    const zoomOut = el("button", "", "\u2212");
+    const reset = el("button", "", "Whole matrix");
+    zoomIn.title = "Zoom in (or Ctrl + mouse wheel over the matrix); drag to pan";
+    zoomOut.title = "Zoom out";
+    zoomIn.addEventListener("click", () => this.zoom(1 / 1.6));
+    zoomOut.addEventListener("click", () => this.zoom(1.6));
+    reset.addEventListener("click", () => { this.window = null; this.draw(); });
+    this.search.type = "search";
+    this.search.placeholder = "find token\u2026";
+    this.search.addEventListener("keydown", (e) => { if (e.key === "Enter") this.findNext(); });
+    this.search.addEventListener("input", () => { this.searchAt = -1; this.searchInfo.textContent = ""; });
+    options.append(exclude, log, el("span", "lxw-muted", "Zoom"), zoomOut, zoomIn, reset, this.search, this.searchInfo);
     this.excludeFirst.addEventListener("change", () => { this.model.set("exclude_first", this.excludeFirst.checked); this.model.save_changes(); });
     this.logScale.addEventListener("change", () => { this.model.set("log_scale", this.logScale.checked); this.model.save_changes(); });
 
@@ -151,13 +169,27 @@ class AttentionMatrixView {
 
     this.canvas.addEventListener("mousemove", (e) => {
       this.mouse = { x: e.offsetX, y: e.offsetY };
+      if (this.drag && this.panTo(e.offsetX, e.offsetY)) return;
       this.hover(e.offsetX, e.offsetY, false);
     });
+    this.canvas.addEventListener("mousedown", (e) => {
+      if (this.window) this.drag = { x: e.offsetX, y: e.offsetY, q0: this.window.q0, k0: this.window.k0, moved: false };
+    });
+    window.addEventListener("mouseup", this.endDrag);
+    this.cleanups.push(() => window.removeEventListener("mouseup", this.endDrag));
+    this.canvas.addEventListener("wheel", (e) => {
+      if (!(e.ctrlKey || e.metaKey)) return; // plain wheel scrolls the notebook
+      e.preventDefault();
+      this.zoom(e.deltaY < 0 ? 1 / 1.25 : 1.25, cellAt(this.geometry!, e.offsetX, e.offsetY));
+    }, { passive: false });
     this.canvas.addEventListener("mouseleave", () => {
       this.mouse = null;
       this.hover(-1, -1, false);
     });
-    this.canvas.addEventListener("click", (e) => this.hover(e.offsetX, e.offsetY, true));
+    this.canvas.addEventListener("click", (e) => {
+      if (this.dragged) { this.dragged = false; return; } // the end of a pan, not a pin
+      this.hover(e.offsetX, e.offsetY, true);
+    });
   }
 
   private listen(): void {
@@ -297,7 +329,9 @@ class AttentionMatrixView {
     const fontFamily = getComputedStyle(this.root).fontFamily || "sans-serif";
     const labelWidth = measureLabels(this.canvas.getContext("2d")!, tokens, fontFamily);
     const available = (this.root.clientWidth || 720) - 90;
-    const g = layoutSquare(n, available, labelWidth);
+    const win = this.window && this.window.m < n ? this.window : null;
+    if (!win) this.window = null;
+    const g = win ? layoutWindow(n, win.q0, win.k0, win.m, available, labelWidth) : layoutWindow(n, 0, 0, n, available, labelWidth);
     const causal = this.model.get("causal");
     drawHeatmap(this.canvas, g, { n, value }, tokens, {
       colormap: this.model.get("colormap"),
@@ -311,6 +345,7 @@ class AttentionMatrixView {
     this.drawn = { tensor, vmax };
     Object.assign(this.canvas.dataset, {
       n: String(n), cell: String(g.cell), left: String(g.left), top: String(g.top),
+      q0: String(g.q0), k0: String(g.k0), window: String(g.n),
       layer: String(this.model.get("layer")), head: String(head), vmax: String(vmax),
       aggregate: this.model.get("aggregate"), scale: scale.log ? "log" : "linear",
     });
@@ -321,7 +356,7 @@ class AttentionMatrixView {
     this.legendMax.textContent = formatWeight(vmax);
     this.legendMin.textContent = formatWeight(scale.vmin);
     this.legendTitle.textContent = scale.log ? "weight (log)" : "weight";
-    drawColorBar(this.legendBar, this.model.get("colormap"), Math.max(80, Math.min(240, n * g.cell)));
+    drawColorBar(this.legendBar, this.model.get("colormap"), Math.max(80, Math.min(240, g.n * g.cell)));
     // The tooltip under a still mouse (or a pinned cell) shows the new picture's values.
     if (this.mouse || this.locked) this.hover(this.mouse?.x ?? -1, this.mouse?.y ?? -1, false);
     else this.highlight(null);
@@ -383,8 +418,8 @@ class AttentionMatrixView {
     this.tooltip.dataset.key = String(key);
     this.tooltip.dataset.weight = String(weight);
     this.tooltip.style.display = "grid";
-    const left = g.left + (key + 1) * g.cell + 12;
-    const top = g.top + query * g.cell + 12;
+    const left = g.left + (key - g.k0 + 1) * g.cell + 12;
+    const top = g.top + (query - g.q0) * g.cell + 12;
     this.tooltip.style.left = `${Math.min(left, Math.max(0, g.width - 220))}px`;
     this.tooltip.style.top = `${top}px`;
   }
@@ -399,11 +434,76 @@ class AttentionMatrixView {
     if (!cell) return;
     ctx.strokeStyle = "rgba(255, 64, 64, 0.9)";
     ctx.lineWidth = Math.max(1, Math.min(2, g.cell / 6));
+    const row = cell.query - g.q0;
+    const col = cell.key - g.k0;
+    if (row < 0 || row >= g.n) return;
+    const size = Math.max(g.cell, 2); // a shrunk long input still shows where the mouse is
     // The query's row, up to the last key it may read.
-    const readable = this.model.get("causal") ? cell.query + 1 : g.n;
-    ctx.strokeRect(g.left, g.top + cell.query * g.cell, g.cell * readable, g.cell);
+    const readable = Math.min(g.n, Math.max(0, (this.model.get("causal") ? cell.query + 1 : g.total) - g.k0));
+    ctx.strokeRect(g.left, g.top + row * g.cell, g.cell * readable, size);
     ctx.strokeStyle = "rgba(255, 255, 255, 0.95)";
-    ctx.strokeRect(g.left + cell.key * g.cell, g.top + cell.query * g.cell, g.cell, g.cell);
+    if (col >= 0 && col < g.n) ctx.strokeRect(g.left + col * g.cell, g.top + row * g.cell, size, size);
+  }
+
+  private dragged = false;
+
+  private endDrag = (): void => {
+    if (this.drag?.moved) this.dragged = true;
+    this.drag = null;
+  };
+
+  /** Move the zoomed window with the mouse; true while dragging. */
+  private panTo(x: number, y: number): boolean {
+    const d = this.drag;
+    const g = this.geometry;
+    if (!d || !g || !this.window) return false;
+    if (!d.moved && Math.abs(x - d.x) + Math.abs(y - d.y) < 4) return false;
+    d.moved = true;
+    const n = g.total;
+    const m = this.window.m;
+    const clamp = (v: number) => Math.max(0, Math.min(n - m, Math.round(v)));
+    this.window = { q0: clamp(d.q0 - (y - d.y) / g.cell), k0: clamp(d.k0 - (x - d.x) / g.cell), m };
+    this.tooltip.style.display = "none";
+    this.draw();
+    return true;
+  }
+
+  /** Zoom by ``factor`` (< 1 zooms in) around a token pair (default: the window's centre). */
+  private zoom(factor: number, around?: { query: number; key: number } | null): void {
+    const n = this.model.get("tokens").length;
+    const current = this.window ?? { q0: 0, k0: 0, m: n };
+    const size = Math.max(8, Math.min(n, Math.round(current.m * factor)));
+    if (size >= n) {
+      this.window = null;
+    } else {
+      const cq = around ? around.query : current.q0 + current.m / 2;
+      const ck = around ? around.key : current.k0 + current.m / 2;
+      this.window = { q0: windowAround(n, cq, size).start, k0: windowAround(n, ck, size).start, m: size };
+    }
+    this.draw();
+  }
+
+  /** Jump to the next token containing the search text: zoom there and pin its row. */
+  private findNext(): void {
+    const needle = this.search.value.trim().toLowerCase();
+    const tokens = this.model.get("tokens");
+    if (!needle) return;
+    const matches = tokens.map((t, i) => (t.toLowerCase().includes(needle) ? i : -1)).filter((i) => i >= 0);
+    if (!matches.length) {
+      this.searchInfo.textContent = "no match";
+      return;
+    }
+    this.searchAt = (this.searchAt + 1) % matches.length;
+    const i = matches[this.searchAt];
+    this.searchInfo.textContent = `token #${i}: match ${this.searchAt + 1} of ${matches.length}`;
+    const n = tokens.length;
+    if (n > 48) {
+      const q = windowAround(n, i, 48);
+      const k = windowAround(n, this.model.get("causal") ? i - 20 : i, 48);
+      this.window = { q0: q.start, k0: k.start, m: 48 };
+    }
+    this.locked = { query: i, key: i };
+    this.draw();
   }
 
   dispose(): void {

@@ -1,0 +1,76 @@
+"""A 4,096-token input opens, responds to the mouse, and zooms to a searched token."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from llmxai_widgets.colors import to_rgb
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="browser tests need Debian's Chromium at /usr/bin/chromium"),
+]
+
+def test_4096_tokens_open_respond_and_zoom(lab_page, open_notebook, artifacts):
+    page = lab_page
+    notebook = open_notebook(page, "long_input")
+    # AttentionView tokenises text itself: give it exactly 4,096 tokens of text instead.
+    cell = notebook.run(
+        "import llmxai_widgets\n"
+        "model = llmxai_widgets.load_model()\n"
+        "text = ' '.join(f'w{i % 911} then' for i in range(1400))\n"
+        "ids = model.tokenize(text).ids\n"
+        "text = model.tokenizer.decode(ids[:4090]) + ' Paris'\n"
+        "v = llmxai_widgets.AttentionView(model, text, layer=0, head=0)\n"
+        "print(len(v.tokens))\n"
+        "v"
+    )
+    n = int(cell.locator(".jp-OutputArea-output").first.inner_text().strip())
+    assert 4090 <= n <= 4100
+    canvas = cell.locator(".lxw-root canvas[data-layer]")
+    canvas.wait_for(state="visible", timeout=120_000)  # layer 0 is drawn while the rest computes
+    assert canvas.get_attribute("data-window") == str(n)
+    box = canvas.bounding_box()
+    assert box["width"] <= 1400, "a long input is shrunk to fit, not a 4,096-pixel canvas"
+    notebook.run("v.cancel(); v.wait(); print(v.status)")  # keep the finished layers, stop the rest
+
+    # The mouse still finds single tokens in the shrunk picture.
+    left, top, size = (float(canvas.get_attribute(f"data-{a}")) for a in ("left", "top", "cell"))
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    page.mouse.move(0, 0)
+    page.mouse.move(box["x"] + left + 200 * size, box["y"] + top + 3000 * size)
+    tooltip = cell.locator(".lxw-tooltip")
+    tooltip.wait_for(state="visible", timeout=10_000)
+    assert abs(int(tooltip.get_attribute("data-query")) - 3000) <= 2
+
+    # Find the last token (" Paris"): the view zooms to a 48-token window with the needle's row pinned.
+    search = cell.locator("input.lxw-search")
+    search.fill("Paris")
+    search.press("Enter")
+    page.wait_for_function("(c) => c.dataset.window === '48'", arg=canvas.element_handle(), timeout=15_000)
+    q0, k0 = int(canvas.get_attribute("data-q0")), int(canvas.get_attribute("data-k0"))
+    assert q0 <= n - 1 < q0 + 48
+    assert cell.locator(".lxw-tooltip").get_attribute("data-query") == str(n - 1)
+
+    weights = json.loads(
+        notebook.run(f"import json\nw = v.result.head(0, 0)\nprint(json.dumps([float(w.max()), [float(x) for x in w[{n - 1}, {k0}:{k0 + 48}]]]))")
+        .locator(".jp-OutputArea-output").inner_text()
+    )
+    vmax, row = weights
+    left, top, cell_px = (float(canvas.get_attribute(f"data-{a}")) for a in ("left", "top", "cell"))
+    for k in (0, 20, 47):
+        got = canvas.evaluate(
+            """(c, [x, y]) => { const r = c.width / c.getBoundingClientRect().width;
+                 return Array.from(c.getContext('2d').getImageData(Math.floor(x * r), Math.floor(y * r), 1, 1).data); }""",
+            [left + (k + 0.5) * cell_px, top + (n - 1 - q0 + 0.5) * cell_px],
+        )
+        expected = to_rgb(row[k], 0.0, vmax)
+        assert max(abs(int(a) - int(b)) for a, b in zip(got[:3], expected)) <= 8, (k, got, expected)
+    cell.locator(".jp-OutputArea-output").filter(has=page.locator(".lxw-root")).screenshot(
+        path=str(artifacts / "attention-4096-zoomed.png")
+    )
+    assert not notebook.page_errors, notebook.page_errors
