@@ -52,6 +52,23 @@ QUICKSTART = [
     ),
     new_code_cell("view.show(layer=10, head=4)"),
     new_markdown_cell(
+        "## Every head at once, and which heads do what\n\n"
+        "The **Model view** tab shows all 30 x 9 heads as thumbnails (each scaled to its own maximum); "
+        "click one to open it. The **Head summary** tab scores every head: how much weight it parks on the "
+        "first token (*sink*), how much it reads the *previous token*, how spread out it is (*entropy*), and "
+        "how strongly it behaves as an *induction head* (measured on a random sequence repeated twice). The "
+        "ranked list opens a head on click.\n\n"
+        "In the matrix, the *Head* menu also offers the **mean** and **max** over a layer's heads and "
+        "**attention rollout** (how much each token's representation after this layer draws on each input "
+        "token, counting the residual connection). When the first token dwarfs everything, tick *leave the "
+        "first token out of the colour scale* or use the *log colour scale*. For long texts, zoom with the "
+        "buttons (or Ctrl + mouse wheel), drag to pan, and type in *find token* to jump to a token."
+    ),
+    new_code_cell(
+        "summary = lx.head_summary(model, text)\n"
+        "summary.top('induction', 3)  # (layer, head, score), strongest first"
+    ),
+    new_markdown_cell(
         "## Where attention misleads\n\n"
         "Attention weights say where a head *reads*, not what the model *uses*: a head can read a token and "
         "then contribute almost nothing to the prediction, and information moves between positions across "
