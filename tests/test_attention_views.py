@@ -75,3 +75,25 @@ def test_thumbnails_of_every_head_scaled_to_their_own_maximum(result, eager):
 def test_unknown_aggregate(result):
     with pytest.raises(ValueError, match="unknown aggregate 'median'"):
         aggregate(result, 0, "median")
+
+
+def test_query_key_products_sum_to_the_scores_that_softmax_to_the_weights(smollm2, eager):
+    from llmxai_widgets.methods.attention_views import query_key
+
+    result = lx.attention(smollm2, TEXT)
+    n = len(result.tokens)
+    qk = query_key(result, layer=9, head=7, query=n - 1)
+    assert qk["keys"].tolist() == list(range(n))  # the last token may read every token
+    assert qk["products"].shape == (n, 64) and qk["query_vector"].shape == (64,)
+    np.testing.assert_allclose(qk["products"].sum(1), qk["scores"], rtol=1e-5, atol=1e-5)
+    softmax = np.exp(qk["scores"] - qk["scores"].max())
+    np.testing.assert_allclose(softmax / softmax.sum(), eager[9, 7, n - 1], atol=1e-5)
+    np.testing.assert_allclose(qk["weights"], eager[9, 7, n - 1], atol=1e-5)
+    # head 7 reads key/value head 2 (grouped-query attention): its keys are that head's keys
+    np.testing.assert_array_equal(qk["key_vectors"], result.sources[9].key[2])
+    early = query_key(result, layer=9, head=7, query=3)
+    assert early["keys"].tolist() == [0, 1, 2, 3]  # causal: no later keys
+    top = query_key(result, layer=9, head=7, query=n - 1, max_keys=4)
+    assert len(top["keys"]) == 4 and set(top["keys"]) == set(np.argsort(eager[9, 7, n - 1])[-4:])
+    with pytest.raises(IndexError, match="query 99 is out of range"):
+        query_key(result, 9, 7, 99)

@@ -177,5 +177,19 @@ def test_model_view_fills_thumbnails_on_first_use(smollm2):
     n = len(view.tokens)
     assert grid.shape == (30, 9, n, n) and view.thumbnails["layers"] == list(range(30))
     np.testing.assert_allclose(grid.max(axis=(2, 3)), 1.0, atol=1 / 255)
-    with pytest.raises(traitlets.TraitError, match="mode must be 'matrix' or 'model'"):
+    with pytest.raises(traitlets.TraitError, match="mode must be 'matrix', 'model', 'summary' or 'querykey'"):
         view.mode = "grid"
+
+
+def test_query_key_view_sends_the_pieces_of_one_querys_scores(smollm2):
+    view = lx.AttentionView(smollm2, TEXT, layer=9, head=7)
+    assert view.querykey == {}
+    view.show(mode="querykey")
+    n = len(view.tokens)
+    qk = view.querykey
+    assert (qk["layer"], qk["head"], qk["query"]) == (9, 7, n - 1)
+    np.testing.assert_allclose(decode(qk["weights"]), view.result.head(9, 7)[n - 1], atol=1e-6)
+    view.qk_query = 2
+    assert decode(view.querykey["keys"]).tolist() == [0, 1, 2]
+    view.qk_query = 500
+    assert "query 500 is out of range" in view.error

@@ -2,6 +2,7 @@
 import { ErrorPanel, ProgressLine } from "../core/chrome";
 import { el, ensureStyle } from "../core/dom";
 import { ThumbnailGrid } from "../core/grid";
+import { QueryKeyData, QueryKeyPane } from "../core/querykey";
 import { SummaryPane } from "../core/summary";
 import { drawColorBar, drawHeatmap, measureLabels } from "../core/heatmap";
 import { Geometry, cellAt, displayToken, layoutWindow, windowAround } from "../core/layout";
@@ -33,13 +34,17 @@ export type AttentionState = BaseState & {
   pattern: SliceTensor | Record<string, never>;
   colormap: string;
   aggregate: Aggregate;
-  mode: "matrix" | "model" | "summary";
+  mode: "matrix" | "model" | "summary" | "querykey";
+  qk_query: number;
+  querykey: Record<string, unknown>;
   summary: { layers: number[]; names: string[]; scores: Record<string, WireHeader & { data: DataView }> } | Record<string, never>;
   thumbnails: (WireHeader & { layers: number[]; data: DataView }) | Record<string, never>;
   exclude_first: boolean;
   log_scale: boolean;
 };
 type Model = WidgetModel<AttentionState>;
+type Mode = "matrix" | "model" | "summary" | "querykey";
+const MODES: Mode[] = ["matrix", "model", "summary", "querykey"];
 
 /** Slices streamed during the computation, kept per model so every view of it shares them. */
 type Stream = { slices: Map<string, Tensor>; thumbs: Map<number, Tensor>; listeners: Set<() => void> };
@@ -74,11 +79,13 @@ class AttentionMatrixView {
   private legendTitle = el("span", "lxw-muted", "weight");
   private matrixPane = el("div");
   private grid: ThumbnailGrid;
-  private tabs: Record<"matrix" | "model" | "summary", HTMLButtonElement> = {
+  private tabs: Record<Mode, HTMLButtonElement> = {
     matrix: el("button", "lxw-tab", "Matrix"),
     model: el("button", "lxw-tab", "Model view"),
     summary: el("button", "lxw-tab", "Head summary"),
+    querykey: el("button", "lxw-tab", "Query \u00d7 key"),
   };
+  private queryKeyPane: QueryKeyPane;
   private summaryPane: SummaryPane;
   private summaryWait = el("div", "lxw-placeholder", "Computing the head summary\u2026");
   private excludeFirst = el("input");
@@ -108,6 +115,15 @@ class AttentionMatrixView {
     };
     this.grid = new ThumbnailGrid(open);
     this.summaryPane = new SummaryPane(open, () => this.draw());
+    this.queryKeyPane = new QueryKeyPane(
+      (q) => { this.model.set("qk_query", q); this.model.save_changes(); },
+      (query, key) => {
+        this.locked = { query, key };
+        this.model.set("aggregate", "head");
+        this.model.set("mode", "matrix");
+        this.model.save_changes();
+      },
+    );
     this.build();
     host.appendChild(this.root);
     this.listen();
@@ -122,13 +138,13 @@ class AttentionMatrixView {
     const headLabel = el("label", "", "Head ");
     headLabel.appendChild(this.headSelect);
     bar.append(el("span", "lxw-title", "Attention"), el("span", "lxw-muted", this.model.get("model_name")));
-    bar.append(this.tabs.matrix, this.tabs.model, this.tabs.summary, layerLabel, headLabel, this.progress.node);
+    bar.append(this.tabs.matrix, this.tabs.model, this.tabs.summary, this.tabs.querykey, layerLabel, headLabel, this.progress.node);
     this.layerSelect.addEventListener("change", () => this.choose({ layer: Number(this.layerSelect.value) }));
     this.headSelect.addEventListener("change", () => {
       const v = this.headSelect.value;
       this.choose(/^\d+$/.test(v) ? { head: Number(v), aggregate: "head" } : { aggregate: v as Aggregate });
     });
-    for (const mode of ["matrix", "model", "summary"] as const) {
+    for (const mode of MODES) {
       this.tabs[mode].addEventListener("click", () => { this.model.set("mode", mode); this.model.save_changes(); });
     }
     const options = el("div", "lxw-bar lxw-options");
@@ -165,7 +181,7 @@ class AttentionMatrixView {
       "Each row sums to 1; the colour scale runs from 0 to this head's largest weight. " +
       "Hover a cell for its weight, click to pin it.";
     this.matrixPane.append(options, this.placeholder, body, this.caption);
-    this.root.append(bar, this.errors.node, this.matrixPane, this.grid.node, this.summaryWait, this.summaryPane.node);
+    this.root.append(bar, this.errors.node, this.matrixPane, this.grid.node, this.summaryWait, this.summaryPane.node, this.queryKeyPane.node);
 
     this.canvas.addEventListener("mousemove", (e) => {
       this.mouse = { x: e.offsetX, y: e.offsetY };
@@ -205,7 +221,7 @@ class AttentionMatrixView {
     on("change:n_heads", () => this.refreshSelectors());
     on("change:layer", () => { this.refreshSelectors(); this.draw(); });
     on("change:head", () => { this.refreshSelectors(); this.draw(); });
-    for (const key of ["aggregate", "mode", "exclude_first", "log_scale", "thumbnails", "summary"]) {
+    for (const key of ["aggregate", "mode", "exclude_first", "log_scale", "thumbnails", "summary", "querykey"]) {
       on(`change:${key}`, () => { this.refreshSelectors(); this.draw(); });
     }
     on("change:pattern", () => this.draw());
@@ -252,7 +268,7 @@ class AttentionMatrixView {
     this.excludeFirst.checked = this.model.get("exclude_first");
     this.logScale.checked = this.model.get("log_scale");
     const mode = this.model.get("mode");
-    for (const m of ["matrix", "model", "summary"] as const) this.tabs[m].setAttribute("aria-pressed", String(m === mode));
+    for (const m of MODES) this.tabs[m].setAttribute("aria-pressed", String(m === mode));
   }
 
   /** The [query, key] tensor of the selected layer and head: the trait, or a streamed copy. */
@@ -290,6 +306,20 @@ class AttentionMatrixView {
     this.grid.node.style.display = mode === "model" ? "" : "none";
     this.summaryPane.node.style.display = mode === "summary" && hasSummary ? "" : "none";
     this.summaryWait.style.display = mode === "summary" && !hasSummary ? "" : "none";
+    this.queryKeyPane.node.style.display = mode === "querykey" ? "" : "none";
+    if (mode === "querykey") {
+      const qk = this.model.get("querykey") as Record<string, unknown> & { query?: number };
+      if (qk && qk.query !== undefined) {
+        const parts = {} as Record<string, Tensor>;
+        for (const name of ["keys", "query_vector", "key_vectors", "products", "scores", "weights"]) {
+          parts[name] = decodeTrait(qk[name] as WireHeader & { data: DataView })!;
+        }
+        const style = getComputedStyle(this.root);
+        this.queryKeyPane.draw(this.model.get("tokens"), qk.query, parts as unknown as QueryKeyData,
+          style.color || "#000", style.fontFamily || "sans-serif");
+      }
+      return;
+    }
     if (mode === "model") {
       this.drawGrid();
       return;

@@ -83,3 +83,43 @@ def thumbnails(result: AttentionResult, size: int = 48, on_layer=None, cancelled
         if cancelled():
             break
     return out
+
+
+def query_key(result: AttentionResult, layer: int, head: int, query: int, max_keys: int = 128) -> dict:
+    """What makes up one query's attention scores in one head (bertviz's neuron view, any model).
+
+    Returns ``keys`` (token positions shown, ascending), ``query_vector[dim]``,
+    ``key_vectors[key, dim]``, ``products[key, dim] = query_vector * key_vector * scaling``
+    (summing a row gives the score), ``scores[key]`` (before softmax, with any position bias) and
+    ``weights[key]`` (after softmax). Only keys the query may read are shown; past
+    ``max_keys`` of them, the ones with the largest weights.
+    """
+    source = result._source(layer)
+    if not hasattr(source, "query"):
+        raise ValueError(
+            "the query-key view needs the queries and keys recorded during the forward pass; this "
+            "result holds eager weights only (a model type outside attention_capture.CAPTURE_TYPES, "
+            "or method='eager')"
+        )
+    n = len(result.tokens)
+    if not 0 <= query < n:
+        raise IndexError(f"query {query} is out of range: the text has {n} tokens, numbered 0-{n - 1}")
+    weights = result.head(layer, head)[query]
+    readable = np.flatnonzero(weights > 0) if source.causal or source.mask is not None else np.arange(n)
+    if len(readable) > max_keys:
+        readable = np.sort(readable[np.argsort(weights[readable])[-max_keys:]])
+    kv = int(result.kv_group[head])
+    q_vec = source.query[head, query]
+    k_vecs = source.key[kv, readable]
+    products = (k_vecs * q_vec) * np.float32(source.scaling)
+    scores = products.sum(axis=1)
+    if source.bias is not None:
+        scores = scores + source.bias[head, query, readable]
+    return {
+        "keys": readable.astype(np.int64),
+        "query_vector": q_vec.astype(np.float32),
+        "key_vectors": k_vecs.astype(np.float32),
+        "products": products.astype(np.float32),
+        "scores": scores.astype(np.float32),
+        "weights": weights[readable].astype(np.float32),
+    }

@@ -7,7 +7,7 @@ import traitlets as t
 import threading
 
 from ..methods.attention import Cancelled, attention, check_index
-from ..methods.attention_views import AGGREGATES, aggregate, thumbnails
+from ..methods.attention_views import AGGREGATES, aggregate, query_key, thumbnails
 from ..methods.head_summary import head_summary, pattern_scores
 from ..models.wrapped import LoadedModel, check_text
 from ..results import AttentionResult
@@ -52,6 +52,12 @@ class AttentionView(ExplainerWidget):
     mode = t.Unicode("matrix").tag(sync=True)
     """"matrix" (one layer/head), "model" (thumbnails of every layer and head) or "summary"
     (per-head scores: sink, previous token, induction, entropy)."""
+    qk_query = t.Int(-1).tag(sync=True)
+    """Query token of the query-key view (-1: the last token)."""
+    querykey = t.Dict().tag(sync=True)
+    """The query-key view's data for (layer, head, qk_query): wire tensors ``keys``,
+    ``query_vector``, ``key_vectors``, ``products``, ``scores``, ``weights`` (see
+    ``methods.attention_views.query_key``)."""
     summary = t.Dict().tag(sync=True)
     """``{"layers": [...], "names": [...], "scores": {name: wire tensor [layer_index, head]}}``,
     filled when the summary is first opened."""
@@ -213,8 +219,8 @@ class AttentionView(ExplainerWidget):
 
     @t.validate("mode")
     def _valid_mode(self, proposal):
-        if proposal["value"] not in ("matrix", "model", "summary"):
-            message = f"mode must be 'matrix', 'model' or 'summary', got {proposal['value']!r}"
+        if proposal["value"] not in ("matrix", "model", "summary", "querykey"):
+            message = f"mode must be 'matrix', 'model', 'summary' or 'querykey', got {proposal['value']!r}"
             self.error = message
             raise t.TraitError(message)
         return proposal["value"]
@@ -225,6 +231,28 @@ class AttentionView(ExplainerWidget):
             self._update_pattern()
         except ValueError as err:  # e.g. rollout over layers that were not computed
             self.error = str(err)
+
+    @t.observe("mode", "layer", "head", "qk_query")
+    def _querykey_changed(self, _change) -> None:
+        if self.mode == "querykey":
+            self._update_querykey()
+
+    def _update_querykey(self) -> None:
+        source = self._source(self.layer)
+        if source is None:
+            return
+        n = len(source.tokens)
+        query = self.qk_query if self.qk_query >= 0 else n - 1
+        try:
+            parts = query_key(source, self.layer, self.head, query)
+        except (ValueError, IndexError) as err:
+            self.error = str(err)
+            return
+        wire = {}
+        for name, values in parts.items():
+            header, data = to_wire(values)
+            wire[name] = {**header, "data": data}
+        self.querykey = {"layer": self.layer, "head": self.head, "query": query, **wire}
 
     @t.observe("mode")
     def _mode_changed(self, change) -> None:

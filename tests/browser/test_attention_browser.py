@@ -325,6 +325,33 @@ def test_head_summary_ranks_heads_and_opens_one(notebook, widget, artifacts):
     )
 
 
+def test_query_key_view_draws_a_row_per_readable_key_and_opens_the_pair(notebook, widget, reference, artifacts):
+    page = notebook.page
+    cell, canvas = widget
+    cell.locator(".lxw-tab", has_text="Query").click()
+    qk = cell.locator(".lxw-querykey canvas")
+    page.wait_for_function("(c) => c.dataset.keys !== undefined", arg=qk.element_handle(), timeout=15_000)
+    n = len(reference.tokens)
+    assert qk.get_attribute("data-query") == str(n - 1) and qk.get_attribute("data-keys") == str(n)
+    cell.locator(".lxw-querykey select").select_option(str(reference.query))
+    page.wait_for_function(
+        f"(c) => c.dataset.query === '{reference.query}' && c.dataset.keys === '{reference.query + 1}'",
+        arg=qk.element_handle(), timeout=15_000,
+    )  # causal: a query reads only itself and earlier keys
+    cell.locator(".jp-OutputArea-output").filter(has=page.locator(".lxw-root")).screenshot(
+        path=str(artifacts / "attention-querykey.png")
+    )
+    box = qk.bounding_box()
+    row = 16
+    page.mouse.click(box["x"] + 200, box["y"] + 34 + row * (1 + reference.key) + row / 2)  # the key's row
+    tooltip = canvas.locator("xpath=..").locator(".lxw-tooltip")
+    page.wait_for_function(
+        f"(t) => t.dataset.query === '{reference.query}' && t.dataset.key === '{reference.key}' && t.offsetParent !== null",
+        arg=tooltip.element_handle(), timeout=15_000,
+    )
+    assert tooltip_weight(tooltip.inner_text()) == pytest.approx(reference.weight(LAYER), abs=0.01)
+
+
 def test_token_text_is_never_markup(notebook, reference, artifacts):
     page = notebook.page
     cell = notebook.run(f"v2 = llmxai_widgets.AttentionView(model, {XSS_TEXT!r}, layer=0, head=0)\nv2")
