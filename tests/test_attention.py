@@ -136,3 +136,23 @@ def test_sentence_pair_uses_segment_ids_like_the_model(minilm):
     expected = eager_attentions(minilm, enc["input_ids"], token_type_ids=enc["token_type_ids"])
     np.testing.assert_allclose(result.pattern, expected, atol=1e-5)
     assert result.tokens.segments.tolist() == enc["token_type_ids"][0].tolist()
+
+
+def test_two_threads_take_turns_with_the_model(smollm2):
+    """A view computing in the background and a cell calling a method at the same time: each
+    gets every layer (the attention implementation is switched per pass, under the model's lock)."""
+    import threading
+
+    results = {}
+
+    def run(name, text):
+        results[name] = lx.attention(smollm2, text)
+
+    threads = [threading.Thread(target=run, args=(i, f"{TEXT} {i}")) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for i in range(3):
+        assert results[i].complete and results[i].layers == list(range(30))
+    assert smollm2.config._attn_implementation == "sdpa"

@@ -177,7 +177,7 @@ def test_model_view_fills_thumbnails_on_first_use(smollm2):
     n = len(view.tokens)
     assert grid.shape == (30, 9, n, n) and view.thumbnails["layers"] == list(range(30))
     np.testing.assert_allclose(grid.max(axis=(2, 3)), 1.0, atol=1 / 255)
-    with pytest.raises(traitlets.TraitError, match="mode must be 'matrix', 'model', 'summary' or 'querykey'"):
+    with pytest.raises(traitlets.TraitError, match="mode must be one of 'matrix', 'model'"):
         view.mode = "grid"
 
 
@@ -193,3 +193,17 @@ def test_query_key_view_sends_the_pieces_of_one_querys_scores(smollm2):
     assert decode(view.querykey["keys"]).tolist() == [0, 1, 2]
     view.qk_query = 500
     assert "query 500 is out of range" in view.error
+
+
+def test_head_view_sends_every_head_of_a_token_window(smollm2):
+    view = lx.AttentionView(smollm2, TEXT, layer=4)
+    view.show(mode="head")
+    hv = view.headview
+    n = len(view.tokens)
+    assert (hv["layer"], hv["start"], hv["shape"]) == (4, 0, [9, n, n])
+    np.testing.assert_allclose(decode(hv), view.result.layer(4), atol=0.5 / 255 + 1e-6)
+    long_view = lx.AttentionView(smollm2, " ".join(["word"] * 200), layer=1)
+    long_view.show(mode="head")
+    long_view.hv_start = 150
+    n = len(long_view.tokens)
+    assert long_view.headview["shape"] == [9, 96, 96] and long_view.headview["start"] == n - 96

@@ -55,6 +55,8 @@ const CSS = `
   text-decoration: underline; }
 .lxw-root input.lxw-search { font: inherit; width: 120px; padding: 1px 4px; color: var(--jp-ui-font-color1, #1a1a1a);
   background: var(--jp-layout-color1, #fff); border: 1px solid var(--jp-border-color1, #bdbdbd); border-radius: 3px; }
+.lxw-root button.lxw-swatch { color: #fff; min-width: 26px; border: 2px solid transparent; font-size: 11px; }
+.lxw-root button.lxw-swatch.lxw-off { opacity: 0.25; }
 .lxw-caption { max-width: 760px; margin-top: 4px; }
 .lxw-placeholder { padding: 24px; color: var(--jp-ui-font-color2, #616161); }
 `;

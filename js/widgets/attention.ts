@@ -2,6 +2,7 @@
 import { ErrorPanel, ProgressLine } from "../core/chrome";
 import { el, ensureStyle } from "../core/dom";
 import { ThumbnailGrid } from "../core/grid";
+import { HeadViewPane } from "../core/headview";
 import { QueryKeyData, QueryKeyPane } from "../core/querykey";
 import { SummaryPane } from "../core/summary";
 import { drawColorBar, drawHeatmap, measureLabels } from "../core/heatmap";
@@ -34,7 +35,9 @@ export type AttentionState = BaseState & {
   pattern: SliceTensor | Record<string, never>;
   colormap: string;
   aggregate: Aggregate;
-  mode: "matrix" | "model" | "summary" | "querykey";
+  mode: Mode;
+  hv_start: number;
+  headview: Record<string, unknown>;
   qk_query: number;
   querykey: Record<string, unknown>;
   summary: { layers: number[]; names: string[]; scores: Record<string, WireHeader & { data: DataView }> } | Record<string, never>;
@@ -43,8 +46,8 @@ export type AttentionState = BaseState & {
   log_scale: boolean;
 };
 type Model = WidgetModel<AttentionState>;
-type Mode = "matrix" | "model" | "summary" | "querykey";
-const MODES: Mode[] = ["matrix", "model", "summary", "querykey"];
+type Mode = "matrix" | "head" | "model" | "summary" | "querykey";
+const MODES: Mode[] = ["matrix", "head", "model", "summary", "querykey"];
 
 /** Slices streamed during the computation, kept per model so every view of it shares them. */
 type Stream = { slices: Map<string, Tensor>; thumbs: Map<number, Tensor>; listeners: Set<() => void> };
@@ -81,11 +84,13 @@ class AttentionMatrixView {
   private grid: ThumbnailGrid;
   private tabs: Record<Mode, HTMLButtonElement> = {
     matrix: el("button", "lxw-tab", "Matrix"),
+    head: el("button", "lxw-tab", "Head view"),
     model: el("button", "lxw-tab", "Model view"),
     summary: el("button", "lxw-tab", "Head summary"),
     querykey: el("button", "lxw-tab", "Query \u00d7 key"),
   };
   private queryKeyPane: QueryKeyPane;
+  private headViewPane = new HeadViewPane((start) => { this.model.set("hv_start", start); this.model.save_changes(); });
   private summaryPane: SummaryPane;
   private summaryWait = el("div", "lxw-placeholder", "Computing the head summary\u2026");
   private excludeFirst = el("input");
@@ -138,7 +143,7 @@ class AttentionMatrixView {
     const headLabel = el("label", "", "Head ");
     headLabel.appendChild(this.headSelect);
     bar.append(el("span", "lxw-title", "Attention"), el("span", "lxw-muted", this.model.get("model_name")));
-    bar.append(this.tabs.matrix, this.tabs.model, this.tabs.summary, this.tabs.querykey, layerLabel, headLabel, this.progress.node);
+    bar.append(...MODES.map((m) => this.tabs[m]), layerLabel, headLabel, this.progress.node);
     this.layerSelect.addEventListener("change", () => this.choose({ layer: Number(this.layerSelect.value) }));
     this.headSelect.addEventListener("change", () => {
       const v = this.headSelect.value;
@@ -181,7 +186,7 @@ class AttentionMatrixView {
       "Each row sums to 1; the colour scale runs from 0 to this head's largest weight. " +
       "Hover a cell for its weight, click to pin it.";
     this.matrixPane.append(options, this.placeholder, body, this.caption);
-    this.root.append(bar, this.errors.node, this.matrixPane, this.grid.node, this.summaryWait, this.summaryPane.node, this.queryKeyPane.node);
+    this.root.append(bar, this.errors.node, this.matrixPane, this.grid.node, this.summaryWait, this.summaryPane.node, this.queryKeyPane.node, this.headViewPane.node);
 
     this.canvas.addEventListener("mousemove", (e) => {
       this.mouse = { x: e.offsetX, y: e.offsetY };
@@ -221,7 +226,7 @@ class AttentionMatrixView {
     on("change:n_heads", () => this.refreshSelectors());
     on("change:layer", () => { this.refreshSelectors(); this.draw(); });
     on("change:head", () => { this.refreshSelectors(); this.draw(); });
-    for (const key of ["aggregate", "mode", "exclude_first", "log_scale", "thumbnails", "summary", "querykey"]) {
+    for (const key of ["aggregate", "mode", "exclude_first", "log_scale", "thumbnails", "summary", "querykey", "headview"]) {
       on(`change:${key}`, () => { this.refreshSelectors(); this.draw(); });
     }
     on("change:pattern", () => this.draw());
@@ -307,6 +312,16 @@ class AttentionMatrixView {
     this.summaryPane.node.style.display = mode === "summary" && hasSummary ? "" : "none";
     this.summaryWait.style.display = mode === "summary" && !hasSummary ? "" : "none";
     this.queryKeyPane.node.style.display = mode === "querykey" ? "" : "none";
+    this.headViewPane.node.style.display = mode === "head" ? "" : "none";
+    if (mode === "head") {
+      const hv = this.model.get("headview") as Record<string, unknown> & { start?: number; layer?: number };
+      if (hv && hv.start !== undefined) {
+        const style = getComputedStyle(this.root);
+        this.headViewPane.draw(this.model.get("tokens"), hv.start, decodeTrait(hv as unknown as WireHeader & { data: DataView })!,
+          style.color || "#000", style.fontFamily || "sans-serif");
+      }
+      return;
+    }
     if (mode === "querykey") {
       const qk = this.model.get("querykey") as Record<string, unknown> & { query?: number };
       if (qk && qk.query !== undefined) {

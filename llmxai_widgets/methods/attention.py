@@ -114,7 +114,7 @@ def attention(
     else:
         runner = _eager_weights(model, modules, arrived)
     try:
-        with runner, torch.inference_mode():
+        with model.lock, runner, torch.inference_mode():
             _forward(model, ids, tokens)
     except _Finished:
         result.complete = True

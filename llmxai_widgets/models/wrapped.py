@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,9 +50,14 @@ class LoadedModel:
     kind: str
     """"causal", "masked", "seq2seq", "classifier" or "encoder"."""
     architecture: Architecture = field(init=False)
+    lock: threading.RLock = field(init=False, repr=False)
+    """Held by every computation that runs the model: methods switch the model's attention
+    implementation for the duration of a forward pass, so two threads (a view computing in the
+    background, a cell calling a method) must take turns."""
 
     def __post_init__(self) -> None:
         self.architecture = architecture_for(self.config.model_type)
+        self.lock = threading.RLock()
 
     # -- facts -------------------------------------------------------------------------------
     @property

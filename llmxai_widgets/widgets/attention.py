@@ -15,6 +15,10 @@ from ..wire import to_wire
 from .base import ExplainerWidget, bundle
 
 
+MODES = ("matrix", "model", "summary", "querykey", "head")
+HEAD_VIEW_TOKENS = 96
+
+
 class AttentionView(ExplainerWidget):
     """Attention of ``model`` on ``text``: pick a layer and head, hover a cell for its weight.
 
@@ -52,6 +56,11 @@ class AttentionView(ExplainerWidget):
     mode = t.Unicode("matrix").tag(sync=True)
     """"matrix" (one layer/head), "model" (thumbnails of every layer and head) or "summary"
     (per-head scores: sink, previous token, induction, entropy)."""
+    hv_start = t.Int(0).tag(sync=True)
+    """First token of the head view's window (the head view shows up to 96 tokens at a time)."""
+    headview = t.Dict().tag(sync=True)
+    """The head view's data: ``{"layer", "start"}`` and a wire tensor ``[head, query, key]``
+    (uint8 over 0..1) of the window's tokens, every head of the layer."""
     qk_query = t.Int(-1).tag(sync=True)
     """Query token of the query-key view (-1: the last token)."""
     querykey = t.Dict().tag(sync=True)
@@ -219,8 +228,8 @@ class AttentionView(ExplainerWidget):
 
     @t.validate("mode")
     def _valid_mode(self, proposal):
-        if proposal["value"] not in ("matrix", "model", "summary", "querykey"):
-            message = f"mode must be 'matrix', 'model', 'summary' or 'querykey', got {proposal['value']!r}"
+        if proposal["value"] not in MODES:
+            message = f"mode must be one of {', '.join(map(repr, MODES))}, got {proposal['value']!r}"
             self.error = message
             raise t.TraitError(message)
         return proposal["value"]
@@ -232,10 +241,23 @@ class AttentionView(ExplainerWidget):
         except ValueError as err:  # e.g. rollout over layers that were not computed
             self.error = str(err)
 
-    @t.observe("mode", "layer", "head", "qk_query")
+    @t.observe("mode", "layer", "head", "qk_query", "hv_start")
     def _querykey_changed(self, _change) -> None:
         if self.mode == "querykey":
             self._update_querykey()
+        elif self.mode == "head":
+            self._update_headview()
+
+    def _update_headview(self) -> None:
+        source = self._source(self.layer)
+        if source is None:
+            return
+        n = len(source.tokens)
+        size = min(n, HEAD_VIEW_TOKENS)
+        start = max(0, min(self.hv_start, n - size))
+        window = source.layer(self.layer)[:, start : start + size, start : start + size]
+        header, data = to_wire(window, quantize="uint8", value_range=(0.0, 1.0))
+        self.headview = {"layer": self.layer, "start": start, **header, "data": data}
 
     def _update_querykey(self) -> None:
         source = self._source(self.layer)

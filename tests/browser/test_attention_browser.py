@@ -169,11 +169,11 @@ def hover(page, canvas, query: int, key: int):
     page.mouse.move(0, 0)  # from elsewhere, so the canvas sees the mouse arrive
     page.mouse.move(*cell_center(canvas, query, key))
     tooltip = canvas.locator("xpath=..").locator(".lxw-tooltip")
-    tooltip.wait_for(state="visible", timeout=5_000)
+    tooltip.wait_for(state="visible", timeout=20_000)
     page.wait_for_function(
         "([t, q, k]) => t.dataset.query === String(q) && t.dataset.key === String(k)",
         arg=[tooltip.element_handle(), query, key],
-        timeout=5_000,
+        timeout=20_000,
     )
     return tooltip
 
@@ -350,6 +350,31 @@ def test_query_key_view_draws_a_row_per_readable_key_and_opens_the_pair(notebook
         arg=tooltip.element_handle(), timeout=15_000,
     )
     assert tooltip_weight(tooltip.inner_text()) == pytest.approx(reference.weight(LAYER), abs=0.01)
+
+
+def test_head_view_draws_lines_and_isolates_a_hovered_token(notebook, widget, reference, artifacts):
+    page = notebook.page
+    cell, _ = widget
+    cell.locator(".lxw-tab", has_text="Head view").click()
+    hv = cell.locator(".lxw-headview canvas")
+    page.wait_for_function("(c) => Number(c.dataset.lines) > 0", arg=hv.element_handle(), timeout=15_000)
+    quantised = np.rint(reference.pattern[LAYER] * 255) / 255  # [head, q, k] as sent
+    assert int(hv.get_attribute("data-lines")) == int((quantised >= 0.02).sum())
+    hv.scroll_into_view_if_needed()
+    box = hv.bounding_box()
+    q = reference.query
+    page.mouse.move(0, 0)
+    page.mouse.move(box["x"] + 60, box["y"] + 8 + (q + 0.5) * 20)  # the left-hand token q
+    expected = int((quantised[:, q, :] >= 0.02).sum())
+    page.wait_for_function(f"(c) => c.dataset.lines === '{expected}'", arg=hv.element_handle(), timeout=10_000)
+    cell.locator(".jp-OutputArea-output").filter(has=page.locator(".lxw-root")).screenshot(
+        path=str(artifacts / "attention-head-view.png")
+    )
+    cell.locator(".lxw-swatch").nth(0).click()  # hide head 0 (the mouse leaves: every token again)
+    expected = int((quantised[1:] >= 0.02).sum())
+    page.wait_for_function(f"(c) => c.dataset.lines === '{expected}'", arg=hv.element_handle(), timeout=10_000)
+    cell.locator(".lxw-swatch").nth(0).click()
+    cell.locator(".lxw-tab", has_text="Matrix").click()
 
 
 def test_token_text_is_never_markup(notebook, reference, artifacts):
