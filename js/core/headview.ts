@@ -35,7 +35,9 @@ export class HeadViewPane {
       this.swatches.replaceChildren(el("span", "lxw-muted", "Heads (click to hide/show):"));
       for (let h = 0; h < heads; h++) {
         const b = el("button", "lxw-swatch", String(h));
-        b.style.background = HEAD_COLORS[h % HEAD_COLORS.length];
+        const colour = HEAD_COLORS[h % HEAD_COLORS.length];
+        b.style.background = colour;
+        b.style.color = luminance(colour) > 0.5 ? "#000" : "#fff"; // readable on light swatches
         b.addEventListener("click", () => {
           if (this.hidden.has(h)) this.hidden.delete(h);
           else this.hidden.add(h);
@@ -126,4 +128,9 @@ export class HeadViewPane {
     this.focus = next;
     this.redraw();
   }
+}
+
+function luminance(hex: string): number {
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255);
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
 }
