@@ -4,15 +4,32 @@ import { lut } from "./colors";
 import { el } from "./dom";
 import { Tensor } from "./wire";
 
-export type GridGeometry = { left: number; top: number; thumb: number; gap: number; layers: number[]; heads: number };
+export type GridGeometry = {
+  left: number; top: number; thumb: number; gap: number; layers: number[]; heads: number;
+  /** x of each head's column (grouped-query heads get a wider gap between key/value groups). */
+  columns: number[];
+};
 
 export function gridCellAt(g: GridGeometry, x: number, y: number): { row: number; head: number } | null {
   const pitch = g.thumb + g.gap;
-  const head = Math.floor((x - g.left) / pitch);
   const row = Math.floor((y - g.top) / pitch);
-  if (x < g.left || y < g.top || head >= g.heads || row >= g.layers.length) return null;
-  if ((x - g.left) % pitch > g.thumb || (y - g.top) % pitch > g.thumb) return null; // in a gap
+  const head = g.columns.findIndex((cx) => x >= cx && x <= cx + g.thumb);
+  if (y < g.top || head < 0 || row >= g.layers.length) return null;
+  if ((y - g.top) % pitch > g.thumb) return null; // in a gap
   return { row, head };
+}
+
+/** Column positions: heads sharing a key/value head sit together, groups a little apart. */
+export function gridColumns(left: number, thumb: number, gap: number, kvGroup: number[], heads: number): number[] {
+  const grouped = kvGroup.length === heads && new Set(kvGroup).size < heads;
+  const out: number[] = [];
+  let x = left;
+  for (let h = 0; h < heads; h++) {
+    if (h > 0 && grouped && kvGroup[h] !== kvGroup[h - 1]) x += 3 * gap;
+    out.push(x);
+    x += thumb + gap;
+  }
+  return out;
 }
 
 export class ThumbnailGrid {
@@ -38,14 +55,16 @@ export class ThumbnailGrid {
   }
 
   /** Draw thumbnails: rows[i] is layer layers[i], a [head, s, s] tensor (or missing: not yet). */
-  draw(layers: number[], heads: number, rows: Map<number, Tensor>, colormap: string, available: number, textColor: string, font: string) {
+  draw(layers: number[], heads: number, rows: Map<number, Tensor>, colormap: string, available: number, textColor: string, font: string, kvGroup: number[] = []) {
     const gap = 3;
     const left = 34;
-    const top = 18;
-    const thumb = Math.max(24, Math.min(72, Math.floor((available - left) / heads) - gap));
-    const g: GridGeometry = { left, top, thumb, gap, layers, heads };
+    const grouped = kvGroup.length === heads && new Set(kvGroup).size < heads;
+    const top = grouped ? 32 : 18;
+    const thumb = Math.max(24, Math.min(72, Math.floor((available - left - (grouped ? 9 * gap * new Set(kvGroup).size : 0)) / heads) - gap));
+    const columns = gridColumns(left, thumb, gap, kvGroup, heads);
+    const g: GridGeometry = { left, top, thumb, gap, layers, heads, columns };
     this.geometry = g;
-    const width = left + heads * (thumb + gap);
+    const width = columns[heads - 1] + thumb + gap;
     const height = top + layers.length * (thumb + gap);
     const dpr = window.devicePixelRatio || 1;
     for (const c of [this.canvas, this.overlay]) {
@@ -61,7 +80,15 @@ export class ThumbnailGrid {
     ctx.font = `11px ${font}`;
     ctx.textAlign = "center";
     ctx.textBaseline = "middle";
-    for (let h = 0; h < heads; h++) ctx.fillText(`H${h}`, left + h * (thumb + gap) + thumb / 2, top / 2);
+    for (let h = 0; h < heads; h++) ctx.fillText(`H${h}`, columns[h] + thumb / 2, top - 9);
+    if (grouped) {
+      // One label over each group of query heads that share a key/value head.
+      for (const kv of new Set(kvGroup)) {
+        const members = columns.filter((_, h) => kvGroup[h] === kv);
+        const mid = (members[0] + members[members.length - 1] + thumb) / 2;
+        ctx.fillText(`key/value head ${kv}`, mid, 7);
+      }
+    }
     ctx.textAlign = "right";
     const table = lut(colormap);
     layers.forEach((layer, row) => {
@@ -70,7 +97,7 @@ export class ThumbnailGrid {
       ctx.fillText(`L${layer}`, left - 6, y + thumb / 2);
       const t = rows.get(layer);
       for (let h = 0; h < heads; h++) {
-        const x = left + h * (thumb + gap);
+        const x = columns[h];
         if (!t) {
           ctx.fillStyle = "rgba(128,128,128,0.25)";
           ctx.fillRect(x, y, thumb, thumb);
@@ -94,6 +121,8 @@ export class ThumbnailGrid {
       }
     });
     this.canvas.dataset.thumb = String(thumb);
+    this.canvas.dataset.columns = columns.join(",");
+    this.canvas.dataset.top = String(top);
     this.canvas.dataset.rows = String(layers.length);
     this.canvas.dataset.filled = String(layers.filter((layer) => rows.has(layer)).length);
   }
@@ -109,7 +138,7 @@ export class ThumbnailGrid {
     if (row < 0) return;
     ctx.strokeStyle = "rgba(255, 64, 64, 0.95)";
     ctx.lineWidth = 2;
-    ctx.strokeRect(g.left + head * (g.thumb + g.gap) - 1, g.top + row * (g.thumb + g.gap) - 1, g.thumb + 2, g.thumb + 2);
+    ctx.strokeRect(g.columns[head] - 1, g.top + row * (g.thumb + g.gap) - 1, g.thumb + 2, g.thumb + 2);
   }
 
   private hover(x: number, y: number): void {

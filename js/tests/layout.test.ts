@@ -43,3 +43,17 @@ describe("displayToken", () => {
     expect(displayToken("<img src=x onerror=alert(1)>", 40)).toBe("<img src=x onerror=alert(1)>");
   });
 });
+
+import { gridCellAt, gridColumns } from "../core/grid";
+
+describe("model view grid", () => {
+  it("sets grouped-query heads apart by key/value group and finds the thumbnail under a point", () => {
+    const cols = gridColumns(34, 50, 3, [0, 0, 0, 1, 1, 1, 2, 2, 2], 9);
+    expect(cols[1] - cols[0]).toBe(53);
+    expect(cols[3] - cols[2]).toBe(53 + 9);
+    const g = { left: 34, top: 32, thumb: 50, gap: 3, layers: [0, 1, 2], heads: 9, columns: cols };
+    expect(gridCellAt(g, cols[4] + 10, 32 + 53 + 10)).toEqual({ row: 1, head: 4 });
+    expect(gridCellAt(g, cols[3] - 5, 40)).toBeNull(); // between groups
+    expect(gridColumns(0, 10, 2, [0, 1, 2], 3)).toEqual([0, 12, 24]); // no grouping: even spacing
+  });
+});

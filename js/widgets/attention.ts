@@ -421,7 +421,8 @@ class AttentionMatrixView {
     const layers = Array.from({ length: this.model.get("n_layers") }, (_, i) => i);
     const style = getComputedStyle(this.root);
     this.grid.draw(layers, this.model.get("n_heads"), rows, this.model.get("colormap"),
-      Math.min(760, (this.root.clientWidth || 720) - 10), style.color || "#000", style.fontFamily || "sans-serif");
+      Math.min(760, (this.root.clientWidth || 720) - 10), style.color || "#000", style.fontFamily || "sans-serif",
+      this.model.get("kv_group"));
     if (this.model.get("aggregate") === "head") this.grid.highlight(this.model.get("layer"), this.model.get("head"));
   }
 
