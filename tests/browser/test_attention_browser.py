@@ -172,6 +172,8 @@ def hover(page, canvas, query: int, key: int):
     tooltip = canvas.locator("xpath=..").locator(".lxw-tooltip")
     shows = "([t, q, k]) => t.style.display !== 'none' && t.dataset.query === String(q) && t.dataset.key === String(k)"
     for attempt in range(3):
+        if attempt:
+            page.keyboard.press("Escape")  # close a <select> popup that might hold the mouse
         page.mouse.move(0, 0)  # from elsewhere, so the canvas sees the mouse arrive
         page.mouse.move(*cell_center(canvas, query, key))
         try:
