@@ -48,7 +48,13 @@ def _quantize_uint8(arr: np.ndarray, value_range) -> tuple[dict, bytes]:
     else:
         lo, hi = (float(v) for v in value_range)
     scale = (hi - lo) / 255.0 if hi > lo else 1.0
-    codes = np.clip(np.rint((values - lo) / scale), 0, 255).astype(np.uint8)
+    # In place on one float32 copy: a 4,096-token slice is 67 MB, and temporaries add up.
+    work = np.array(values, dtype=np.float32)
+    work -= np.float32(lo)
+    work *= np.float32(1.0 / scale)
+    np.rint(work, out=work)
+    np.clip(work, 0, 255, out=work)
+    codes = work.astype(np.uint8)
     header = {"dtype": "uint8", "shape": list(arr.shape), "scale": scale, "offset": lo}
     return header, codes.tobytes()
 

@@ -73,7 +73,11 @@ class QueryKey:
             n_query, n_key = scores.shape[-2:]
             future = torch.ones(n_query, n_key, dtype=torch.bool).triu_(n_key - n_query + 1)
             scores.masked_fill_(future, float("-inf"))
-        return torch.softmax(scores, dim=-1).numpy()
+        # softmax in place: long inputs make each head's scores tens of MB
+        scores -= scores.amax(dim=-1, keepdim=True)
+        scores.exp_()
+        scores /= scores.sum(dim=-1, keepdim=True)
+        return scores.numpy()
 
     @property
     def nbytes(self) -> int:

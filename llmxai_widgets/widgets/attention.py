@@ -95,6 +95,7 @@ class AttentionView(ExplainerWidget):
         self._tokens = None
         self._result: AttentionResult | None = None
         self._partial: AttentionResult | None = None  # the result still being computed
+        self._suspend = False
         if model is None:
             return  # from_result fills the traits
         if not isinstance(model, LoadedModel):
@@ -163,8 +164,12 @@ class AttentionView(ExplainerWidget):
             self.n_layers, self.n_heads = result.n_model_layers, result.n_heads
             self.kv_group = [int(g) for g in result.kv_group]
             self.available_layers = list(result.layers)
-            self.head = check_index(head, result.n_heads, "head", result.model_name)
-            self.layer = layer
+            self._suspend = True  # one slice for the final (layer, head), not one per trait
+            try:
+                self.head = check_index(head, result.n_heads, "head", result.model_name)
+                self.layer = layer
+            finally:
+                self._suspend = False
             self._update_pattern()
             self.progress = 1.0
             if result.complete:
@@ -236,6 +241,8 @@ class AttentionView(ExplainerWidget):
 
     @t.observe("layer", "head", "aggregate", "log_scale")
     def _selection_changed(self, _change) -> None:
+        if getattr(self, "_suspend", False):
+            return
         try:
             self._update_pattern()
         except ValueError as err:  # e.g. rollout over layers that were not computed
