@@ -158,7 +158,7 @@ def test_aggregates_and_log_scale_send_the_matching_slice(smollm2):
     np.testing.assert_allclose(decode(view.pattern), rollout(view.result, 9), atol=view.pattern["scale"])
     view.log_scale = True  # float16: small weights keep their digits for the log colours
     assert view.pattern["dtype"] == "float16"
-    with pytest.raises(traitlets.TraitError, match="aggregate must be one of head, mean, max, rollout"):
+    with pytest.raises(traitlets.TraitError, match="aggregate must be one of 'head', 'mean', 'max', 'rollout'"):
         view.aggregate = "median"
     assert "aggregate must be one of" in view.error
     view.show(head=3)

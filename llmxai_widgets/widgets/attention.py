@@ -223,21 +223,15 @@ class AttentionView(ExplainerWidget):
             self.error = str(err)  # the view shows it; the current picture stays
             raise t.TraitError(str(err)) from None
 
-    @t.validate("aggregate")
-    def _valid_aggregate(self, proposal):
-        if proposal["value"] not in AGGREGATES:
-            message = f"aggregate must be one of {', '.join(AGGREGATES)}, got {proposal['value']!r}"
-            self.error = message
+    @t.validate("aggregate", "mode")
+    def _valid_choice(self, proposal):
+        name, value = proposal["trait"].name, proposal["value"]
+        choices = AGGREGATES if name == "aggregate" else MODES
+        if value not in choices:
+            message = f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}"
+            self.error = message  # the view shows it; the current picture stays
             raise t.TraitError(message)
-        return proposal["value"]
-
-    @t.validate("mode")
-    def _valid_mode(self, proposal):
-        if proposal["value"] not in MODES:
-            message = f"mode must be one of {', '.join(map(repr, MODES))}, got {proposal['value']!r}"
-            self.error = message
-            raise t.TraitError(message)
-        return proposal["value"]
+        return value
 
     @t.observe("layer", "head", "aggregate", "log_scale")
     def _selection_changed(self, _change) -> None:
