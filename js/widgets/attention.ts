@@ -5,8 +5,8 @@ import { ThumbnailGrid } from "../core/grid";
 import { HeadViewPane } from "../core/headview";
 import { QueryKeyData, QueryKeyPane } from "../core/querykey";
 import { SummaryPane } from "../core/summary";
-import { drawColorBar, drawHeatmap, measureLabels } from "../core/heatmap";
-import { Geometry, cellAt, displayToken, layoutWindow, windowAround } from "../core/layout";
+import { drawColorBar, measureLabels } from "../core/heatmap";
+import { MatrixCanvas } from "../core/matrix";
 import { BaseState, WidgetModel } from "../core/model";
 import { formatWeight, makeScale } from "../core/scale";
 import { Tensor, WireHeader, decodeTensor, decodeTrait } from "../core/wire";
@@ -70,9 +70,6 @@ class AttentionMatrixView {
   private headSelect = el("select");
   private progress: ProgressLine;
   private errors: ErrorPanel;
-  private canvas = el("canvas");
-  private overlay = el("canvas");
-  private tooltip = el("div", "lxw-tooltip");
   private placeholder = el("div", "lxw-placeholder");
   private legendMax = el("span", "lxw-muted");
   private legendBar = el("canvas");
@@ -95,18 +92,12 @@ class AttentionMatrixView {
   private summaryWait = el("div", "lxw-placeholder", "Computing the head summary\u2026");
   private excludeFirst = el("input");
   private logScale = el("input");
-  private geometry: Geometry | null = null;
-  private drawn: { tensor: Tensor; vmax: number } | null = null;
-  private locked: { query: number; key: number } | null = null;
-  private mouse: { x: number; y: number } | null = null;
-  /** Zoomed window (tokens); null shows the whole matrix. */
-  private window: { q0: number; k0: number; m: number } | null = null;
-  private drag: { x: number; y: number; q0: number; k0: number; moved: boolean } | null = null;
   private search = el("input", "lxw-search");
   private searchInfo = el("span", "lxw-muted");
   private searchAt = -1;
   private traitCache: { trait: SliceTensor; tensor: Tensor | null } | null = null;
   private cleanups: Array<() => void> = [];
+  private matrix = new MatrixCanvas(() => this.draw());
 
   constructor(private model: Model, host: HTMLElement) {
     this.progress = new ProgressLine(model);
@@ -123,7 +114,7 @@ class AttentionMatrixView {
     this.queryKeyPane = new QueryKeyPane(
       (q) => { this.model.set("qk_query", q); this.model.save_changes(); },
       (query, key) => {
-        this.locked = { query, key };
+        this.matrix.locked = { query, key };
         this.model.set("aggregate", "head");
         this.model.set("mode", "matrix");
         this.model.save_changes();
@@ -164,9 +155,9 @@ class AttentionMatrixView {
     const reset = el("button", "", "Whole matrix");
     zoomIn.title = "Zoom in (or Ctrl + mouse wheel over the matrix); drag to pan";
     zoomOut.title = "Zoom out";
-    zoomIn.addEventListener("click", () => this.zoom(1 / 1.6));
-    zoomOut.addEventListener("click", () => this.zoom(1.6));
-    reset.addEventListener("click", () => { this.window = null; this.draw(); });
+    zoomIn.addEventListener("click", () => this.matrix.zoom(1 / 1.6));
+    zoomOut.addEventListener("click", () => this.matrix.zoom(1.6));
+    reset.addEventListener("click", () => this.matrix.showWhole());
     this.search.type = "search";
     this.search.placeholder = "find token\u2026";
     this.search.addEventListener("keydown", (e) => { if (e.key === "Enter") this.findNext(); });
@@ -175,43 +166,17 @@ class AttentionMatrixView {
     this.excludeFirst.addEventListener("change", () => { this.model.set("exclude_first", this.excludeFirst.checked); this.model.save_changes(); });
     this.logScale.addEventListener("change", () => { this.model.set("log_scale", this.logScale.checked); this.model.save_changes(); });
 
-    const wrap = el("div", "lxw-canvas-wrap");
-    this.overlay.style.cssText = "position:absolute;left:0;top:0;pointer-events:none";
-    wrap.append(this.canvas, this.overlay, this.tooltip);
     this.legend.append(this.legendTitle, this.legendMax, this.legendBar, this.legendMin);
     const body = el("div", "lxw-body");
-    body.append(wrap, this.legend);
+    body.append(this.matrix.node, this.legend);
     this.caption.textContent =
       "Rows: query tokens (the token attending). Columns: key tokens (what it attends to). " +
       "Each row sums to 1; the colour scale runs from 0 to this head's largest weight. " +
       "Hover a cell for its weight, click to pin it.";
     this.matrixPane.append(options, this.placeholder, body, this.caption);
     this.root.append(bar, this.errors.node, this.matrixPane, this.grid.node, this.summaryWait, this.summaryPane.node, this.queryKeyPane.node, this.headViewPane.node);
-
-    this.canvas.addEventListener("mousemove", (e) => {
-      this.mouse = { x: e.offsetX, y: e.offsetY };
-      if (this.drag && this.panTo(e.offsetX, e.offsetY)) return;
-      this.hover(e.offsetX, e.offsetY, false);
-    });
-    this.canvas.addEventListener("mousedown", (e) => {
-      if (this.window) this.drag = { x: e.offsetX, y: e.offsetY, q0: this.window.q0, k0: this.window.k0, moved: false };
-    });
-    window.addEventListener("mouseup", this.endDrag);
-    this.cleanups.push(() => window.removeEventListener("mouseup", this.endDrag));
-    this.canvas.addEventListener("wheel", (e) => {
-      if (!(e.ctrlKey || e.metaKey)) return; // plain wheel scrolls the notebook
-      e.preventDefault();
-      this.zoom(e.deltaY < 0 ? 1 / 1.25 : 1.25, cellAt(this.geometry!, e.offsetX, e.offsetY));
-    }, { passive: false });
-    this.canvas.addEventListener("mouseleave", () => {
-      this.mouse = null;
-      this.hover(-1, -1, false);
-    });
-    this.canvas.addEventListener("click", (e) => {
-      if (this.dragged) { this.dragged = false; return; } // the end of a pan, not a pin
-      this.hover(e.offsetX, e.offsetY, true);
-    });
   }
+
 
   private listen(): void {
     const on = (event: string, fn: () => void) => {
@@ -234,7 +199,7 @@ class AttentionMatrixView {
     const stream = streamOf(this.model);
     const arrived = () => {
       this.refreshSelectors();
-      if (this.model.get("mode") === "model" || !this.drawn) this.draw();
+      if (this.model.get("mode") === "model" || !this.matrix.drawn) this.draw();
       else this.drawIfCurrent();
     };
     stream.listeners.add(arrived);
@@ -245,7 +210,7 @@ class AttentionMatrixView {
   }
 
   private choose(change: { layer?: number; head?: number; aggregate?: Aggregate }): void {
-    this.locked = null;
+    this.matrix.locked = null;
     if (change.head !== undefined) this.model.set("head", change.head);
     if (change.aggregate !== undefined) this.model.set("aggregate", change.aggregate);
     if (change.layer !== undefined) this.model.set("layer", change.layer);
@@ -292,7 +257,7 @@ class AttentionMatrixView {
   }
 
   private drawIfCurrent(): void {
-    if (this.currentTensor() !== this.drawn?.tensor) this.draw();
+    if (this.currentTensor() !== this.matrix.drawn?.tensor) this.draw();
   }
 
   draw(): void {
@@ -351,9 +316,8 @@ class AttentionMatrixView {
     }
     const tokens = this.model.get("tokens");
     const tensor = this.currentTensor();
-    const head = this.model.get("head");
-    const wrap = this.canvas.parentElement!;
-    if (!tensor && this.drawn && tokens.length > 0 && this.model.get("status") !== "error") {
+    const wrap = this.matrix.node;
+    if (!tensor && this.matrix.drawn && tokens.length > 0 && this.model.get("status") !== "error") {
       wrap.style.opacity = "0.45"; // keep the old picture, dimmed, until the requested slice arrives
       wrap.title = "loading\u2026";
       return;
@@ -367,44 +331,28 @@ class AttentionMatrixView {
     const n = tokens.length;
     if (tensor.shape[0] !== n || tensor.shape[1] !== n) throw new Error(`attention shape [${tensor.shape}] does not fit ${n} tokens`);
     this.placeholder.style.display = "none";
-    this.canvas.parentElement!.parentElement!.style.display = "";
-    const value = (q: number, k: number) => tensor.value(q * n + k);
-    const scale = makeScale(n, value, { excludeFirst: this.model.get("exclude_first"), log: this.model.get("log_scale") });
-    const vmax = scale.vmax;
-    const fontFamily = getComputedStyle(this.root).fontFamily || "sans-serif";
-    const labelWidth = measureLabels(this.canvas.getContext("2d")!, tokens, fontFamily);
-    const available = (this.root.clientWidth || 720) - 90;
-    const win = this.window && this.window.m < n ? this.window : null;
-    if (!win) this.window = null;
-    const g = win ? layoutWindow(n, win.q0, win.k0, win.m, available, labelWidth) : layoutWindow(n, 0, 0, n, available, labelWidth);
+    wrap.parentElement!.style.display = "";
+    const scale = makeScale(n, (q, k) => tensor.value(q * n + k), { excludeFirst: this.model.get("exclude_first"), log: this.model.get("log_scale") });
+    const style = getComputedStyle(this.root);
+    const fontFamily = style.fontFamily || "sans-serif";
+    const labelWidth = measureLabels(this.matrix.canvas.getContext("2d")!, tokens, fontFamily);
     const causal = this.model.get("causal");
-    drawHeatmap(this.canvas, g, { n, value }, tokens, {
+    const g = this.matrix.render(tokens, tensor, causal, (this.root.clientWidth || 720) - 90, labelWidth, {
       colormap: this.model.get("colormap"),
       index: scale.index,
-      textColor: getComputedStyle(this.root).color || "#000",
+      textColor: style.color || "#000",
       fontFamily,
       emptyColor: [200, 200, 200],
       isEmpty: causal ? (q, k) => k > q : undefined,
     });
-    this.geometry = g;
-    this.drawn = { tensor, vmax };
-    Object.assign(this.canvas.dataset, {
-      n: String(n), cell: String(g.cell), left: String(g.left), top: String(g.top),
-      q0: String(g.q0), k0: String(g.k0), window: String(g.n),
-      layer: String(this.model.get("layer")), head: String(head), vmax: String(vmax),
+    Object.assign(this.matrix.canvas.dataset, {
+      layer: String(this.model.get("layer")), head: String(this.model.get("head")), vmax: String(scale.vmax),
       aggregate: this.model.get("aggregate"), scale: scale.log ? "log" : "linear",
     });
-    this.overlay.width = this.canvas.width;
-    this.overlay.height = this.canvas.height;
-    this.overlay.style.width = this.canvas.style.width;
-    this.overlay.style.height = this.canvas.style.height;
-    this.legendMax.textContent = formatWeight(vmax);
+    this.legendMax.textContent = formatWeight(scale.vmax);
     this.legendMin.textContent = formatWeight(scale.vmin);
     this.legendTitle.textContent = scale.log ? "weight (log)" : "weight";
     drawColorBar(this.legendBar, this.model.get("colormap"), Math.max(80, Math.min(240, g.n * g.cell)));
-    // The tooltip under a still mouse (or a pinned cell) shows the new picture's values.
-    if (this.mouse || this.locked) this.hover(this.mouse?.x ?? -1, this.mouse?.y ?? -1, false);
-    else this.highlight(null);
   }
 
   private drawGrid(): void {
@@ -428,9 +376,9 @@ class AttentionMatrixView {
 
   private showPlaceholder(nTokens: number): void {
     const status = this.model.get("status");
-    this.canvas.parentElement!.parentElement!.style.display = "none";
+    this.matrix.node.parentElement!.style.display = "none";
     this.placeholder.style.display = "";
-    this.drawn = null;
+    this.matrix.clear();
     const layer = this.model.get("layer");
     this.placeholder.textContent =
       status === "error" ? "Nothing to draw: the computation failed (see the message above)."
@@ -438,95 +386,6 @@ class AttentionMatrixView {
       : nTokens === 0 ? "Waiting for tokens\u2026"
       : status === "computing" && !this.layerReady(layer) ? `Computing attention for ${nTokens} tokens; layer ${layer} appears when it is ready\u2026`
       : `Loading layer ${layer}\u2026 (needs the Python kernel that created this view)`;
-  }
-
-  private hover(x: number, y: number, click: boolean): void {
-    const g = this.geometry;
-    const cell = g && x >= 0 ? cellAt(g, x, y) : null;
-    if (click) this.locked = cell && !(this.locked && this.locked.query === cell.query && this.locked.key === cell.key) ? cell : null;
-    const shown = this.locked ?? cell;
-    this.highlight(shown);
-    if (!shown || !this.drawn || !g) {
-      this.tooltip.style.display = "none";
-      return;
-    }
-    const tokens = this.model.get("tokens");
-    const n = tokens.length;
-    const { query, key } = shown;
-    const masked = this.model.get("causal") && key > query;
-    const weight = this.drawn.tensor.value(query * n + key);
-    this.tooltip.replaceChildren();
-    const line = (label: string, value: string) => this.tooltip.append(el("b", "", label), el("span", "", value));
-    line("query", `#${query} ${JSON.stringify(displayToken(tokens[query], 40))}`);
-    line("key", `#${key} ${JSON.stringify(displayToken(tokens[key], 40))}`);
-    line("weight", masked ? "masked (a token cannot attend to later tokens)" : weight.toFixed(4));
-    this.tooltip.dataset.query = String(query);
-    this.tooltip.dataset.key = String(key);
-    this.tooltip.dataset.weight = String(weight);
-    this.tooltip.style.display = "grid";
-    const left = g.left + (key - g.k0 + 1) * g.cell + 12;
-    const top = g.top + (query - g.q0) * g.cell + 12;
-    this.tooltip.style.left = `${Math.min(left, Math.max(0, g.width - 220))}px`;
-    this.tooltip.style.top = `${top}px`;
-  }
-
-  private highlight(cell: { query: number; key: number } | null): void {
-    const g = this.geometry;
-    const ctx = this.overlay.getContext("2d");
-    if (!ctx || !g) return;
-    const dpr = window.devicePixelRatio || 1;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, g.width, g.height);
-    if (!cell) return;
-    ctx.strokeStyle = "rgba(255, 64, 64, 0.9)";
-    ctx.lineWidth = Math.max(1, Math.min(2, g.cell / 6));
-    const row = cell.query - g.q0;
-    const col = cell.key - g.k0;
-    if (row < 0 || row >= g.n) return;
-    const size = Math.max(g.cell, 2); // a shrunk long input still shows where the mouse is
-    // The query's row, up to the last key it may read.
-    const readable = Math.min(g.n, Math.max(0, (this.model.get("causal") ? cell.query + 1 : g.total) - g.k0));
-    ctx.strokeRect(g.left, g.top + row * g.cell, g.cell * readable, size);
-    ctx.strokeStyle = "rgba(255, 255, 255, 0.95)";
-    if (col >= 0 && col < g.n) ctx.strokeRect(g.left + col * g.cell, g.top + row * g.cell, size, size);
-  }
-
-  private dragged = false;
-
-  private endDrag = (): void => {
-    if (this.drag?.moved) this.dragged = true;
-    this.drag = null;
-  };
-
-  /** Move the zoomed window with the mouse; true while dragging. */
-  private panTo(x: number, y: number): boolean {
-    const d = this.drag;
-    const g = this.geometry;
-    if (!d || !g || !this.window) return false;
-    if (!d.moved && Math.abs(x - d.x) + Math.abs(y - d.y) < 4) return false;
-    d.moved = true;
-    const n = g.total;
-    const m = this.window.m;
-    const clamp = (v: number) => Math.max(0, Math.min(n - m, Math.round(v)));
-    this.window = { q0: clamp(d.q0 - (y - d.y) / g.cell), k0: clamp(d.k0 - (x - d.x) / g.cell), m };
-    this.tooltip.style.display = "none";
-    this.draw();
-    return true;
-  }
-
-  /** Zoom by ``factor`` (< 1 zooms in) around a token pair (default: the window's centre). */
-  private zoom(factor: number, around?: { query: number; key: number } | null): void {
-    const n = this.model.get("tokens").length;
-    const current = this.window ?? { q0: 0, k0: 0, m: n };
-    const size = Math.max(8, Math.min(n, Math.round(current.m * factor)));
-    if (size >= n) {
-      this.window = null;
-    } else {
-      const cq = around ? around.query : current.q0 + current.m / 2;
-      const ck = around ? around.key : current.k0 + current.m / 2;
-      this.window = { q0: windowAround(n, cq, size).start, k0: windowAround(n, ck, size).start, m: size };
-    }
-    this.draw();
   }
 
   /** Jump to the next token containing the search text: zoom there and pin its row. */
@@ -542,18 +401,12 @@ class AttentionMatrixView {
     this.searchAt = (this.searchAt + 1) % matches.length;
     const i = matches[this.searchAt];
     this.searchInfo.textContent = `token #${i}: match ${this.searchAt + 1} of ${matches.length}`;
-    const n = tokens.length;
-    if (n > 48) {
-      const q = windowAround(n, i, 48);
-      const k = windowAround(n, this.model.get("causal") ? i - 20 : i, 48);
-      this.window = { q0: q.start, k0: k.start, m: 48 };
-    }
-    this.locked = { query: i, key: i };
-    this.draw();
+    this.matrix.jumpTo(i);
   }
 
   dispose(): void {
     for (const fn of this.cleanups) fn();
+    this.matrix.dispose();
     this.root.remove();
   }
 }
