@@ -19,20 +19,15 @@ def aggregate(result: AttentionResult, layer: int, how: str, head: int = 0) -> n
     if how == "mean":
         return _mean_heads(result, layer)
     if how == "max":
-        out = result.head(layer, 0).copy()
-        for h in range(1, result.n_heads):
-            np.maximum(out, result.head(layer, h), out=out)
-        return out
+        return result.layer(layer).max(axis=0)
     if how == "rollout":
         return rollout(result, layer)
     raise ValueError(f"unknown aggregate {how!r}; choose one of {', '.join(AGGREGATES)}")
 
 
 def _mean_heads(result: AttentionResult, layer: int) -> np.ndarray:
-    out = result.head(layer, 0).astype(np.float64)
-    for h in range(1, result.n_heads):
-        out += result.head(layer, h)
-    return (out / result.n_heads).astype(np.float32)
+    # One batched recomputation of the layer (not one per head), summed in float64.
+    return result.layer(layer).mean(axis=0, dtype=np.float64).astype(np.float32)
 
 
 def rollout(result: AttentionResult, upto_layer: int) -> np.ndarray:
