@@ -8,6 +8,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0+unknown"
 
 from .methods import attention
+from .methods.attention import encoder_decoder_attention
 from .methods.head_summary import HeadSummary, head_summary
 from .models import LoadedModel, Tokens, load_model
 from .results import AttentionResult
@@ -22,6 +23,7 @@ __all__ = [
     "Tokens",
     "__version__",
     "attention",
+    "encoder_decoder_attention",
     "head_summary",
     "head_view",
     "load_model",

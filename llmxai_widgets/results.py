@@ -45,6 +45,10 @@ class AttentionResult:
       lists only the layers that finished, and ``failure`` says why when it failed.
     - ``sources[layer]``: what each layer's weights are computed from (queries and keys captured
       during the forward pass, or weights stored by eager attention).
+    - ``part``: "self" (a single-stack model), or an encoder-decoder's "encoder", "decoder" or
+      "cross" attention. Cross-attention's queries are the decoder's ``tokens`` and its keys the
+      encoder's ``key_tokens`` (``keys`` is ``key_tokens`` or, for self-attention, ``tokens``).
+    - ``causal``: a query reads only itself and earlier keys (the rest are masked).
     """
 
     tokens: Tokens
@@ -56,6 +60,14 @@ class AttentionResult:
     sources: dict[int, HeadSource] = field(repr=False, default_factory=dict)
     complete: bool = True
     failure: str | None = None
+    part: str = "self"
+    key_tokens: Tokens | None = None
+    causal: bool = False
+
+    @property
+    def keys(self) -> Tokens:
+        """The key tokens (the encoder's for cross-attention, else ``tokens``)."""
+        return self.tokens if self.key_tokens is None else self.key_tokens
 
     def _source(self, layer: int) -> HeadSource:
         if layer not in self.sources:
@@ -85,9 +97,8 @@ class AttentionResult:
     @property
     def pattern(self) -> np.ndarray:
         """``[layer_index, head, query, key]`` for every computed layer (materialised on access)."""
-        n = len(self.tokens)
         if not self.layers:
-            return np.zeros((0, self.n_heads, n, n), np.float32)
+            return np.zeros((0, self.n_heads, len(self.tokens), len(self.keys)), np.float32)
         return np.stack([self.layer(layer) for layer in self.layers])
 
     @property

@@ -59,12 +59,22 @@ def eager_attention(model: LoadedModel):
             model.model.set_attn_implementation(before)
 
 
+PARTS = ("self", "encoder", "decoder", "cross")
+"""Which attention an :class:`AttentionResult` holds: a single-stack model's "self"-attention, or
+an encoder-decoder's "encoder" self-attention, "decoder" self-attention, or "cross"-attention
+(decoder tokens reading encoder tokens)."""
+SEQ2SEQ_PARTS = ("encoder", "decoder", "cross")
+
+
 @register("attention")
 def attention(
     model: LoadedModel,
     text: str | Tokens,
     layers=None,
     *,
+    target: str | Tokens | None = None,
+    part: str | None = None,
+    max_new_tokens: int = 32,
     on_layer: Callable[[int, AttentionResult], None] | None = None,
     keep_partial: bool = False,
     method: str = "auto",
@@ -76,61 +86,202 @@ def attention(
     not cover run with eager attention and store each layer's weights. ``method="eager"``
     forces the latter.
 
+    Encoder-decoder models (T5, BART): ``text`` is the encoder's input and ``target`` what the
+    decoder reads (teacher forcing; None: the model's greedy output of up to ``max_new_tokens``
+    tokens); ``part`` picks "cross" (default: decoder tokens reading encoder tokens),
+    "encoder" or "decoder" self-attention. :func:`encoder_decoder_attention` returns all three
+    from one forward pass.
+
     ``on_layer(layer, result)`` runs as each layer finishes (in forward order; ``result.head``
     already works for it); raising :class:`Cancelled` there stops the pass and returns the layers
     done so far with ``complete=False``. With ``keep_partial``, an error after some layers
     finished also returns them (``complete=False``, the error in ``failure``) instead of losing
     them.
     """
-    if method not in ("auto", "eager"):
-        raise ValueError(f"method must be 'auto' or 'eager', got {method!r}")
+    if model.kind == "seq2seq":
+        part = "cross" if part is None else part
+        if part not in SEQ2SEQ_PARTS:
+            raise ValueError(f"part must be one of {', '.join(map(repr, SEQ2SEQ_PARTS))} for {model.name}, got {part!r}")
+        callback = None if on_layer is None else (lambda _part, layer, result: on_layer(layer, result))
+        return encoder_decoder_attention(
+            model, text, target, layers, parts=(part,), max_new_tokens=max_new_tokens,
+            on_layer=callback, keep_partial=keep_partial, method=method,
+        )[part]
+    if part not in (None, "self"):
+        raise ValueError(
+            f"part={part!r} is for encoder-decoder models; {model.name} is a {model.kind} model with one "
+            f"attention stack: leave part out"
+        )
+    if target is not None:
+        raise ValueError(
+            f"target= is the decoder text of an encoder-decoder model; {model.name} is a {model.kind} "
+            f"model: put the whole text in text"
+        )
+    _check_method(method)
     tokens = text if isinstance(text, Tokens) else model.tokenize(text)
     model.check_length(tokens)
     wanted = resolve_layers(model, layers)
-    result = AttentionResult(
+    result = _empty_result(model, "self", tokens, None, model.n_layers, causal=model.kind == "causal")
+    modules = {("self", layer): model.attention_module(layer) for layer in wanted}
+    callback = None if on_layer is None else (lambda _part, layer, r: on_layer(layer, r))
+    ids = torch.as_tensor(tokens.ids, device=model.device)[None]
+    extra = {}
+    if tokens.segments is not None and getattr(model.config, "type_vocab_size", 1) > 1:
+        extra["token_type_ids"] = torch.as_tensor(tokens.segments, device=ids.device)[None]
+
+    def forward() -> None:
+        # The base model: no language-model head, whose logits over the whole vocabulary cost
+        # more than every attention layer together on long inputs.
+        model.model.base_model(input_ids=ids, **extra)
+
+    _run(model, {"self": result}, modules, forward, callback, keep_partial, method)
+    return result
+
+
+def encoder_decoder_attention(
+    model: LoadedModel,
+    text: str | Tokens,
+    target: str | Tokens | None = None,
+    layers=None,
+    *,
+    parts=SEQ2SEQ_PARTS,
+    max_new_tokens: int = 32,
+    on_layer: Callable[[str, int, AttentionResult], None] | None = None,
+    keep_partial: bool = False,
+    method: str = "auto",
+) -> dict[str, AttentionResult]:
+    """Encoder self-attention, decoder self-attention and cross-attention of an encoder-decoder
+    model, from one forward pass: ``{"encoder": ..., "decoder": ..., "cross": ...}`` (the
+    ``parts`` asked for).
+
+    ``text`` is the encoder's input. The decoder reads ``target`` (teacher forcing: its start
+    token, then ``target``'s tokens) or, when ``target`` is None, the model's greedy output of up
+    to ``max_new_tokens`` tokens. In the "cross" result, ``tokens`` are the decoder's (queries)
+    and ``key_tokens`` the encoder's. ``layers`` counts the blocks of each stack (a layer missing
+    from the encoder is skipped there). ``on_layer(part, layer, result)`` runs as each finishes.
+    """
+    if model.kind != "seq2seq":
+        raise ValueError(f"{model.name} is a {model.kind} model, not an encoder-decoder; use attention()")
+    _check_method(method)
+    parts = tuple(parts)
+    unknown = [p for p in parts if p not in SEQ2SEQ_PARTS]
+    if unknown or not parts:
+        raise ValueError(f"parts must be chosen from {', '.join(map(repr, SEQ2SEQ_PARTS))}, got {parts!r}")
+    source = text if isinstance(text, Tokens) else model.tokenize(text)
+    model.check_length(source)
+    if isinstance(target, Tokens):
+        decoded = target
+    elif target is not None:
+        decoded = model.decoder_tokens(target)
+    else:
+        decoded = _greedy_decoder_tokens(model, source, max_new_tokens)
+    n_enc, n_dec = model.n_layers_of("encoder"), model.n_layers_of("decoder")
+    deepest = max(n_enc, n_dec)
+    if layers is None:
+        asked = list(range(deepest))
+    else:
+        asked = [check_index(l, deepest, "layer", model.name) for l in ([layers] if isinstance(layers, (int, np.integer)) else layers)]
+    wanted = {"encoder": [l for l in asked if l < n_enc], "decoder": [l for l in asked if l < n_dec]}
+    results, modules = {}, {}
+    for part in parts:
+        stack = "encoder" if part == "encoder" else "decoder"
+        queries, keys = (source, None) if part == "encoder" else (decoded, source if part == "cross" else None)
+        results[part] = _empty_result(model, part, queries, keys, n_enc if part == "encoder" else n_dec,
+                                      causal=part == "decoder")
+        for layer in wanted[stack]:
+            modules[(part, layer)] = model.attention_module(layer, stack, cross=part == "cross")
+    if not modules:
+        raise ValueError(f"no layer asked for exists in the parts {parts!r} of {model.name}")
+    enc_ids = torch.as_tensor(source.ids, device=model.device)[None]
+    dec_ids = torch.as_tensor(decoded.ids, device=model.device)[None]
+
+    def forward() -> None:
+        model.model(input_ids=enc_ids, decoder_input_ids=dec_ids, use_cache=False)
+
+    _run(model, results, modules, forward, on_layer, keep_partial, method)
+    return results
+
+
+def _greedy_decoder_tokens(model: LoadedModel, source: Tokens, max_new_tokens: int) -> Tokens:
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)) or max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
+    ids = torch.as_tensor(source.ids, device=model.device)[None]
+    with model.lock, torch.inference_mode():
+        out = model.model.generate(
+            input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=int(max_new_tokens), do_sample=False
+        )[0].tolist()
+    eos = getattr(model.config, "eos_token_id", None)
+    eos = set(eos if isinstance(eos, (list, tuple)) else [eos])
+    if len(out) > 1 and out[-1] in eos:
+        out = out[:-1]  # predicted after the last token, never read by the decoder
+    return model.tokens_from_ids(out)
+
+
+def _check_method(method: str) -> None:
+    if method not in ("auto", "eager"):
+        raise ValueError(f"method must be 'auto' or 'eager', got {method!r}")
+
+
+def _empty_result(model, part, tokens, key_tokens, n_model_layers, *, causal) -> AttentionResult:
+    return AttentionResult(
         tokens=tokens,
         layers=[],
         kv_group=model.kv_group,
         model_name=model.name,
-        n_model_layers=model.n_layers,
+        n_model_layers=n_model_layers,
         n_heads=model.n_heads,
         complete=False,
+        part=part,
+        key_tokens=key_tokens,
+        causal=causal,
     )
 
-    last = max(wanted)
 
-    def arrived(layer: int, source) -> None:
+def _forward_order(key: tuple[str, int]) -> tuple[int, int, int]:
+    # every encoder (or single-stack) layer, then each decoder block's self- then cross-attention
+    part, layer = key
+    return (0 if part in ("self", "encoder") else 1, layer, 1 if part == "cross" else 0)
+
+
+def _run(model, results: dict, modules: dict, forward, on_layer, keep_partial: bool, method: str) -> None:
+    """Run ``forward`` recording the attention of ``modules`` ((part, layer) -> module) into
+    ``results[part]``; stop as soon as the last one asked for has arrived."""
+    last = max(modules, key=_forward_order)
+
+    def arrived(key, source) -> None:
+        part, layer = key
+        result = results[part]
         result.sources[layer] = source
         result.layers.append(layer)
         if on_layer is not None:
-            on_layer(layer, result)
-        if layer == last:
+            on_layer(part, layer, result)
+        if key == last:
             raise _Finished  # the layers above the last one asked for are not needed
 
-    modules = {layer: model.attention_module(layer) for layer in wanted}
-    ids = torch.as_tensor(tokens.ids, device=model.device)[None]
     if method == "auto" and supports_capture(model):
         runner = recording(model, modules, arrived)
     else:
         runner = _eager_weights(model, modules, arrived)
     try:
         with model.lock, runner, torch.inference_mode():
-            _forward(model, ids, tokens)
+            forward()
     except _Finished:
-        result.complete = True
+        for result in results.values():
+            result.complete = True
     except Cancelled:
         pass
     except Exception as err:
-        if not (keep_partial and result.layers):
+        if not (keep_partial and any(r.layers for r in results.values())):
             raise
-        result.failure = f"{type(err).__name__}: {err}"
+        for result in results.values():
+            result.failure = f"{type(err).__name__}: {err}"
     else:  # the pass ended without reaching the last layer asked for
+        missing = [key for key in modules if key[1] not in results[key[0]].sources]
         raise RuntimeError(
-            f"{model.name}: no attention was recorded for layers "
-            f"{sorted(set(wanted) - set(result.layers))}; this architecture is not supported yet"
+            f"{model.name}: no attention was recorded for {missing[:6]}; this architecture is not supported yet"
         )
-    result.layers.sort()
-    return result
+    for result in results.values():
+        result.layers.sort()
 
 
 @contextmanager
@@ -138,22 +289,11 @@ def _eager_weights(model: LoadedModel, modules: dict, arrived):
     """Eager attention, taking each layer's weights from its attention module's output."""
     picker = select(model.architecture.attention_weights_index)
 
-    def on_capture(name: str, weights: torch.Tensor) -> None:
-        arrived(int(name), StoredWeights(weights[0].to(torch.float32).numpy()))
+    keys = {f"{part}.{layer}": (part, layer) for part, layer in modules}
 
-    named = {str(layer): module for layer, module in modules.items()}
+    def on_capture(name: str, weights: torch.Tensor) -> None:
+        arrived(keys[name], StoredWeights(weights[0].to(torch.float32).numpy()))
+
+    named = {f"{part}.{layer}": module for (part, layer), module in modules.items()}
     with eager_attention(model), capture(named, pick=picker, on_capture=on_capture, keep=False):
         yield
-
-
-def _forward(model: LoadedModel, ids: torch.Tensor, tokens: Tokens) -> None:
-    extra = {}
-    if tokens.segments is not None and getattr(model.config, "type_vocab_size", 1) > 1:
-        extra["token_type_ids"] = torch.as_tensor(tokens.segments, device=ids.device)[None]
-    if model.kind == "seq2seq":
-        # Decoder self-attention over the same text (teacher forcing); cross-attention is next.
-        model.model(input_ids=ids, decoder_input_ids=ids)
-    else:
-        # The base model: no language-model head, whose logits over the whole vocabulary cost
-        # more than every attention layer together on long inputs.
-        model.model.base_model(input_ids=ids, **extra)

@@ -88,10 +88,11 @@ class QueryKey:
 
 
 class _Recorder:
-    def __init__(self, layer_of: dict[int, int], on_record):
-        self.layer_of = layer_of  # id(attention module) -> layer index
+    def __init__(self, layer_of: dict[int, object], on_record):
+        self.layer_of = layer_of  # id(attention module) -> its key (layer index, or (part, layer))
         self.on_record = on_record
-        self._masks: dict[int, np.ndarray | None] = {}
+        self._masks: dict[object, np.ndarray | None] = {}  # converted once per shared tensor
+        self._alive: list[torch.Tensor] = []
 
     def record(self, module, query, key, attention_mask, kwargs) -> None:
         layer = self.layer_of.get(id(module))
@@ -100,7 +101,7 @@ class _Recorder:
         scaling = kwargs.get("scaling")
         if scaling is None:
             scaling = query.shape[-1] ** -0.5
-        bias = kwargs.get("position_bias")
+        bias = self._bias(kwargs.get("position_bias"))
         # SDPA's own rule: with no mask, a causal module lets the kernel apply the causal mask.
         is_causal = kwargs.get("is_causal")
         if is_causal is None:
@@ -113,10 +114,22 @@ class _Recorder:
                 key=np.ascontiguousarray(key[0].detach().float().cpu().numpy()),
                 scaling=float(scaling),
                 mask=self._mask(attention_mask, query.shape[-2], key.shape[-2]),
-                bias=None if bias is None else bias[0].detach().float().cpu().numpy(),
+                bias=bias,
                 causal=causal,
             ),
         )
+
+    def _bias(self, bias) -> np.ndarray | None:
+        # T5's layers share one position-bias tensor (convert it once); cross-attention gets an
+        # all-zero one (drop it).
+        if bias is None:
+            return None
+        key = ("bias", id(bias))
+        if key not in self._masks:
+            array = bias[0].detach().float().cpu().numpy()
+            self._masks[key] = array if array.any() else None
+            self._alive.append(bias)  # an id stays this tensor's while it is cached
+        return self._masks[key]
 
     def _mask(self, mask, n_query: int, n_key: int) -> np.ndarray | None:
         # Layers share one mask tensor: convert it once.
@@ -125,6 +138,7 @@ class _Recorder:
         if id(mask) not in self._masks:
             m = mask[0, 0] if mask.dim() == 4 else mask
             self._masks[id(mask)] = m[:n_query, :n_key].detach().cpu().numpy()
+            self._alive.append(mask)  # an id stays this tensor's while it is cached
         return self._masks[id(mask)]
 
 
@@ -185,8 +199,9 @@ def _keep_large_allocations_returnable() -> None:
 
 
 @contextmanager
-def recording(model, modules_by_layer: dict[int, torch.nn.Module], on_record):
-    """Run forward passes of ``model`` (a LoadedModel) with the recording attention; restore after."""
+def recording(model, modules_by_layer: dict[object, torch.nn.Module], on_record):
+    """Run forward passes of ``model`` (a LoadedModel) with the recording attention; restore after.
+    ``on_record(key, QueryKey)`` gets the key ``modules_by_layer`` gives each module."""
     _register()
     _keep_large_allocations_returnable()
     hf = model.model

@@ -35,6 +35,11 @@ def rollout(result: AttentionResult, upto_layer: int) -> np.ndarray:
     layers ``0..upto_layer``, the residual connection counted as half of each layer's mixing.
     Row ``q`` says how much token ``q``'s representation after ``upto_layer`` draws on each input
     token. Needs every layer from 0 to ``upto_layer`` in ``result``."""
+    if result.part == "cross":
+        raise ValueError(
+            "rollout follows self-attention through the layers; cross-attention has no such chain: "
+            "choose a head, mean or max, or part='encoder'/'decoder'"
+        )
     missing = [layer for layer in range(upto_layer + 1) if layer not in result.sources]
     if missing:
         raise ValueError(
@@ -52,21 +57,22 @@ def rollout(result: AttentionResult, upto_layer: int) -> np.ndarray:
 
 
 def thumbnail(weights: np.ndarray, size: int) -> np.ndarray:
-    """``[size, size]`` picture of a ``[query, key]`` matrix: the max of each block, so a few
-    strong weights in a long input stay visible. Matrices smaller than ``size`` are kept as is."""
-    n = weights.shape[0]
-    if n <= size:
-        return weights.astype(np.float32, copy=False)
-    edges = np.linspace(0, n, size + 1).round().astype(int)
-    rows = np.maximum.reduceat(weights, edges[:-1], axis=0)
-    return np.maximum.reduceat(rows, edges[:-1], axis=1).astype(np.float32)
+    """At most ``[size, size]`` picture of a ``[query, key]`` matrix: the max of each block, so a
+    few strong weights in a long input stay visible. Sides shorter than ``size`` are kept."""
+    out = weights
+    for axis in (0, 1):
+        n = out.shape[axis]
+        if n > size:
+            edges = np.linspace(0, n, size + 1).round().astype(int)
+            out = np.maximum.reduceat(out, edges[:-1], axis=axis)
+    return out.astype(np.float32, copy=False)
 
 
 def thumbnails(result: AttentionResult, size: int = 48, on_layer=None, cancelled=lambda: False) -> np.ndarray:
     """``[layer_index, head, s, s]`` thumbnails of every computed layer and head, each scaled to
     its own maximum (shapes, not values, are compared in the model view)."""
-    n = min(len(result.tokens), size)
-    out = np.zeros((len(result.layers), result.n_heads, n, n), np.float32)
+    rows, cols = min(len(result.tokens), size), min(len(result.keys), size)
+    out = np.zeros((len(result.layers), result.n_heads, rows, cols), np.float32)
     for i, layer in enumerate(result.layers):
         weights = result.layer(layer)
         for h in range(result.n_heads):
@@ -100,7 +106,7 @@ def query_key(result: AttentionResult, layer: int, head: int, query: int, max_ke
     if not 0 <= query < n:
         raise IndexError(f"query {query} is out of range: the text has {n} tokens, numbered 0-{n - 1}")
     weights = result.head(layer, head)[query]
-    readable = np.flatnonzero(weights > 0) if source.causal or source.mask is not None else np.arange(n)
+    readable = np.flatnonzero(weights > 0) if source.causal or source.mask is not None else np.arange(len(weights))
     if len(readable) > max_keys:
         readable = np.sort(readable[np.argsort(weights[readable])[-max_keys:]])
     kv = int(result.kv_group[head])

@@ -31,8 +31,9 @@ class HeadSummary:
     - ``sink``: mean over query positions ``q >= 1`` of the weight on key 0 (the first token).
     - ``previous_token``: mean over ``q >= 1`` of the weight on key ``q - 1``.
     - ``entropy``: mean over all queries of the row entropy in nats (query 0 has one key, entropy 0).
-    - ``entropy_normalised``: mean over ``q >= 1`` of the row entropy divided by ``log(q + 1)``,
-      its maximum (uniform over the ``q + 1`` visible keys): 0 = one key, 1 = uniform.
+    - ``entropy_normalised``: mean over ``q >= 1`` of the row entropy divided by its maximum, the
+      log of the number of keys the query may read (``q + 1`` in a causal model, every token in
+      an encoder): 0 = one key, 1 = uniform.
     - ``induction``: on ``induction_tokens`` ([BOS] + R + R), the mean over query positions ``i``
       in the second copy of R of the weight on key ``i - L + 1``, the token right after the
       previous occurrence of the current token (``L = len(R)``).
@@ -103,7 +104,13 @@ def head_summary(
 
     Returns a :class:`HeadSummary` of float32 ``[layer, head]`` arrays.
     """
+    if model.kind == "seq2seq":
+        raise ValueError(
+            f"head_summary scores decoder-only and encoder models; {model.name} is an encoder-decoder: "
+            f"use pattern_scores(attention(model, text, target=..., part='encoder'|'decoder'|'cross'))"
+        )
     wanted = resolve_layers(model, layers)
+    causal = model.kind == "causal"
     group = _check_layers_per_pass(layers_per_pass, len(wanted))
     repeated = induction_tokens(model, induction_length, seed)
     if text is None:
@@ -119,10 +126,10 @@ def head_summary(
         return (_induction_score(weights, second_copy, length),)
 
     if text is None:  # one set of passes measures everything on the repeated sequence
-        both = _per_head(model, repeated, wanted, group, lambda p: _pattern_scores(p) + induction_of(p))
+        both = _per_head(model, repeated, wanted, group, lambda p: _pattern_scores(p, causal) + induction_of(p))
         pattern, induction = both[..., :4], both[..., 4]
     else:
-        pattern = _per_head(model, tokens, wanted, group, _pattern_scores)
+        pattern = _per_head(model, tokens, wanted, group, lambda p: _pattern_scores(p, causal))
         induction = _per_head(model, repeated, wanted, group, induction_of)[..., 0]
 
     return HeadSummary(
@@ -227,16 +234,18 @@ def _per_head(model: LoadedModel, tokens: Tokens, layers: list[int], group: int,
     return np.asarray(rows, dtype=np.float64).astype(np.float32)
 
 
-def _pattern_scores(weights: np.ndarray) -> tuple[float, float, float, float]:
-    """(sink, previous_token, entropy, entropy_normalised) of one ``[query, key]`` pattern."""
-    n = weights.shape[0]
+def _pattern_scores(weights: np.ndarray, causal: bool) -> tuple[float, float, float, float]:
+    """(sink, previous_token, entropy, entropy_normalised) of one ``[query, key]`` pattern;
+    previous_token is NaN when queries and keys are different texts (cross-attention)."""
+    n, n_keys = weights.shape
     later = np.arange(1, n)
     sink = weights[1:, 0].mean(dtype=np.float64)
-    previous = weights[later, later - 1].mean(dtype=np.float64)
+    previous = weights[later, later - 1].mean(dtype=np.float64) if n == n_keys else np.nan
     # log(1) = 0 where p = 0, so masked keys contribute 0 instead of 0 * -inf = nan
     logs = np.log(np.where(weights > 0, weights, 1))
     row_entropy = -(weights * logs).sum(axis=1, dtype=np.float64)
-    normalised = row_entropy[1:] / np.log(later + 1.0)
+    readable = later + 1.0 if causal else np.full(len(later), float(n_keys))
+    normalised = row_entropy[1:] / np.log(np.maximum(readable, 2.0))
     return float(sink), float(previous), float(row_entropy.mean()), float(normalised.mean())
 
 
@@ -249,8 +258,12 @@ def _induction_score(weights: np.ndarray, second_copy: int, length: int) -> floa
 def pattern_scores(result) -> dict[str, np.ndarray]:
     """Sink, previous-token and entropy scores ``[layer_index, head]`` of an
     :class:`AttentionResult` already computed (no model needed; no induction score, which needs
-    its own repeated sequence)."""
-    rows = [[_pattern_scores(result.head(layer, h)) for h in range(result.n_heads)] for layer in result.layers]
-    values = np.asarray(rows, dtype=np.float64).astype(np.float32)
+    its own repeated sequence; no previous-token score for cross-attention, whose queries and keys
+    are different texts)."""
+    rows = [
+        [_pattern_scores(result.head(layer, h), result.causal) for h in range(result.n_heads)]
+        for layer in result.layers
+    ]
+    values = np.asarray(rows, dtype=np.float64).astype(np.float32).reshape(len(result.layers), result.n_heads, 4)
     names = ("sink", "previous_token", "entropy", "entropy_normalised")
-    return {name: values[..., i] for i, name in enumerate(names)}
+    return {name: values[..., i] for i, name in enumerate(names) if not (name == "previous_token" and result.part == "cross")}

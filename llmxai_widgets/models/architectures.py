@@ -7,6 +7,7 @@ transformers' generic ``get_input_embeddings()`` / ``get_output_embeddings()``.
 - ``layer_stacks``: the stacks of transformer blocks ({"decoder": "layers"}; encoder-decoders
   have two).
 - ``attention``: the attention module inside a block (self-attention).
+- ``cross_attention``: the decoder block's attention over the encoder output (encoder-decoders).
 - ``mlp_activation``: ``(module, "input" | "output")`` whose captured tensor is the MLP hidden
   activation after the non-linearity (for gated LLaMA units: ``act(gate) * up``, the input of
   ``down_proj``).
@@ -28,6 +29,7 @@ class Architecture:
     mlp_activation: tuple[str, str]
     final_norm: str | None
     attention_weights_index: int = 1
+    cross_attention: str | None = None
 
 
 _LLAMA = Architecture(
@@ -64,6 +66,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         ("layer.-1.DenseReluDense.wo", "input"),
         "decoder.final_layer_norm",
         attention_weights_index=2,  # (output, position_bias, weights)
+        cross_attention="layer.1.EncDecAttention",
     ),
     **{
         name: Architecture(
@@ -72,6 +75,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             "self_attn",
             ("fc2", "input"),
             None,
+            cross_attention="encoder_attn",
         )
         for name in ("bart", "mbart", "marian")
     },

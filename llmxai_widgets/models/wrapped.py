@@ -125,8 +125,19 @@ class LoadedModel:
         stack = stack or self.main_stack
         return self.module(self.architecture.layer_stacks[stack])
 
-    def attention_module(self, layer: int, stack: str | None = None) -> torch.nn.Module:
+    def attention_module(self, layer: int, stack: str | None = None, *, cross: bool = False) -> torch.nn.Module:
+        """Self-attention of block ``layer`` of ``stack``, or (``cross=True``) a decoder block's
+        attention over the encoder output."""
+        if cross:
+            path = self.architecture.cross_attention
+            if path is None:
+                raise ValueError(f"{self.name} has no cross-attention (it is not an encoder-decoder)")
+            return self.module(path, root=self.layers("decoder")[layer])
         return self.module(self.architecture.attention, root=self.layers(stack)[layer])
+
+    def n_layers_of(self, stack: str) -> int:
+        """Blocks in ``stack`` ("encoder" or "decoder")."""
+        return len(self.layers(stack))
 
     # -- text --------------------------------------------------------------------------------
     def tokenize(self, text: str, text_pair: str | None = None, *, add_special_tokens: bool = True) -> Tokens:
@@ -177,6 +188,55 @@ class LoadedModel:
             special=np.asarray(special, dtype=bool),
             segments=None if segments is None else np.asarray(segments, dtype=np.int64),
             source_pair=text_pair,
+        )
+
+    def tokens_from_ids(self, ids) -> Tokens:
+        """:class:`Tokens` for token ids the model produced (a generation): each token's text is
+        what it adds to the decoded string, so spaces and multi-byte characters stay exact."""
+        ids = [int(i) for i in ids]
+        tok = self.tokenizer
+        special_ids = set(getattr(tok, "all_special_ids", []) or [])
+        vocab = tok.convert_ids_to_tokens(ids)
+        shown, spans, special = [], [], []
+        ordinary: list[int] = []
+        before = ""
+        for i, token_id in enumerate(ids):
+            if token_id in special_ids:
+                shown.append(str(vocab[i]))
+                spans.append((-1, -1))
+                special.append(True)
+                continue
+            ordinary.append(token_id)
+            after = tok.decode(ordinary, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+            start = len(before) if after.startswith(before) else len(after)
+            shown.append(after[start:] if after.startswith(before) else str(vocab[i]))
+            spans.append((start, len(after)) if after.startswith(before) and len(after) > start else (-1, -1))
+            special.append(False)
+            before = after
+        return Tokens(
+            source=before,
+            ids=np.asarray(ids, dtype=np.int64),
+            text=shown,
+            offsets=np.asarray(spans, dtype=np.int64).reshape(-1, 2),
+            special=np.asarray(special, dtype=bool),
+        )
+
+    def decoder_tokens(self, target: str) -> Tokens:
+        """What an encoder-decoder's decoder reads when it is taught ``target``: the decoder
+        start token followed by ``target``'s tokens (transformers' ``shift_tokens_right`` of the
+        labels: the final end-of-sequence label is predicted, never read)."""
+        labels = self.tokenize(target)
+        start = getattr(self.config, "decoder_start_token_id", None)
+        if start is None:
+            raise ValueError(f"{self.name} names no decoder_start_token_id in its config; it is not an encoder-decoder")
+        keep = len(labels) - 1 if len(labels) > 1 and labels.special[-1] else len(labels)
+        start_text = str(self.tokenizer.convert_ids_to_tokens([int(start)])[0])
+        return Tokens(
+            source=labels.source,
+            ids=np.concatenate([[int(start)], labels.ids[:keep]]).astype(np.int64),
+            text=[start_text, *labels.text[:keep]],
+            offsets=np.concatenate([[(-1, -1)], labels.offsets[:keep]]).astype(np.int64).reshape(-1, 2),
+            special=np.concatenate([[True], labels.special[:keep]]).astype(bool),
         )
 
     def check_length(self, tokens: Tokens) -> None:
