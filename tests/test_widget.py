@@ -43,24 +43,21 @@ def test_changing_layer_or_head_sends_only_that_slice(smollm2):
     np.testing.assert_allclose(decode(view.pattern), view.result.layer(12)[5], atol=view.pattern["scale"])
 
 
-def test_streams_the_shown_slice_as_a_binary_chunk_as_soon_as_its_layer_is_done(smollm2):
-    seen_layers = []
+def test_streams_the_shown_slice_once_as_soon_as_its_layer_is_done(smollm2):
+    seen = []
 
-    class Watching(Recording):
-        def send(self, content, buffers=None):
-            seen_layers.append(list(self.available_layers))
-            super().send(content, buffers)
+    class Watching(lx.AttentionView):
+        @traitlets.observe("pattern")
+        def _sent(self, change):
+            seen.append((list(self.available_layers), change["new"]))
 
     view = Watching(smollm2, "one two three", layer=5, head=2)
-    chunks = [(c, b) for c, b in view.sent if c["kind"] == "slice"]
-    assert len(chunks) == 1, "only what the view shows travels"
-    content, buffers = chunks[0]
-    assert (content["tensor"]["layer"], content["tensor"]["head"]) == (5, 2)
-    assert seen_layers[0] == [0, 1, 2, 3, 4, 5], "sent while the later layers were still computing"
-    assert "data" not in content["tensor"] and len(buffers) == 1
-    np.testing.assert_allclose(
-        decode(content["tensor"], buffers[0]), view.result.layer(5)[2], atol=content["tensor"]["scale"]
-    )
+    assert len(seen) == 1, "the shown slice travels once (not again when the computation ends)"
+    layers, pattern = seen[0]
+    assert layers == [0, 1, 2, 3, 4, 5], "sent while the later layers were still computing"
+    assert (pattern["layer"], pattern["head"], pattern["part"]) == (5, 2, "self")
+    assert isinstance(pattern["data"], bytes)
+    np.testing.assert_allclose(decode(pattern), view.result.layer(5)[2], atol=pattern["scale"])
 
 
 def test_cancel_from_the_frontend_keeps_finished_layers(smollm2):
@@ -207,3 +204,34 @@ def test_head_view_sends_every_head_of_a_token_window(smollm2):
     long_view.hv_start = 150
     n = len(long_view.tokens)
     assert long_view.headview["shape"] == [9, 96, 96] and long_view.headview["start"] == n - 96
+
+
+def test_encoder_decoder_view_switches_between_parts(tiny_t5):
+    view = lx.AttentionView(tiny_t5, "The house is wonderful.", target="Das Haus ist wunderbar.", layer=1, head=3)
+    parts = lx.encoder_decoder_attention(tiny_t5, "The house is wonderful.", "Das Haus ist wunderbar.")
+    assert view.status == "ready" and view.parts == ["encoder", "decoder", "cross"] and view.part == "cross"
+    cross = parts["cross"]
+    assert view.tokens == cross.tokens.text and view.key_tokens == cross.keys.text and not view.causal
+    assert view.pattern["shape"] == [len(cross.tokens), len(cross.keys)] and view.pattern["part"] == "cross"
+    np.testing.assert_allclose(decode(view.pattern), cross.head(1, 3), atol=view.pattern["scale"])
+    view.part = "decoder"
+    assert view.key_tokens == [] and view.causal and view.pattern["part"] == "decoder"
+    np.testing.assert_allclose(decode(view.pattern), parts["decoder"].head(1, 3), atol=view.pattern["scale"])
+    view.show(part="encoder", mode="querykey")
+    assert view.tokens == parts["encoder"].tokens.text and not view.causal
+    assert view.querykey["part"] == "encoder" and view.querykey["query"] == len(view.tokens) - 1
+    with pytest.raises(traitlets.TraitError):
+        view.part = "self"
+    assert "part must be one of 'encoder', 'decoder', 'cross'" in view.error
+    view.show(part="cross", aggregate="rollout")
+    assert "rollout follows self-attention" in view.error and view.pattern["part"] == "cross"
+
+
+def test_sentence_pair_view_offers_the_pair_filters(minilm):
+    view = lx.AttentionView(minilm, "The cat sat on the mat.", text_pair="Where did the cat sit?")
+    assert set(view.segments) == {0, 1} and view.segments[0] == 0 and view.segments[-1] == 1
+    view.show(pair_filter="AB")
+    assert view.pair_filter == "AB"
+    with pytest.raises(traitlets.TraitError):
+        view.pair_filter = "A->B"
+    assert "pair_filter must be one of" in view.error and view.pair_filter == "AB"

@@ -1,9 +1,9 @@
 // Canvas heatmap: one ImageData pixel per cell through the 256-entry colour table, scaled up
 // without smoothing; labels drawn with fillText (text, never markup).
 import { lut } from "./colors";
-import { Geometry, LABEL_FONT_PX, displayToken } from "./layout";
+import { Geometry, LABEL_FONT_PX, displayToken, pixelSize } from "./layout";
 
-export type Matrix = { n: number; value(query: number, key: number): number };
+export type Matrix = { value(query: number, key: number): number };
 
 export type HeatmapStyle = {
   colormap: string;
@@ -23,19 +23,22 @@ export function measureLabels(ctx: CanvasRenderingContext2D, tokens: string[], f
   return widest;
 }
 
-/** Colour-table entries of the window's pixels (``side`` x ``side``): one token per pixel, or
- * the largest weight of the tokens a pixel covers when shrunk; 256 marks a pixel whose tokens
- * are all masked. */
-export function windowIndices(g: Geometry, m: Matrix, style: Pick<HeatmapStyle, "index" | "isEmpty">): { side: number; indices: Uint16Array } {
-  const side = g.cell >= 1 ? g.n : Math.max(1, Math.round(g.n * g.cell));
-  const indices = new Uint16Array(side * side);
-  const span = g.n / side;
-  for (let py = 0; py < side; py++) {
-    const qa = g.q0 + Math.floor(py * span);
-    const qb = Math.max(qa + 1, g.q0 + Math.floor((py + 1) * span));
-    for (let px = 0; px < side; px++) {
-      const ka = g.k0 + Math.floor(px * span);
-      const kb = Math.max(ka + 1, g.k0 + Math.floor((px + 1) * span));
+/** Colour-table entries of the window's pixels (``w`` x ``h``): one token per pixel, or the
+ * largest weight of the tokens a pixel covers when shrunk; 256 marks a pixel whose tokens are
+ * all masked. */
+export function windowIndices(g: Geometry, m: Matrix, style: Pick<HeatmapStyle, "index" | "isEmpty">): { w: number; h: number; indices: Uint16Array } {
+  const shrink = g.cell < 1;
+  const h = shrink ? Math.max(1, Math.round(g.nq * g.cell)) : g.nq;
+  const w = shrink ? Math.max(1, Math.round(g.nk * g.cell)) : g.nk;
+  const indices = new Uint16Array(w * h);
+  const spanQ = g.nq / h;
+  const spanK = g.nk / w;
+  for (let py = 0; py < h; py++) {
+    const qa = g.q0 + Math.floor(py * spanQ);
+    const qb = Math.max(qa + 1, g.q0 + Math.floor((py + 1) * spanQ));
+    for (let px = 0; px < w; px++) {
+      const ka = g.k0 + Math.floor(px * spanK);
+      const kb = Math.max(ka + 1, g.k0 + Math.floor((px + 1) * spanK));
       let best = -Infinity;
       for (let q = qa; q < qb; q++) {
         for (let k = ka; k < kb; k++) {
@@ -44,17 +47,18 @@ export function windowIndices(g: Geometry, m: Matrix, style: Pick<HeatmapStyle, 
           if (v > best) best = v;
         }
       }
-      indices[py * side + px] = best === -Infinity ? 256 : style.index(best);
+      indices[py * w + px] = best === -Infinity ? 256 : style.index(best);
     }
   }
-  return { side, indices };
+  return { w, h, indices };
 }
 
 export function drawHeatmap(
   canvas: HTMLCanvasElement,
   g: Geometry,
   m: Matrix,
-  tokens: string[],
+  rowTokens: string[],
+  colTokens: string[],
   style: HeatmapStyle,
 ): void {
   const dpr = window.devicePixelRatio || 1;
@@ -67,10 +71,10 @@ export function drawHeatmap(
   ctx.clearRect(0, 0, canvas.width, canvas.height);
 
   const table = lut(style.colormap);
-  const { side, indices } = windowIndices(g, m, style);
-  const image = new ImageData(side, side);
+  const { w, h, indices } = windowIndices(g, m, style);
+  const image = new ImageData(w, h);
   const px = image.data;
-  for (let i = 0; i < side * side; i++) {
+  for (let i = 0; i < w * h; i++) {
     const o = 4 * i;
     if (indices[i] === 256) {
       [px[o], px[o + 1], px[o + 2]] = style.emptyColor;
@@ -83,32 +87,32 @@ export function drawHeatmap(
     px[o + 3] = 255;
   }
   const cells = document.createElement("canvas");
-  cells.width = side;
-  cells.height = side;
+  cells.width = w;
+  cells.height = h;
   cells.getContext("2d")!.putImageData(image, 0, 0);
   ctx.imageSmoothingEnabled = false;
-  const drawn = Math.round(g.n * g.cell) * dpr;
-  ctx.drawImage(cells, g.left * dpr, g.top * dpr, drawn, drawn);
+  const size = pixelSize(g.nq, g.nk, g.cell);
+  ctx.drawImage(cells, g.left * dpr, g.top * dpr, size.width * dpr, size.height * dpr);
 
-  if (g.showLabels) drawLabels(ctx, g, tokens, style, dpr);
+  if (g.showLabels) drawLabels(ctx, g, rowTokens, colTokens, style, dpr);
 }
 
-function drawLabels(ctx: CanvasRenderingContext2D, g: Geometry, tokens: string[], style: HeatmapStyle, dpr: number) {
+function drawLabels(ctx: CanvasRenderingContext2D, g: Geometry, rowTokens: string[], colTokens: string[], style: HeatmapStyle, dpr: number) {
   ctx.save();
   ctx.scale(dpr, dpr);
   ctx.fillStyle = style.textColor;
   ctx.font = `${LABEL_FONT_PX}px ${style.fontFamily}`;
   ctx.textBaseline = "middle";
   ctx.textAlign = "right";
-  for (let q = 0; q < g.n; q++) {
-    ctx.fillText(displayToken(tokens[g.q0 + q] ?? ""), g.left - 6, g.top + (q + 0.5) * g.cell, g.left - 8);
+  for (let q = 0; q < g.nq; q++) {
+    ctx.fillText(displayToken(rowTokens[g.q0 + q] ?? ""), g.left - 6, g.top + (q + 0.5) * g.cell, g.left - 8);
   }
   ctx.textAlign = "left";
-  for (let k = 0; k < g.n; k++) {
+  for (let k = 0; k < g.nk; k++) {
     ctx.save();
     ctx.translate(g.left + (k + 0.5) * g.cell, g.top - 6);
     ctx.rotate(-Math.PI / 3);
-    ctx.fillText(displayToken(tokens[g.k0 + k] ?? ""), 0, 0, 180);
+    ctx.fillText(displayToken(colTokens[g.k0 + k] ?? ""), 0, 0, 180);
     ctx.restore();
   }
   ctx.restore();

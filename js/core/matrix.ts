@@ -3,7 +3,8 @@
 // this class draws it and handles the mouse.
 import { el } from "./dom";
 import { HeatmapStyle, drawHeatmap } from "./heatmap";
-import { Geometry, cellAt, displayToken, layoutWindow, windowAround } from "./layout";
+import { Geometry, Window, cellAt, displayToken, layoutWindow, windowAround } from "./layout";
+import { Region } from "./scale";
 import { Tensor } from "./wire";
 
 type Cell = { query: number; key: number };
@@ -15,12 +16,13 @@ export class MatrixCanvas {
   private overlay = el("canvas");
   private tooltip = el("div", "lxw-tooltip");
   geometry: Geometry | null = null;
-  /** What is on the canvas: the [query, key] tensor and its tokens. */
-  drawn: { tensor: Tensor; tokens: string[]; causal: boolean } | null = null;
+  /** What is on the canvas: the [query, key] tensor, its query (row) and key (column) tokens,
+   * and the region of it the view is limited to (e.g. sentence A -> sentence B). */
+  drawn: { tensor: Tensor; rows: string[]; cols: string[]; causal: boolean; frame: Region } | null = null;
   locked: Cell | null = null;
   private mouse: { x: number; y: number } | null = null;
-  /** Zoomed window (tokens); null shows the whole matrix. */
-  private window: { q0: number; k0: number; m: number } | null = null;
+  /** Zoomed window (tokens) inside the frame; null shows the whole frame. */
+  private window: Window | null = null;
   private drag: { x: number; y: number; q0: number; k0: number; moved: boolean } | null = null;
   private dragged = false;
 
@@ -51,24 +53,30 @@ export class MatrixCanvas {
     });
   }
 
-  /** Draw ``tensor`` (``[query, key]`` over ``tokens``) in the current window. */
-  render(tokens: string[], tensor: Tensor, causal: boolean, available: number, labelWidth: number, style: HeatmapStyle): Geometry {
-    const n = tokens.length;
-    if (this.window && this.window.m >= n) this.window = null;
-    const win = this.window ?? { q0: 0, k0: 0, m: n };
-    const g = layoutWindow(n, win.q0, win.k0, win.m, available, labelWidth);
-    drawHeatmap(this.canvas, g, { n, value: (q, k) => tensor.value(q * n + k) }, tokens, style);
+  /** Draw ``tensor`` (``[query, key]`` over ``rows`` x ``cols`` tokens), limited to ``frame``,
+   * in the current zoom window. */
+  render(rows: string[], cols: string[], tensor: Tensor, causal: boolean, frame: Region, available: number, labelWidth: number, style: HeatmapStyle): Geometry {
+    const same = this.drawn && sameRegion(this.drawn.frame, frame) && this.drawn.rows.length === rows.length && this.drawn.cols.length === cols.length;
+    if (!same) this.window = null; // another matrix or filter: start from the whole of it
+    const whole = { q0: frame.q0, k0: frame.k0, nq: frame.q1 - frame.q0, nk: frame.k1 - frame.k0 };
+    if (this.window && this.window.nq >= whole.nq && this.window.nk >= whole.nk) this.window = null;
+    const win = this.window ?? whole;
+    const g = layoutWindow(rows.length, cols.length, win, available, labelWidth);
+    const nCols = cols.length;
+    drawHeatmap(this.canvas, g, { value: (q, k) => tensor.value(q * nCols + k) }, rows, cols, style);
     this.geometry = g;
-    this.drawn = { tensor, tokens, causal };
+    this.drawn = { tensor, rows, cols, causal, frame };
     Object.assign(this.canvas.dataset, {
-      n: String(n), cell: String(g.cell), left: String(g.left), top: String(g.top),
-      q0: String(g.q0), k0: String(g.k0), window: String(g.n),
+      n: String(rows.length), rows: String(rows.length), cols: String(cols.length), cell: String(g.cell),
+      left: String(g.left), top: String(g.top), q0: String(g.q0), k0: String(g.k0),
+      window: String(g.nq), nq: String(g.nq), nk: String(g.nk),
     });
     this.overlay.width = this.canvas.width;
     this.overlay.height = this.canvas.height;
     this.overlay.style.width = this.canvas.style.width;
     this.overlay.style.height = this.canvas.style.height;
     // The tooltip under a still mouse (or a pinned cell) shows the new picture's values.
+    if (this.locked && !inRegion(frame, this.locked)) this.locked = null;
     if (this.mouse || this.locked) this.hover(this.mouse?.x ?? -1, this.mouse?.y ?? -1, false);
     else this.highlight(null);
     return g;
@@ -81,16 +89,21 @@ export class MatrixCanvas {
 
   /** Zoom by ``factor`` (< 1 zooms in) around a token pair (default: the window's centre). */
   zoom(factor: number, around?: Cell | null): void {
-    const n = this.drawn?.tokens.length ?? 0;
-    if (!n) return;
-    const current = this.window ?? { q0: 0, k0: 0, m: n };
-    const size = Math.max(8, Math.min(n, Math.round(current.m * factor)));
-    if (size >= n) {
+    const f = this.drawn?.frame;
+    if (!f) return;
+    const whole = { q0: f.q0, k0: f.k0, nq: f.q1 - f.q0, nk: f.k1 - f.k0 };
+    const current = this.window ?? whole;
+    const nq = Math.max(Math.min(8, whole.nq), Math.min(whole.nq, Math.round(current.nq * factor)));
+    const nk = Math.max(Math.min(8, whole.nk), Math.min(whole.nk, Math.round(current.nk * factor)));
+    if (nq >= whole.nq && nk >= whole.nk) {
       this.window = null;
     } else {
-      const cq = around ? around.query : current.q0 + current.m / 2;
-      const ck = around ? around.key : current.k0 + current.m / 2;
-      this.window = { q0: windowAround(n, cq, size).start, k0: windowAround(n, ck, size).start, m: size };
+      const cq = around ? around.query : current.q0 + current.nq / 2;
+      const ck = around ? around.key : current.k0 + current.nk / 2;
+      this.window = {
+        q0: windowAround(0, cq, nq, f.q0, f.q1).start, nq,
+        k0: windowAround(0, ck, nk, f.k0, f.k1).start, nk,
+      };
     }
     this.redraw();
   }
@@ -100,15 +113,18 @@ export class MatrixCanvas {
     this.redraw();
   }
 
-  /** Show token ``i``'s row in a 48-token window (keys up to it for causal models) and pin it. */
+  /** Show query token ``i``'s row in a 48-token window (keys up to it for causal models) and pin it. */
   jumpTo(i: number): void {
-    const n = this.drawn?.tokens.length ?? 0;
-    if (n > 48) {
-      const q = windowAround(n, i, 48);
-      const k = windowAround(n, this.drawn?.causal ? i - 20 : i, 48);
-      this.window = { q0: q.start, k0: k.start, m: 48 };
+    const f = this.drawn?.frame;
+    if (!f) return;
+    const size = 48;
+    if (f.q1 - f.q0 > size || f.k1 - f.k0 > size) {
+      const q = windowAround(0, i, size, f.q0, f.q1);
+      const k = windowAround(0, this.drawn?.causal ? i - 20 : i, size, f.k0, f.k1);
+      this.window = { q0: q.start, nq: q.size, k0: k.start, nk: k.size };
     }
-    this.locked = { query: i, key: i };
+    const key = Math.max(f.k0, Math.min(f.k1 - 1, i));
+    this.locked = { query: i, key };
     this.redraw();
   }
 
@@ -128,9 +144,13 @@ export class MatrixCanvas {
     if (!d || !g || !this.window) return false;
     if (!d.moved && Math.abs(x - d.x) + Math.abs(y - d.y) < 4) return false;
     d.moved = true;
-    const m = this.window.m;
-    const clamp = (v: number) => Math.max(0, Math.min(g.total - m, Math.round(v)));
-    this.window = { q0: clamp(d.q0 - (y - d.y) / g.cell), k0: clamp(d.k0 - (x - d.x) / g.cell), m };
+    const f = this.drawn!.frame;
+    const { nq, nk } = this.window;
+    const clamp = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, Math.round(v)));
+    this.window = {
+      q0: clamp(d.q0 - (y - d.y) / g.cell, f.q0, f.q1 - nq), nq,
+      k0: clamp(d.k0 - (x - d.x) / g.cell, f.k0, f.k1 - nk), nk,
+    };
     this.tooltip.style.display = "none";
     this.redraw();
     return true;
@@ -146,13 +166,13 @@ export class MatrixCanvas {
       this.tooltip.style.display = "none";
       return;
     }
-    const { tokens, tensor, causal } = this.drawn;
+    const { rows, cols, tensor, causal } = this.drawn;
     const { query, key } = shown;
-    const weight = tensor.value(query * tokens.length + key);
+    const weight = tensor.value(query * cols.length + key);
     this.tooltip.replaceChildren();
     const line = (label: string, value: string) => this.tooltip.append(el("b", "", label), el("span", "", value));
-    line("query", `#${query} ${JSON.stringify(displayToken(tokens[query], 40))}`);
-    line("key", `#${key} ${JSON.stringify(displayToken(tokens[key], 40))}`);
+    line("query", `#${query} ${JSON.stringify(displayToken(rows[query], 40))}`);
+    line("key", `#${key} ${JSON.stringify(displayToken(cols[key], 40))}`);
     line("weight", causal && key > query ? "masked (a token cannot attend to later tokens)" : weight.toFixed(4));
     Object.assign(this.tooltip.dataset, { query: String(query), key: String(key), weight: String(weight) });
     this.tooltip.style.display = "grid";
@@ -171,14 +191,22 @@ export class MatrixCanvas {
     if (!cell) return;
     const row = cell.query - g.q0;
     const col = cell.key - g.k0;
-    if (row < 0 || row >= g.n) return;
+    if (row < 0 || row >= g.nq) return;
     ctx.strokeStyle = "rgba(255, 64, 64, 0.9)";
     ctx.lineWidth = Math.max(1, Math.min(2, g.cell / 6));
     const size = Math.max(g.cell, 2); // a shrunk long input still shows where the mouse is
     // The query's row, up to the last key it may read.
-    const readable = Math.min(g.n, Math.max(0, (this.drawn?.causal ? cell.query + 1 : g.total) - g.k0));
+    const readable = Math.min(g.nk, Math.max(0, (this.drawn?.causal ? cell.query + 1 : g.cols) - g.k0));
     ctx.strokeRect(g.left, g.top + row * g.cell, g.cell * readable, size);
     ctx.strokeStyle = "rgba(255, 255, 255, 0.95)";
-    if (col >= 0 && col < g.n) ctx.strokeRect(g.left + col * g.cell, g.top + row * g.cell, size, size);
+    if (col >= 0 && col < g.nk) ctx.strokeRect(g.left + col * g.cell, g.top + row * g.cell, size, size);
   }
+}
+
+function sameRegion(a: Region, b: Region): boolean {
+  return a.q0 === b.q0 && a.q1 === b.q1 && a.k0 === b.k0 && a.k1 === b.k1;
+}
+
+function inRegion(r: Region, c: Cell): boolean {
+  return c.query >= r.q0 && c.query < r.q1 && c.key >= r.k0 && c.key < r.k1;
 }

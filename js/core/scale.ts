@@ -14,11 +14,16 @@ export type Scale = {
   log: boolean;
 };
 
-/** Scale for an n x n matrix read through value(q, k). */
-export function makeScale(n: number, value: (q: number, k: number) => number, opts: ScaleOptions): Scale {
+/** Rows q0..q1-1 and key columns k0..k1-1 of a matrix: the part a colour scale covers. */
+export type Region = { q0: number; q1: number; k0: number; k1: number };
+
+/** Scale for ``region`` of a matrix read through value(q, k) (an n x n matrix: pass n). */
+export function makeScale(region: Region | number, value: (q: number, k: number) => number, opts: ScaleOptions): Scale {
+  const r = typeof region === "number" ? { q0: 0, q1: region, k0: 0, k1: region } : region;
   let vmax = 0;
-  const firstKey = opts.excludeFirst && n > 1 ? 1 : 0;
-  for (let q = 0; q < n; q++) for (let k = firstKey; k < n; k++) vmax = Math.max(vmax, value(q, k));
+  // the first token's column (key 0) is left out when asked, if other keys remain
+  const firstKey = opts.excludeFirst && r.k0 === 0 && r.k1 > 1 ? 1 : r.k0;
+  for (let q = r.q0; q < r.q1; q++) for (let k = firstKey; k < r.k1; k++) vmax = Math.max(vmax, value(q, k));
   if (vmax <= 0) vmax = 1;
   if (!opts.log) return { index: (v) => colorIndex(v, 0, vmax), vmax, vmin: 0, log: false };
   const decades = opts.decades ?? 3;

@@ -1,38 +1,51 @@
-"""``AttentionView``: one layer/head attention matrix as a canvas heatmap (JS: js/widgets/attention.ts)."""
+"""``AttentionView``: attention explorer with five linked views (JS: js/widgets/attention.ts)."""
 
 from __future__ import annotations
 
-import traitlets as t
-
 import threading
 
-from ..methods.attention import Cancelled, attention, check_index
-from ..methods.attention_views import AGGREGATES, aggregate, query_key, thumbnails
-from ..methods.head_summary import head_summary, pattern_scores
+import traitlets as t
+
+from ..methods.attention import SEQ2SEQ_PARTS, Cancelled, attention, check_index, encoder_decoder_attention
+from ..methods.attention_views import AGGREGATES, aggregate
 from ..models.wrapped import LoadedModel, check_text
 from ..results import AttentionResult
 from ..wire import to_wire
+from .attention_panes import head_view_window, query_key_payload, summary_payload, thumbnail_grid
 from .base import ExplainerWidget, bundle
 
-
 MODES = ("matrix", "model", "summary", "querykey", "head")
-HEAD_VIEW_TOKENS = 96
+PAIR_FILTERS = ("all", "AA", "AB", "BA", "BB")
 
 
 class AttentionView(ExplainerWidget):
     """Attention of ``model`` on ``text``: pick a layer and head, hover a cell for its weight.
 
-    ``AttentionView(model, text, layer=0, head=0)`` (``text_pair=`` for sentence-pair encoders)
-    computes every layer (streaming them to the
+    ``AttentionView(model, text, layer=0, head=0)`` computes every layer (streaming them to the
     view as they finish when inside a notebook) and draws ``pattern[layer, head]``.
-    ``AttentionView.from_result(result)`` shows an :class:`AttentionResult` computed earlier.
+    Sentence-pair encoders take ``text_pair=`` (the view can then limit the matrix to sentence
+    A -> B and so on); encoder-decoders take ``target=`` (the decoder's text; None: the model's
+    greedy output) and show ``part="cross"`` (default), "encoder" or "decoder" attention, all
+    three computed in one pass. ``AttentionView.from_result(result)`` shows an
+    :class:`AttentionResult` (or a dict of them by part) computed earlier.
     """
 
     _esm = bundle("attention")
 
     model_name = t.Unicode("").tag(sync=True)
     tokens = t.List(t.Unicode()).tag(sync=True)
-    """Token strings as shown (exact source characters); untrusted text, drawn as text only."""
+    """Query token strings as shown (exact source characters); untrusted text, drawn as text only."""
+    key_tokens = t.List(t.Unicode()).tag(sync=True)
+    """Key token strings when they differ from the queries' (cross-attention: the encoder's
+    tokens); empty for self-attention."""
+    parts = t.List(t.Unicode()).tag(sync=True)
+    """Attention parts this view can switch between ("encoder", "decoder", "cross" for an
+    encoder-decoder); empty for a single-stack model."""
+    part = t.Unicode("self").tag(sync=True)
+    """The part shown ("self" for single-stack models)."""
+    pair_filter = t.Unicode("all").tag(sync=True)
+    """Sentence pairs: the matrix shows "all" tokens, or queries of one sentence reading keys of
+    one sentence ("AA", "AB", "BA", "BB")."""
     special = t.List(t.Bool()).tag(sync=True)
     segments = t.List(t.Int()).tag(sync=True)
     """Sentence A/B of each token (0/1) for sentence pairs; empty for a single text."""
@@ -84,17 +97,20 @@ class AttentionView(ExplainerWidget):
         text: str | None = None,
         *,
         text_pair: str | None = None,
+        target: str | None = None,
+        part: str | None = None,
+        max_new_tokens: int = 32,
         layer: int = 0,
         head: int = 0,
         background: bool | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self._thumbs_lock = threading.Lock()
+        self._panes_lock = threading.Lock()
         self._model: LoadedModel | None = None
         self._tokens = None
-        self._result: AttentionResult | None = None
-        self._partial: AttentionResult | None = None  # the result still being computed
+        self._results: dict[str, AttentionResult] = {}  # by part, once computed
+        self._partials: dict[str, AttentionResult] = {}  # by part, while computing
         self._suspend = False
         if model is None:
             return  # from_result fills the traits
@@ -106,52 +122,125 @@ class AttentionView(ExplainerWidget):
         check_text(text)
         tokens = model.tokenize(text, text_pair)
         model.check_length(tokens)
-        layer = check_index(layer, model.n_layers, "layer", model.name)
         head = check_index(head, model.n_heads, "head", model.name)
         self._model, self._tokens = model, tokens
+        if model.kind == "seq2seq":
+            part = "cross" if part is None else part
+            if part not in SEQ2SEQ_PARTS:
+                raise ValueError(f"part must be one of {', '.join(map(repr, SEQ2SEQ_PARTS))}, got {part!r}")
+            if target is not None:
+                check_text(target)
+            n_layers = model.n_layers_of("encoder" if part == "encoder" else "decoder")
+            layer = check_index(layer, n_layers, "layer", model.name)
+            with self.hold_sync():
+                self.model_name, self.n_layers, self.n_heads = model.name, n_layers, model.n_heads
+                self.kv_group = [int(g) for g in model.kv_group]
+                self.parts, self.part = list(SEQ2SEQ_PARTS), part
+                self.layer, self.head = layer, head
+                # the decoder's tokens are known once generated; until then show the source
+                self.tokens, self.special = list(tokens.text), [bool(s) for s in tokens.special]
+            self._start(lambda: self._compute_seq2seq(model, tokens, target, max_new_tokens), background=background)
+            return
+        if part not in (None, "self"):
+            raise ValueError(f"part={part!r} is for encoder-decoder models; {model.name} has one attention stack")
+        if target is not None:
+            raise ValueError(f"target= is the decoder text of an encoder-decoder; {model.name} is a {model.kind} model")
+        layer = check_index(layer, model.n_layers, "layer", model.name)
         with self.hold_sync():
             self.model_name, self.n_layers, self.n_heads = model.name, model.n_layers, model.n_heads
             self.tokens, self.special = list(tokens.text), [bool(s) for s in tokens.special]
             self.segments = [] if tokens.segments is None else [int(s) for s in tokens.segments]
             self.kv_group = [int(g) for g in model.kv_group]
-            self.causal = model.kind in ("causal", "seq2seq")
+            self.causal = model.kind == "causal"
             self.layer, self.head = layer, head
         self._start(lambda: self._compute(model, tokens), background=background)
 
     @classmethod
-    def from_result(cls, result: AttentionResult, *, layer: int | None = None, head: int = 0, **kwargs):
+    def from_result(cls, result, *, layer: int | None = None, head: int = 0, part: str | None = None, **kwargs):
+        """A view of an :class:`AttentionResult`, or of ``encoder_decoder_attention``'s dict of
+        them (``part`` picks the one shown first)."""
+        results = dict(result) if isinstance(result, dict) else {result.part: result}
+        part = part or ("cross" if "cross" in results else next(iter(results)))
+        if part not in results:
+            raise ValueError(f"part {part!r} is not in these results ({', '.join(results)})")
         view = cls(**kwargs)
-        view._show_result(result, layer=result.layers[0] if layer is None else layer, head=head)
+        view._results = results
+        if set(results) - {"self"}:
+            view.parts = [p for p in SEQ2SEQ_PARTS if p in results]
+        first = results[part]
+        view._show_result(first, layer=first.layers[0] if layer is None else layer, head=head)
         return view
 
     @property
     def result(self) -> AttentionResult | None:
         """The :class:`AttentionResult` shown (waits for a running computation to end)."""
         self.wait()
-        return self._result
+        return self._results.get(self.part)
+
+    @property
+    def results(self) -> dict[str, AttentionResult]:
+        """Every computed part's :class:`AttentionResult` (waits for a running computation)."""
+        self.wait()
+        return dict(self._results)
 
     # -- computation -----------------------------------------------------------------------------
     def _compute(self, model: LoadedModel, tokens) -> None:
         total = model.n_layers
 
         def on_layer(layer: int, partial: AttentionResult) -> None:
-            self._partial = partial
+            self._partials["self"] = partial
             with self.hold_sync():
                 self.available_layers = [*self.available_layers, layer]
                 self.progress = (layer + 1) / total
                 self.progress_label = f"layer {layer + 1} of {total}"
-            if layer == self.layer:  # stream what the view shows; other layers on request
-                header, data = self._slice(layer, self.head)
-                self.send_chunk("slice", {"tensor": header}, [data])
+            if layer == self.layer:  # what the view shows travels at once; other layers on request
+                self._update_pattern()
             if self.cancelled:
                 raise Cancelled
 
         result = attention(model, tokens, on_layer=on_layer, keep_partial=True)
+        self._results["self"] = result
         self._show_result(result, layer=self.layer, head=self.head)
 
+    def _compute_seq2seq(self, model: LoadedModel, tokens, target, max_new_tokens: int) -> None:
+        n_enc, n_dec = model.n_layers_of("encoder"), model.n_layers_of("decoder")
+        total = n_enc + 2 * n_dec
+        if target is None:
+            self.progress_label = "generating the decoder's text…"
+        done = []
+
+        def on_layer(part: str, layer: int, partial: AttentionResult) -> None:
+            self._partials[part] = partial
+            done.append(part)
+            with self.hold_sync():
+                if part == self.part:
+                    if len(partial.layers) == 1:
+                        self._show_tokens(partial)
+                    self.available_layers = list(partial.layers)
+                self.progress = len(done) / total
+                self.progress_label = f"{part} layer {layer + 1}, {len(done)} of {total} attention layers"
+            if part == self.part and layer == self.layer:
+                self._update_pattern()
+            if self.cancelled:
+                raise Cancelled
+
+        results = encoder_decoder_attention(
+            model, tokens, target, max_new_tokens=max_new_tokens, on_layer=on_layer, keep_partial=True
+        )
+        self._results.update(results)
+        self._show_result(results[self.part], layer=self.layer, head=self.head)
+
+    def _show_tokens(self, result: AttentionResult) -> None:
+        """Traits that describe the matrix of ``result`` (its part's tokens, shape, masking)."""
+        self.tokens, self.special = list(result.tokens.text), [bool(s) for s in result.tokens.special]
+        self.key_tokens = [] if result.key_tokens is None else list(result.key_tokens.text)
+        segments = result.tokens.segments if result.key_tokens is None else None
+        self.segments = [] if segments is None else [int(s) for s in segments]
+        self.causal = result.causal
+        self.n_layers = result.n_model_layers
+
     def _show_result(self, result: AttentionResult, *, layer: int, head: int) -> None:
-        self._result = result
-        self._partial = None
+        self._partials.pop(result.part, None)
         if not result.layers:
             with self.hold_sync():
                 self.status, self.progress_label = "cancelled", "cancelled before any layer finished"
@@ -160,12 +249,13 @@ class AttentionView(ExplainerWidget):
             layer = result.layers[-1]
         with self.hold_sync():
             self.model_name = result.model_name
-            self.tokens, self.special = list(result.tokens.text), [bool(s) for s in result.tokens.special]
-            self.n_layers, self.n_heads = result.n_model_layers, result.n_heads
+            self._show_tokens(result)
+            self.n_heads = result.n_heads
             self.kv_group = [int(g) for g in result.kv_group]
             self.available_layers = list(result.layers)
-            self._suspend = True  # one slice for the final (layer, head), not one per trait
+            self._suspend = True  # one slice for the final (part, layer, head), not one per trait
             try:
+                self.part = result.part
                 self.head = check_index(head, result.n_heads, "head", result.model_name)
                 self.layer = layer
             finally:
@@ -182,8 +272,8 @@ class AttentionView(ExplainerWidget):
                 self.progress_label = f"cancelled: {len(result.layers)} of {result.n_model_layers} layers kept"
 
     def _source(self, layer: int) -> AttentionResult | None:
-        """The result holding ``layer``, during or after the computation."""
-        for result in (self._result, self._partial):
+        """The result of the shown part holding ``layer``, during or after the computation."""
+        for result in (self._results.get(self.part), self._partials.get(self.part)):
             if result is not None and layer in result.sources:
                 return result
         return None
@@ -198,9 +288,10 @@ class AttentionView(ExplainerWidget):
         else:
             top = float(weights.max()) if weights.size else 1.0
             header, data = to_wire(weights, quantize="uint8", value_range=(0.0, top or 1.0))
-        return {**header, "layer": layer, "head": head, "aggregate": how}, data
+        return {**header, "layer": layer, "head": head, "aggregate": how, "part": self.part}, data
 
     def _update_pattern(self) -> None:
+        # Assigning an equal dict sends nothing: a slice already streamed is not sent again.
         if self._source(self.layer) is not None and 0 <= self.head < self.n_heads:
             header, data = self._slice(self.layer, self.head)
             self.pattern = {**header, "data": data}
@@ -223,10 +314,13 @@ class AttentionView(ExplainerWidget):
             self.error = str(err)  # the view shows it; the current picture stays
             raise t.TraitError(str(err)) from None
 
-    @t.validate("aggregate", "mode")
+    @t.validate("aggregate", "mode", "pair_filter", "part")
     def _valid_choice(self, proposal):
         name, value = proposal["trait"].name, proposal["value"]
-        choices = AGGREGATES if name == "aggregate" else MODES
+        choices = {
+            "aggregate": AGGREGATES, "mode": MODES, "pair_filter": PAIR_FILTERS,
+            "part": tuple(self.parts) or ("self",),
+        }[name]
         if value not in choices:
             message = f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}"
             self.error = message  # the view shows it; the current picture stays
@@ -242,87 +336,79 @@ class AttentionView(ExplainerWidget):
         except ValueError as err:  # e.g. rollout over layers that were not computed
             self.error = str(err)
 
+    @t.observe("part")
+    def _part_changed(self, change) -> None:
+        """Another part of an encoder-decoder: its tokens, layers and panes replace the old."""
+        if getattr(self, "_suspend", False) or change["old"] == change["new"]:
+            return
+        result = self._results.get(self.part) or self._partials.get(self.part)
+        with self.hold_sync():
+            self.thumbnails, self.summary, self.headview, self.querykey = {}, {}, {}, {}
+            if result is None:  # not reached yet by the running computation
+                self.available_layers = []
+                return
+            self._show_tokens(result)
+            self.available_layers = list(result.layers)
+            if self.layer >= self.n_layers:
+                self._suspend = True
+                try:
+                    self.layer = self.n_layers - 1
+                finally:
+                    self._suspend = False
+            if self.aggregate == "rollout" and self.part == "cross":
+                self.aggregate = "mean"
+            self._update_pattern()
+            self._refresh_pane()
+
     @t.observe("mode", "layer", "head", "qk_query", "hv_start")
-    def _querykey_changed(self, _change) -> None:
-        if self.mode == "querykey":
-            self._update_querykey()
-        elif self.mode == "head":
-            self._update_headview()
-
-    def _update_headview(self) -> None:
-        source = self._source(self.layer)
-        if source is None:
+    def _pane_selection_changed(self, change) -> None:
+        if getattr(self, "_suspend", False):
             return
-        n = len(source.tokens)
-        size = min(n, HEAD_VIEW_TOKENS)
-        start = max(0, min(self.hv_start, n - size))
-        window = source.layer(self.layer)[:, start : start + size, start : start + size]
-        header, data = to_wire(window, quantize="uint8", value_range=(0.0, 1.0))
-        self.headview = {"layer": self.layer, "start": start, **header, "data": data}
+        if change["name"] in ("layer", "head") and self.mode in ("model", "summary"):
+            return  # those panes cover every layer and head
+        self._refresh_pane()
 
-    def _update_querykey(self) -> None:
+    def _refresh_pane(self) -> None:
+        if self.mode == "model" and not self.thumbnails:
+            threading.Thread(target=self._fill_thumbnails, daemon=True).start()  # waits for the result
+        elif self.mode == "summary" and not self.summary:
+            threading.Thread(target=self._fill_summary, daemon=True).start()
         source = self._source(self.layer)
-        if source is None:
+        if source is None or self.mode not in ("querykey", "head"):
             return
-        n = len(source.tokens)
-        query = self.qk_query if self.qk_query >= 0 else n - 1
         try:
-            parts = query_key(source, self.layer, self.head, query)
+            if self.mode == "querykey":
+                self.querykey = query_key_payload(source, self.layer, self.head, self.qk_query)
+            else:
+                self.headview = head_view_window(source, self.layer, self.hv_start)
         except (ValueError, IndexError) as err:
             self.error = str(err)
-            return
-        wire = {}
-        for name, values in parts.items():
-            header, data = to_wire(values)
-            wire[name] = {**header, "data": data}
-        self.querykey = {"layer": self.layer, "head": self.head, "query": query, **wire}
-
-    @t.observe("mode")
-    def _mode_changed(self, change) -> None:
-        if change["new"] == "model" and not self.thumbnails:
-            threading.Thread(target=self._fill_thumbnails, daemon=True).start()
-        if change["new"] == "summary" and not self.summary:
-            threading.Thread(target=self._fill_summary, daemon=True).start()
 
     def _fill_summary(self) -> None:
         """Per-head scores on this text (and induction on a repeated random sequence)."""
-        with self._thumbs_lock:
+        with self._panes_lock:
             result = self.result
             if result is None or not result.layers or self.summary:
                 return
             try:
-                if self._model is not None and result.complete:
-                    hs = head_summary(self._model, self._tokens)
-                    scores = {name: hs.score(name) for name in hs.score_names}
-                else:  # a result without its model: what the weights alone can say
-                    scores = pattern_scores(result)
+                self.summary = summary_payload(result, self._model, self._tokens)
             except Exception as err:  # shown in the view; the other views stay usable
                 self.error = f"could not compute the head summary: {type(err).__name__}: {err}"
-                return
-            wire = {}
-            for name, values in scores.items():
-                header, data = to_wire(values)
-                wire[name] = {**header, "data": data}
-            self.summary = {"layers": list(result.layers), "names": list(scores), "scores": wire}
 
     def _fill_thumbnails(self) -> None:
         """Thumbnails of every layer and head, streamed a layer at a time, then kept in a trait."""
-        with self._thumbs_lock:
+        with self._panes_lock:
             result = self.result  # waits for a running computation
             if result is None or not result.layers or self.thumbnails:
                 return
 
-            def on_layer(layer, thumbs):
-                header, data = to_wire(thumbs, quantize="uint8", value_range=(0.0, 1.0))
-                self.send_chunk("thumbs", {"tensor": {**header, "layer": layer}}, [data])
+            def on_layer(layer, header, data):
+                self.send_chunk("thumbs", {"tensor": {**header, "layer": layer, "part": result.part}}, [data])
 
             try:
-                grid = thumbnails(result, on_layer=on_layer)
+                self.thumbnails = thumbnail_grid(result, on_layer=on_layer)
             except Exception as err:  # shown in the view; the matrix stays usable
                 self.error = f"could not draw the model view: {type(err).__name__}: {err}"
-                return
-            header, data = to_wire(grid, quantize="uint8", value_range=(0.0, 1.0))
-            self.thumbnails = {**header, "layers": list(result.layers), "data": data}
 
     def show(
         self,
@@ -331,10 +417,17 @@ class AttentionView(ExplainerWidget):
         *,
         aggregate: str | None = None,
         mode: str | None = None,
+        part: str | None = None,
+        pair_filter: str | None = None,
     ) -> AttentionView:
-        """Switch the view to ``layer``/``head`` (or an ``aggregate``), or to the model view
-        (``mode="model"``); a clear error if out of range."""
+        """Switch the view to ``layer``/``head`` (or an ``aggregate``), to another view
+        (``mode="model"``, ...), another ``part`` of an encoder-decoder, or a sentence-pair
+        filter ("AB": sentence A's queries reading sentence B); a clear error if out of range."""
         with self.hold_sync():
+            if part is not None:
+                self.part = part
+            if pair_filter is not None:
+                self.pair_filter = pair_filter
             if head is not None:
                 self.head = head
                 self.aggregate = "head" if aggregate is None else aggregate
