@@ -103,21 +103,23 @@ export class ThumbnailGrid {
           ctx.fillRect(x, y, thumb, thumb);
           continue;
         }
-        const s = t.shape[1];
-        const image = new ImageData(s, s);
-        for (let i = 0; i < s * s; i++) {
-          const c = 3 * Math.round(Math.max(0, Math.min(1, t.value(h * s * s + i))) * 255);
+        const [, r, cols] = t.shape; // rows x columns (cross-attention thumbnails are not square)
+        const image = new ImageData(cols, r);
+        for (let i = 0; i < r * cols; i++) {
+          const c = 3 * Math.round(Math.max(0, Math.min(1, t.value(h * r * cols + i))) * 255);
           image.data[4 * i] = table[c];
           image.data[4 * i + 1] = table[c + 1];
           image.data[4 * i + 2] = table[c + 2];
           image.data[4 * i + 3] = 255;
         }
         const small = document.createElement("canvas");
-        small.width = s;
-        small.height = s;
+        small.width = cols;
+        small.height = r;
         small.getContext("2d")!.putImageData(image, 0, 0);
         ctx.imageSmoothingEnabled = false;
-        ctx.drawImage(small, x, y, thumb, thumb);
+        // keep the matrix's proportions inside the square slot (one cell size for both axes)
+        const cell = thumb / Math.max(r, cols);
+        ctx.drawImage(small, x, y, cols * cell, r * cell);
       }
     });
     this.canvas.dataset.thumb = String(thumb);

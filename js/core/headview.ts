@@ -18,7 +18,7 @@ export class HeadViewPane {
   private canvas = el("canvas");
   private hidden = new Set<number>();
   private focus: { side: "left" | "right"; index: number } | null = null;
-  private last: { tokens: string[]; start: number; t: Tensor; textColor: string; font: string } | null = null;
+  private last: { tokens: string[]; keys: string[]; start: number; keyStart: number; t: Tensor; textColor: string; font: string } | null = null;
   private rowH = 20;
   private top = 8;
 
@@ -28,8 +28,10 @@ export class HeadViewPane {
     this.canvas.addEventListener("mouseleave", () => { this.focus = null; this.redraw(); });
   }
 
-  draw(tokens: string[], start: number, t: Tensor, textColor: string, font: string): void {
-    this.last = { tokens, start, t, textColor, font };
+  /** ``t`` is ``[head, query, key]`` for queries ``start..`` of ``tokens`` (left) and keys
+   * ``keyStart..`` of ``keys`` (right; the same tokens for self-attention). */
+  draw(tokens: string[], keys: string[], start: number, keyStart: number, t: Tensor, textColor: string, font: string): void {
+    this.last = { tokens, keys, start, keyStart, t, textColor, font };
     const heads = t.shape[0];
     if (this.swatches.childElementCount !== heads + 1) {
       this.swatches.replaceChildren(el("span", "lxw-muted", "Heads (click to hide/show):"));
@@ -64,12 +66,12 @@ export class HeadViewPane {
 
   private redraw(): void {
     if (!this.last) return;
-    const { tokens, start, t, textColor, font } = this.last;
-    const [heads, size] = t.shape;
+    const { tokens, keys, start, keyStart, t, textColor, font } = this.last;
+    const [heads, size, nKeys] = t.shape;
     const labelW = 140;
     const gapW = 260;
     const width = 2 * labelW + gapW;
-    const height = this.top * 2 + size * this.rowH;
+    const height = this.top * 2 + Math.max(size, nKeys) * this.rowH;
     const dpr = window.devicePixelRatio || 1;
     this.canvas.width = Math.round(width * dpr);
     this.canvas.height = Math.round(height * dpr);
@@ -86,9 +88,9 @@ export class HeadViewPane {
       ctx.strokeStyle = HEAD_COLORS[h % HEAD_COLORS.length];
       for (let q = 0; q < size; q++) {
         if (this.focus?.side === "left" && this.focus.index !== q) continue;
-        for (let k = 0; k < size; k++) {
+        for (let k = 0; k < nKeys; k++) {
           if (this.focus?.side === "right" && this.focus.index !== k) continue;
-          const w = t.value((h * size + q) * size + k);
+          const w = t.value((h * size + q) * nKeys + k);
           if (w < 0.02) continue; // invisible anyway; keeps long windows fast
           ctx.globalAlpha = Math.min(1, w);
           ctx.beginPath();
@@ -102,28 +104,30 @@ export class HeadViewPane {
     ctx.globalAlpha = 1;
     ctx.font = `12px ${font}`;
     ctx.textBaseline = "middle";
+    const bold = (side: "left" | "right", i: number) => this.focus?.side === side && this.focus.index === i;
+    ctx.fillStyle = textColor;
+    ctx.textAlign = "right";
     for (let i = 0; i < size; i++) {
-      const token = displayToken(tokens[start + i] ?? "", 18);
-      const bold = (side: "left" | "right") => this.focus?.side === side && this.focus.index === i;
-      ctx.fillStyle = textColor;
-      ctx.textAlign = "right";
-      ctx.font = `${bold("left") ? "bold " : ""}12px ${font}`;
-      ctx.fillText(token, labelW - 8, y(i), labelW - 10);
-      ctx.textAlign = "left";
-      ctx.font = `${bold("right") ? "bold " : ""}12px ${font}`;
-      ctx.fillText(token, labelW + gapW + 8, y(i), labelW - 10);
+      ctx.font = `${bold("left", i) ? "bold " : ""}12px ${font}`;
+      ctx.fillText(displayToken(tokens[start + i] ?? "", 18), labelW - 8, y(i), labelW - 10);
+    }
+    ctx.textAlign = "left";
+    for (let i = 0; i < nKeys; i++) {
+      ctx.font = `${bold("right", i) ? "bold " : ""}12px ${font}`;
+      ctx.fillText(displayToken(keys[keyStart + i] ?? "", 18), labelW + gapW + 8, y(i), labelW - 10);
     }
     this.canvas.dataset.lines = String(drawn);
     this.canvas.dataset.start = String(start);
     this.canvas.dataset.size = String(size);
+    this.canvas.dataset.keys = String(nKeys);
   }
 
   private hover(x: number, yPx: number): void {
     if (!this.last) return;
     const i = Math.floor((yPx - this.top) / this.rowH);
-    const size = this.last.t.shape[1];
+    const [, size, nKeys] = this.last.t.shape;
     const side = x < 140 ? "left" : x > 400 ? "right" : null;
-    const next = side && i >= 0 && i < size ? { side, index: i } as const : null;
+    const next = side && i >= 0 && i < (side === "left" ? size : nKeys) ? { side, index: i } as const : null;
     if (next?.side === this.focus?.side && next?.index === this.focus?.index) return;
     this.focus = next;
     this.redraw();

@@ -42,8 +42,11 @@ export class QueryKeyPane {
     });
   }
 
-  draw(tokens: string[], query: number, d: QueryKeyData, textColor: string, font: string): void {
-    if (this.querySelect.options.length !== tokens.length) {
+  /** ``tokens``: the queries; ``keyTokens``: what they read (the same tokens, or for
+   * cross-attention the encoder's). */
+  draw(tokens: string[], keyTokens: string[], query: number, d: QueryKeyData, textColor: string, font: string): void {
+    if (this.querySelect.options.length !== tokens.length || this.querySelect.dataset.first !== tokens[0]) {
+      this.querySelect.dataset.first = tokens[0] ?? "";
       this.querySelect.replaceChildren();
       tokens.forEach((t, i) => {
         const o = el("option", "", `#${i} ${JSON.stringify(displayToken(t, 20))}`);
@@ -109,7 +112,7 @@ export class QueryKeyPane {
       const y = top + row * (i + 1);
       ctx.fillStyle = textColor;
       ctx.textAlign = "right";
-      if (row >= 12 || i % 2 === 0) ctx.fillText(`#${key} ${displayToken(tokens[key], 12)}`, labelW - 6, y + row / 2);
+      if (row >= 12 || i % 2 === 0) ctx.fillText(`#${key} ${displayToken(keyTokens[key], 12)}`, labelW - 6, y + row / 2);
       for (let j = 0; j < dim; j++) {
         ctx.fillStyle = diverging(d.key_vectors.value(i * dim + j), vecExtent);
         ctx.fillRect(x1 + j * cellW, y, cellW, row - 1);

@@ -19,7 +19,7 @@ describe("layoutSquare", () => {
   });
 
   it("maps points to tokens inside a zoomed window", () => {
-    const g = layoutWindow(4096, 1000, 990, 40, 700, 60);
+    const g = layoutWindow(4096, 4096, { q0: 1000, k0: 990, nq: 40, nk: 40 }, 700, 60);
     expect(g.showLabels).toBe(true);
     expect(cellAt(g, g.left + 0.5 * g.cell, g.top + 3.5 * g.cell)).toEqual({ query: 1003, key: 990 });
     expect(windowAround(4096, 4090, 40)).toEqual({ start: 4056, size: 40 });
@@ -55,5 +55,19 @@ describe("model view grid", () => {
     expect(gridCellAt(g, cols[4] + 10, 32 + 53 + 10)).toEqual({ row: 1, head: 4 });
     expect(gridCellAt(g, cols[3] - 5, 40)).toBeNull(); // between groups
     expect(gridColumns(0, 10, 2, [0, 1, 2], 3)).toEqual([0, 12, 24]); // no grouping: even spacing
+  });
+
+  it("lays out a rectangular matrix: rows are queries, columns keys", () => {
+    const g = layoutWindow(5, 12, { q0: 0, k0: 0, nq: 5, nk: 12 }, 700, 50);
+    expect(g.width - g.left - 8).toBe(Math.round(12 * g.cell));
+    expect(g.height - g.top - 8).toBe(Math.round(5 * g.cell));
+    expect(cellAt(g, g.left + 11.5 * g.cell, g.top + 4.5 * g.cell)).toEqual({ query: 4, key: 11 });
+    expect(cellAt(g, g.left + 2.5 * g.cell, g.top + 5.5 * g.cell)).toBeNull(); // below the last row
+  });
+
+  it("keeps windows inside a sub-range (a sentence-pair filter)", () => {
+    expect(windowAround(100, 95, 20, 40, 90)).toEqual({ start: 70, size: 20 });
+    expect(windowAround(100, 10, 20, 40, 90)).toEqual({ start: 40, size: 20 });
+    expect(windowAround(100, 60, 80, 40, 90)).toEqual({ start: 40, size: 50 });
   });
 });

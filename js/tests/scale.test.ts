@@ -33,4 +33,11 @@ describe("makeScale", () => {
     expect(formatWeight(0.0009)).toBe("9.0e-4");
     expect(formatWeight(0)).toBe("0");
   });
+
+  it("covers only the region shown (a sentence-pair filter), leaving key 0 out only when shown", () => {
+    const value = (q: number, k: number) => (k === 0 ? 0.9 : q >= 4 && k < 4 ? 0.05 : 0.2);
+    expect(makeScale({ q0: 4, q1: 8, k0: 1, k1: 4 }, value, { excludeFirst: false, log: false }).vmax).toBe(0.05);
+    expect(makeScale({ q0: 4, q1: 8, k0: 0, k1: 4 }, value, { excludeFirst: true, log: false }).vmax).toBe(0.05);
+    expect(makeScale({ q0: 4, q1: 8, k0: 0, k1: 4 }, value, { excludeFirst: false, log: false }).vmax).toBe(0.9);
+  });
 });

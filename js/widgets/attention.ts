@@ -8,11 +8,11 @@ import { SummaryPane } from "../core/summary";
 import { drawColorBar, measureLabels } from "../core/heatmap";
 import { MatrixCanvas } from "../core/matrix";
 import { BaseState, WidgetModel } from "../core/model";
-import { formatWeight, makeScale } from "../core/scale";
+import { Region, formatWeight, makeScale } from "../core/scale";
 import { Tensor, WireHeader, decodeTensor, decodeTrait } from "../core/wire";
 
 /** One head's [query, key] weights: the only slice of the attention that travels. */
-type SliceTensor = WireHeader & { layer: number; head: number; aggregate: Aggregate; data: DataView };
+type SliceTensor = WireHeader & { layer: number; head: number; aggregate: Aggregate; part?: string; data: DataView };
 type Aggregate = "head" | "mean" | "max" | "rollout";
 const AGGREGATE_LABELS: Record<Exclude<Aggregate, "head">, string> = {
   mean: "mean of heads",
@@ -24,7 +24,12 @@ export type AttentionState = BaseState & {
   widget_id: string;
   model_name: string;
   tokens: string[];
+  key_tokens: string[];
   special: boolean[];
+  segments: number[];
+  parts: string[];
+  part: string;
+  pair_filter: PairFilter;
   causal: boolean;
   n_layers: number;
   n_heads: number;
@@ -46,28 +51,43 @@ export type AttentionState = BaseState & {
   log_scale: boolean;
 };
 type Model = WidgetModel<AttentionState>;
+type PairFilter = "all" | "AA" | "AB" | "BA" | "BB";
+const PAIR_FILTERS: Array<[PairFilter, string]> = [
+  ["all", "all tokens"], ["AA", "sentence A → A"], ["AB", "sentence A → B"],
+  ["BA", "sentence B → A"], ["BB", "sentence B → B"],
+];
+const PART_LABELS: Record<string, string> = {
+  cross: "cross-attention (decoder → encoder)",
+  encoder: "encoder self-attention",
+  decoder: "decoder self-attention",
+};
+/** How long a requested slice may take before the view says the kernel is not answering. */
+const NO_ANSWER_MS = 6000;
 type Mode = "matrix" | "head" | "model" | "summary" | "querykey";
 const MODES: Mode[] = ["matrix", "head", "model", "summary", "querykey"];
 
-/** Slices streamed during the computation, kept per model so every view of it shares them. */
-type Stream = { slices: Map<string, Tensor>; thumbs: Map<number, Tensor>; listeners: Set<() => void> };
+/** Model-view thumbnails streamed during their computation (by "part:layer"), kept per model
+ * so every view of it shares them. */
+type Stream = { thumbs: Map<string, Tensor>; listeners: Set<() => void> };
 // Keyed by the widget's own id: anywidget hands initialize() and render() different model
 // wrappers, so the wrapper object cannot be the key.
 const streams = new Map<string, Stream>();
-const MAX_CACHED_SLICES = 64;
 function streamOf(model: Model): Stream {
   const id = model.get("widget_id");
   let s = streams.get(id);
-  if (!s) streams.set(id, (s = { slices: new Map(), thumbs: new Map(), listeners: new Set() }));
+  if (!s) streams.set(id, (s = { thumbs: new Map(), listeners: new Set() }));
   return s;
 }
-const sliceKey = (layer: number, head: number, aggregate: Aggregate, log: boolean) =>
-  `${layer}:${aggregate === "head" ? head : aggregate}:${log ? "log" : "lin"}`;
 
 class AttentionMatrixView {
   private root = el("div", "lxw-root");
-  private layerSelect = el("select");
-  private headSelect = el("select");
+  private layerSelect = el("select", "lxw-layer");
+  private headSelect = el("select", "lxw-head");
+  private partSelect = el("select", "lxw-part");
+  private partLabel = el("label", "", "Attention ");
+  private pairSelect = el("select", "lxw-pair");
+  private pairLabel = el("label", "", "Show ");
+  private waiting: { key: string; timer: number } | null = null;
   private progress: ProgressLine;
   private errors: ErrorPanel;
   private placeholder = el("div", "lxw-placeholder");
@@ -134,7 +154,18 @@ class AttentionMatrixView {
     const headLabel = el("label", "", "Head ");
     headLabel.appendChild(this.headSelect);
     bar.append(el("span", "lxw-title", "Attention"), el("span", "lxw-muted", this.model.get("model_name")));
-    bar.append(...MODES.map((m) => this.tabs[m]), layerLabel, headLabel, this.progress.node);
+    this.partLabel.appendChild(this.partSelect);
+    for (const [value, label] of Object.entries(PART_LABELS)) {
+      const o = el("option", "", label);
+      o.value = value;
+      this.partSelect.appendChild(o);
+    }
+    this.partSelect.addEventListener("change", () => {
+      this.matrix.locked = null;
+      this.model.set("part", this.partSelect.value);
+      this.model.save_changes();
+    });
+    bar.append(...MODES.map((m) => this.tabs[m]), this.partLabel, layerLabel, headLabel, this.progress.node);
     this.layerSelect.addEventListener("change", () => this.choose({ layer: Number(this.layerSelect.value) }));
     this.headSelect.addEventListener("change", () => {
       const v = this.headSelect.value;
@@ -162,7 +193,15 @@ class AttentionMatrixView {
     this.search.placeholder = "find token\u2026";
     this.search.addEventListener("keydown", (e) => { if (e.key === "Enter") this.findNext(); });
     this.search.addEventListener("input", () => { this.searchAt = -1; this.searchInfo.textContent = ""; });
-    options.append(exclude, log, el("span", "lxw-muted", "Zoom"), zoomOut, zoomIn, reset, this.search, this.searchInfo);
+    this.pairLabel.appendChild(this.pairSelect);
+    for (const [value, label] of PAIR_FILTERS) {
+      const o = el("option", "", label);
+      o.value = value;
+      this.pairSelect.appendChild(o);
+    }
+    this.pairSelect.title = "Sentence pairs: limit the matrix to one sentence's queries reading one sentence's keys";
+    this.pairSelect.addEventListener("change", () => { this.model.set("pair_filter", this.pairSelect.value as PairFilter); this.model.save_changes(); });
+    options.append(this.pairLabel, exclude, log, el("span", "lxw-muted", "Zoom"), zoomOut, zoomIn, reset, this.search, this.searchInfo);
     this.excludeFirst.addEventListener("change", () => { this.model.set("exclude_first", this.excludeFirst.checked); this.model.save_changes(); });
     this.logScale.addEventListener("change", () => { this.model.set("log_scale", this.logScale.checked); this.model.save_changes(); });
 
@@ -191,7 +230,7 @@ class AttentionMatrixView {
     on("change:n_heads", () => this.refreshSelectors());
     on("change:layer", () => { this.refreshSelectors(); this.draw(); });
     on("change:head", () => { this.refreshSelectors(); this.draw(); });
-    for (const key of ["aggregate", "mode", "exclude_first", "log_scale", "thumbnails", "summary", "querykey", "headview"]) {
+    for (const key of ["aggregate", "mode", "exclude_first", "log_scale", "thumbnails", "summary", "querykey", "headview", "part", "parts", "pair_filter", "segments", "key_tokens"]) {
       on(`change:${key}`, () => { this.refreshSelectors(); this.draw(); });
     }
     on("change:pattern", () => this.draw());
@@ -227,11 +266,20 @@ class AttentionMatrixView {
     const nHeads = this.model.get("n_heads");
     const kv = this.model.get("kv_group");
     const grouped = kv.length > 0 && Math.max(...kv) + 1 < nHeads;
+    const parts = this.model.get("parts") ?? [];
+    this.partLabel.style.display = parts.length ? "" : "none";
+    for (const o of Array.from(this.partSelect.options)) o.hidden = !parts.includes(o.value);
+    this.partSelect.value = this.model.get("part");
+    const paired = (this.model.get("segments") ?? []).includes(1);
+    this.pairLabel.style.display = paired ? "" : "none";
+    this.pairSelect.value = this.model.get("pair_filter") ?? "all";
     fill(this.layerSelect, nLayers, (i) => (this.layerReady(i) ? `${i}` : `${i} (computing)`));
     const aggregates = Object.keys(AGGREGATE_LABELS) as Array<keyof typeof AGGREGATE_LABELS>;
     fill(this.headSelect, nHeads + aggregates.length, (i) =>
       i < nHeads ? (grouped ? `${i} (kv ${kv[i]})` : `${i}`) : AGGREGATE_LABELS[aggregates[i - nHeads]],
       (i) => (i < nHeads ? String(i) : aggregates[i - nHeads]));
+    const cross = this.model.get("part") === "cross";
+    for (const o of Array.from(this.headSelect.options)) if (o.value === "rollout") o.disabled = cross;
     this.layerSelect.value = String(this.model.get("layer"));
     const aggregate = this.model.get("aggregate");
     this.headSelect.value = aggregate === "head" ? String(this.model.get("head")) : aggregate;
@@ -241,19 +289,21 @@ class AttentionMatrixView {
     for (const m of MODES) this.tabs[m].setAttribute("aria-pressed", String(m === mode));
   }
 
-  /** The [query, key] tensor of the selected layer and head: the trait, or a streamed copy. */
+  /** The [query, key] tensor of the selected part, layer and head, once its slice arrived. */
   private currentTensor(): Tensor | null {
     const layer = this.model.get("layer");
     const head = this.model.get("head");
     const aggregate = this.model.get("aggregate");
     const log = this.model.get("log_scale");
     const trait = this.model.get("pattern") as SliceTensor;
-    const sameKind = trait && (trait.aggregate ?? "head") === aggregate && (trait.dtype === "float16") === log;
-    if (sameKind && trait.layer === layer && (aggregate !== "head" || trait.head === head)) {
-      if (this.traitCache?.trait !== trait) this.traitCache = { trait, tensor: decodeTrait(trait) };
-      return this.traitCache.tensor;
-    }
-    return streamOf(this.model).slices.get(sliceKey(layer, head, aggregate, log)) ?? null;
+    if (!trait || !("data" in trait)) return null;
+    // float16 when the colour scale covers only small weights (see AttentionView._slice)
+    const precise = log || this.model.get("exclude_first") || (this.model.get("pair_filter") ?? "all") !== "all";
+    const sameKind = (trait.aggregate ?? "head") === aggregate && (trait.dtype === "float16") === precise
+      && (trait.part ?? "self") === (this.model.get("part") ?? "self");
+    if (!sameKind || trait.layer !== layer || (aggregate === "head" && trait.head !== head)) return null;
+    if (this.traitCache?.trait !== trait) this.traitCache = { trait, tensor: decodeTrait(trait) };
+    return this.traitCache.tensor;
   }
 
   private drawIfCurrent(): void {
@@ -282,8 +332,10 @@ class AttentionMatrixView {
       const hv = this.model.get("headview") as Record<string, unknown> & { start?: number; layer?: number };
       if (hv && hv.start !== undefined) {
         const style = getComputedStyle(this.root);
-        this.headViewPane.draw(this.model.get("tokens"), hv.start, decodeTrait(hv as unknown as WireHeader & { data: DataView })!,
-          style.color || "#000", style.fontFamily || "sans-serif");
+        const keyTokens = this.model.get("key_tokens") ?? [];
+        this.headViewPane.draw(this.model.get("tokens"), keyTokens.length ? keyTokens : this.model.get("tokens"),
+          hv.start, (hv as { key_start?: number }).key_start ?? hv.start,
+          decodeTrait(hv as unknown as WireHeader & { data: DataView })!, style.color || "#000", style.fontFamily || "sans-serif");
       }
       return;
     }
@@ -295,7 +347,8 @@ class AttentionMatrixView {
           parts[name] = decodeTrait(qk[name] as WireHeader & { data: DataView })!;
         }
         const style = getComputedStyle(this.root);
-        this.queryKeyPane.draw(this.model.get("tokens"), qk.query, parts as unknown as QueryKeyData,
+        const keyTokens = this.model.get("key_tokens") ?? [];
+        this.queryKeyPane.draw(this.model.get("tokens"), keyTokens.length ? keyTokens : this.model.get("tokens"), qk.query, parts as unknown as QueryKeyData,
           style.color || "#000", style.fontFamily || "sans-serif");
       }
       return;
@@ -315,29 +368,38 @@ class AttentionMatrixView {
       return;
     }
     const tokens = this.model.get("tokens");
+    const keyTokens = this.model.get("key_tokens") ?? [];
+    const cols = keyTokens.length ? keyTokens : tokens;
     const tensor = this.currentTensor();
     const wrap = this.matrix.node;
     if (!tensor && this.matrix.drawn && tokens.length > 0 && this.model.get("status") !== "error") {
       wrap.style.opacity = "0.45"; // keep the old picture, dimmed, until the requested slice arrives
-      wrap.title = "loading\u2026";
+      wrap.title = "loading…";
+      this.expectAnswer();
       return;
     }
+    this.answered();
     wrap.style.opacity = "";
     wrap.title = "";
     if (!tensor || tokens.length === 0) {
       this.showPlaceholder(tokens.length);
       return;
     }
-    const n = tokens.length;
-    if (tensor.shape[0] !== n || tensor.shape[1] !== n) throw new Error(`attention shape [${tensor.shape}] does not fit ${n} tokens`);
+    const [nRows, nCols] = tensor.shape;
+    if (nRows !== tokens.length || nCols !== cols.length) {
+      throw new Error(`attention shape [${tensor.shape}] does not fit ${tokens.length} x ${cols.length} tokens`);
+    }
     this.placeholder.style.display = "none";
     wrap.parentElement!.style.display = "";
-    const scale = makeScale(n, (q, k) => tensor.value(q * n + k), { excludeFirst: this.model.get("exclude_first"), log: this.model.get("log_scale") });
+    const frame = this.frame(tokens.length, cols.length);
+    const value = (q: number, k: number) => tensor.value(q * nCols + k);
+    const scale = makeScale(frame, value, { excludeFirst: this.model.get("exclude_first"), log: this.model.get("log_scale") });
     const style = getComputedStyle(this.root);
     const fontFamily = style.fontFamily || "sans-serif";
-    const labelWidth = measureLabels(this.matrix.canvas.getContext("2d")!, tokens, fontFamily);
+    const ctx = this.matrix.canvas.getContext("2d")!;
+    const labelWidth = Math.max(measureLabels(ctx, tokens, fontFamily), measureLabels(ctx, cols, fontFamily));
     const causal = this.model.get("causal");
-    const g = this.matrix.render(tokens, tensor, causal, (this.root.clientWidth || 720) - 90, labelWidth, {
+    const g = this.matrix.render(tokens, cols, tensor, causal, frame, (this.root.clientWidth || 720) - 90, labelWidth, {
       colormap: this.model.get("colormap"),
       index: scale.index,
       textColor: style.color || "#000",
@@ -348,22 +410,72 @@ class AttentionMatrixView {
     Object.assign(this.matrix.canvas.dataset, {
       layer: String(this.model.get("layer")), head: String(this.model.get("head")), vmax: String(scale.vmax),
       aggregate: this.model.get("aggregate"), scale: scale.log ? "log" : "linear",
+      part: this.model.get("part"), filter: this.model.get("pair_filter"),
     });
     this.legendMax.textContent = formatWeight(scale.vmax);
     this.legendMin.textContent = formatWeight(scale.vmin);
     this.legendTitle.textContent = scale.log ? "weight (log)" : "weight";
-    drawColorBar(this.legendBar, this.model.get("colormap"), Math.max(80, Math.min(240, g.n * g.cell)));
+    this.caption.textContent = this.captionText();
+    drawColorBar(this.legendBar, this.model.get("colormap"), Math.max(80, Math.min(240, Math.max(g.nq, g.nk) * g.cell)));
+  }
+
+  /** The rows and columns the pair filter keeps (sentence A = segment 0, B = segment 1). */
+  private frame(rows: number, cols: number): Region {
+    const filter = this.model.get("pair_filter") ?? "all";
+    const segments = this.model.get("segments") ?? [];
+    const whole = { q0: 0, q1: rows, k0: 0, k1: cols };
+    if (filter === "all" || segments.length !== rows || rows !== cols || !segments.includes(1)) return whole;
+    const firstB = segments.indexOf(1);
+    const span = (s: string) => (s === "A" ? [0, firstB] : [firstB, rows]);
+    const [q0, q1] = span(filter[0]);
+    const [k0, k1] = span(filter[1]);
+    return { q0, q1, k0, k1 };
+  }
+
+  private captionText(): string {
+    const part = this.model.get("part");
+    const filter = this.model.get("pair_filter") ?? "all";
+    const rows = part === "cross" ? "Rows: decoder tokens (the token attending). Columns: encoder tokens (the source it reads). "
+      : "Rows: query tokens (the token attending). Columns: key tokens (what it attends to). ";
+    const scope = filter !== "all" && (this.model.get("segments") ?? []).includes(1)
+      ? `Showing sentence ${filter[0]}'s queries reading sentence ${filter[1]}'s keys; rows then sum to less than 1 and the colour scale covers only these cells. `
+      : "Each row sums to 1; the colour scale runs from 0 to the largest weight shown. ";
+    return rows + scope + "Hover a cell for its weight, click to pin it.";
+  }
+
+  /** A slice was asked for: if Python does not answer within a few seconds, say why. */
+  private expectAnswer(): void {
+    const key = ["part", "layer", "head", "aggregate", "log_scale", "exclude_first", "pair_filter"].map((k) => String(this.model.get(k as keyof AttentionState))).join(":");
+    if (this.waiting?.key === key) return;
+    this.answered();
+    const timer = window.setTimeout(() => {
+      if (this.waiting?.key !== key || this.currentTensor()) return;
+      if (this.model.get("status") === "computing") return; // still computing: the progress line says so
+      this.errors.show("No answer from the Python kernel for this layer and head. If the notebook was reopened " +
+        "or the kernel restarted, run the cell that created this view again; the picture shown is the last one received.");
+    }, NO_ANSWER_MS);
+    this.waiting = { key, timer };
+  }
+
+  private answered(): void {
+    if (this.waiting) window.clearTimeout(this.waiting.timer);
+    this.waiting = null;
   }
 
   private drawGrid(): void {
-    const thumbsTrait = this.model.get("thumbnails") as WireHeader & { layers?: number[]; data?: DataView };
-    const rows = new Map(streamOf(this.model).thumbs);
-    if (thumbsTrait && thumbsTrait.layers && thumbsTrait.data) {
+    const thumbsTrait = this.model.get("thumbnails") as WireHeader & { layers?: number[]; part?: string; data?: DataView };
+    const part = this.model.get("part") ?? "self";
+    const rows = new Map<number, Tensor>();
+    for (const [key, t] of streamOf(this.model).thumbs) {
+      const [p, layer] = key.split(":");
+      if (p === part) rows.set(Number(layer), t);
+    }
+    if (thumbsTrait && thumbsTrait.layers && thumbsTrait.data && (thumbsTrait.part ?? "self") === part) {
       const all = decodeTrait(thumbsTrait as WireHeader & { data: DataView })!;
-      const [, heads, s] = all.shape;
+      const [, heads, r, c] = all.shape;
       thumbsTrait.layers.forEach((layer, i) => {
-        const offset = i * heads * s * s;
-        rows.set(layer, { shape: [heads, s, s], raw: all.raw, scale: all.scale, offset: all.offset, value: (j) => all.value(offset + j) });
+        const offset = i * heads * r * c;
+        rows.set(layer, { shape: [heads, r, c], raw: all.raw, scale: all.scale, offset: all.offset, value: (j) => all.value(offset + j) });
       });
     }
     const layers = Array.from({ length: this.model.get("n_layers") }, (_, i) => i);
@@ -406,6 +518,7 @@ class AttentionMatrixView {
 
   dispose(): void {
     for (const fn of this.cleanups) fn();
+    this.answered();
     this.matrix.dispose();
     this.root.remove();
   }
@@ -425,18 +538,10 @@ export default {
   initialize({ model }: { model: Model }) {
     // Listen here, not in render: chunks sent before a view exists are kept for it.
     const stream = streamOf(model);
-    const onMessage = (msg: { kind?: string; tensor?: SliceTensor }, buffers: DataView[]) => {
-      if (!msg?.tensor || !buffers?.length) return;
+    const onMessage = (msg: { kind?: string; tensor?: WireHeader & { layer: number; part?: string } }, buffers: DataView[]) => {
+      if (msg?.kind !== "thumbs" || !msg.tensor || !buffers?.length) return;
       const t = msg.tensor;
-      if (msg.kind === "slice") {
-        const key = sliceKey(t.layer, t.head, t.aggregate ?? "head", t.dtype === "float16");
-        stream.slices.set(key, decodeTensor(t, buffers[0]));
-        if (stream.slices.size > MAX_CACHED_SLICES) stream.slices.delete(stream.slices.keys().next().value!);
-      } else if (msg.kind === "thumbs") {
-        stream.thumbs.set(t.layer, decodeTensor(t, buffers[0]));
-      } else {
-        return;
-      }
+      stream.thumbs.set(`${t.part ?? "self"}:${t.layer}`, decodeTensor(t, buffers[0]));
       stream.listeners.forEach((fn) => fn());
     };
     model.on("msg:custom", onMessage);

@@ -280,15 +280,20 @@ class AttentionView(ExplainerWidget):
 
     def _slice(self, layer: int, head: int) -> tuple[dict, bytes]:
         """``[query, key]`` of what the matrix shows as uint8 over 0..its max (at most 0.2% of
-        the max off); float16 when the log scale is on, so small weights keep their digits."""
+        the max off); float16 when the colour scale covers only small weights (log scale, first
+        token left out, a sentence-pair filter), so they keep three digits instead of a few
+        uint8 steps of the largest weight."""
         how = self.aggregate
         weights = aggregate(self._source(layer), layer, how, head)
-        if self.log_scale:
+        if self._precise():
             header, data = to_wire(weights, quantize="float16")
         else:
             top = float(weights.max()) if weights.size else 1.0
             header, data = to_wire(weights, quantize="uint8", value_range=(0.0, top or 1.0))
         return {**header, "layer": layer, "head": head, "aggregate": how, "part": self.part}, data
+
+    def _precise(self) -> bool:
+        return self.log_scale or self.exclude_first or self.pair_filter != "all"
 
     def _update_pattern(self) -> None:
         # Assigning an equal dict sends nothing: a slice already streamed is not sent again.
@@ -327,7 +332,7 @@ class AttentionView(ExplainerWidget):
             raise t.TraitError(message)
         return value
 
-    @t.observe("layer", "head", "aggregate", "log_scale")
+    @t.observe("layer", "head", "aggregate", "log_scale", "exclude_first", "pair_filter")
     def _selection_changed(self, _change) -> None:
         if getattr(self, "_suspend", False):
             return

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lab_canvas import DISTINCT_JS, assert_color, cell_center, hover, pixel, tooltip_weight  # noqa: F401
 from llmxai_widgets.colors import to_rgb
 
 pytestmark = [
@@ -26,7 +27,6 @@ pytestmark = [
 TEXT = "The quick brown fox jumps over the lazy dog near the river."
 XSS_TEXT = "Say <img src=x onerror=alert(1)> now"
 LAYER, HEAD = 3, 4  # a head with a cell no other layer or head colours alike
-COLOR_TOL = 8  # per channel: weights travel as uint8
 GREY = (200, 200, 200)
 
 
@@ -122,79 +122,6 @@ def widget(notebook, reference):
     return cell, canvas
 
 
-# -- canvas helpers ----------------------------------------------------------------------------
-
-_PIXEL_JS = """(c, [q, k]) => {
-  const ratio = c.width / c.getBoundingClientRect().width;  // devicePixelRatio as drawn
-  const d = c.dataset, cell = Number(d.cell);
-  const x = Math.floor((Number(d.left) + (k + 0.5) * cell) * ratio);
-  const y = Math.floor((Number(d.top) + (q + 0.5) * cell) * ratio);
-  const p = c.getContext("2d").getImageData(x, y, 1, 1).data;
-  return [p[0], p[1], p[2], p[3]];
-}"""
-
-_DISTINCT_JS = """(c) => {
-  const ratio = c.width / c.getBoundingClientRect().width;
-  const d = c.dataset, n = Number(d.n), cell = Number(d.cell);
-  const ctx = c.getContext("2d"), seen = new Set();
-  for (let q = 0; q < n; q++) for (let k = 0; k < n; k++) {
-    const p = ctx.getImageData(Math.floor((Number(d.left) + (k + 0.5) * cell) * ratio),
-                               Math.floor((Number(d.top) + (q + 0.5) * cell) * ratio), 1, 1).data;
-    seen.add(`${p[0]},${p[1]},${p[2]},${p[3]}`);
-  }
-  return [...seen];
-}"""
-
-
-def pixel(canvas, query: int, key: int) -> tuple[int, int, int, int]:
-    return tuple(canvas.evaluate(_PIXEL_JS, [query, key]))
-
-
-def assert_color(got, expected, what: str) -> None:
-    assert got[3] == 255, f"{what}: transparent pixel {got}"
-    diff = max(abs(int(a) - int(b)) for a, b in zip(got[:3], expected))
-    assert diff <= COLOR_TOL, f"{what}: drawn {tuple(got[:3])}, expected {tuple(expected)} (max channel diff {diff})"
-
-
-def cell_center(canvas, query: int, key: int) -> tuple[float, float]:
-    """Page (CSS px) coordinates of a cell's centre, for page.mouse."""
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    left, top, size = (float(canvas.get_attribute(f"data-{a}")) for a in ("left", "top", "cell"))
-    return box["x"] + left + (key + 0.5) * size, box["y"] + top + (query + 0.5) * size
-
-
-def hover(page, canvas, query: int, key: int):
-    """Move the mouse onto a cell and return the visible tooltip next to that canvas.
-
-    Up to three passes (away, then onto the cell), as a person would nudge the mouse: on a loaded
-    machine a redraw can land between Playwright's mouse events."""
-    tooltip = canvas.locator("xpath=..").locator(".lxw-tooltip")
-    shows = "([t, q, k]) => t.style.display !== 'none' && t.dataset.query === String(q) && t.dataset.key === String(k)"
-    for attempt in range(3):
-        if attempt:
-            page.keyboard.press("Escape")  # close a <select> popup that might hold the mouse
-        page.mouse.move(0, 0)  # from elsewhere, so the canvas sees the mouse arrive
-        page.mouse.move(*cell_center(canvas, query, key))
-        try:
-            page.wait_for_function(shows, arg=[tooltip.element_handle(), query, key], timeout=7_000)
-            return tooltip
-        except Exception:
-            if attempt == 2:
-                state = canvas.evaluate(
-                    "(c) => ({...c.dataset, tip: {...c.parentElement.querySelector('.lxw-tooltip').dataset},"
-                    " display: c.parentElement.querySelector('.lxw-tooltip').style.display})"
-                )
-                raise AssertionError(f"no tooltip for cell ({query}, {key}): {state}") from None
-    return tooltip
-
-
-def tooltip_weight(text: str) -> float:
-    m = re.search(r"weight\s+([0-9.]+)", text)
-    assert m, f"no weight in tooltip {text!r}"
-    return float(m.group(1))
-
-
 # -- tests -------------------------------------------------------------------------------------
 
 
@@ -207,7 +134,7 @@ def test_heatmap_pixels_match_transformers(widget, reference):
     for qq, kk in [(n - 1, n - 1), (n - 1, 0), (n // 2, 1)]:
         assert_color(pixel(canvas, qq, kk), reference.color(LAYER, qq, kk), f"cell ({qq}, {kk})")
     assert_color(pixel(canvas, 0, n - 1), GREY, "masked upper-triangle cell")
-    distinct = canvas.evaluate(_DISTINCT_JS)
+    distinct = canvas.evaluate(DISTINCT_JS)
     assert len(distinct) >= 6, f"heatmap looks blank: only {len(distinct)} distinct cell colours {distinct}"
     vmax = float(canvas.get_attribute("data-vmax"))
     assert vmax == pytest.approx(float(reference.pattern[LAYER, HEAD].max()), abs=0.01)
@@ -230,7 +157,7 @@ def test_layer_select_redraws_other_layer(notebook, widget, reference):
     cell, canvas = widget
     page = notebook.page
     q, k, other = reference.query, reference.key, reference.other_layer
-    layer_select = cell.locator(".lxw-bar select").first
+    layer_select = cell.locator("select.lxw-layer")
     for layer in (other, LAYER):  # there and back: a cached layer must redraw too
         layer_select.select_option(str(layer))
         page.wait_for_function(
@@ -260,7 +187,7 @@ def test_mean_of_heads_and_log_scale_draw_the_right_colours(notebook, widget, re
     cell, canvas = widget
     layer, q, k = LAYER, reference.query, reference.key
     mean = reference.pattern[layer].mean(axis=0)  # [query, key]
-    cell.locator(".lxw-bar select").nth(1).select_option("mean")
+    cell.locator("select.lxw-head").select_option("mean")
     page.wait_for_function("(c) => c.dataset.aggregate === 'mean'", arg=canvas.element_handle(), timeout=15_000)
     expected = tuple(int(c) for c in to_rgb(mean[q, k], 0.0, float(mean.max())))
     assert_color(pixel(canvas, q, k), expected, "mean of heads")
@@ -270,7 +197,7 @@ def test_mean_of_heads_and_log_scale_draw_the_right_colours(notebook, widget, re
     expected = tuple(int(c) for c in to_rgb(np.log10(mean[q, k]), top - 3, top))
     assert_color(pixel(canvas, q, k), expected, "mean of heads, log scale")
     cell.locator(".lxw-options input").nth(1).uncheck()
-    cell.locator(".lxw-bar select").nth(1).select_option(str(HEAD))
+    cell.locator("select.lxw-head").select_option(str(HEAD))
     page.wait_for_function("(c) => c.dataset.aggregate === 'head' && c.dataset.scale === 'linear'", arg=canvas.element_handle(), timeout=15_000)
     assert_color(pixel(canvas, q, k), reference.color(LAYER), "back to the head")
 
@@ -457,7 +384,7 @@ def test_layers_stream_with_progress_and_cancel_keeps_them(notebook):
     assert (status, complete) == ("cancelled", "False")
     assert 1 <= int(n_layers) < 30
     assert canvas.is_visible() and canvas.get_attribute("data-layer") == "0"
-    labels = cell.locator(".lxw-bar select").first.locator("option").all_inner_texts()
+    labels = cell.locator("select.lxw-layer").locator("option").all_inner_texts()
     assert "(computing)" not in labels[0] and any("(computing)" in label for label in labels)
 
 
