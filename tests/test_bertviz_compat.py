@@ -33,7 +33,8 @@ def test_head_view_with_a_sentence_pair(minilm):
     attention, tokens, enc = eager_outputs(minilm, "The cat sat.", "It was tired.")
     sentence_b_start = int(enc["token_type_ids"][0].tolist().index(1))
     view = lx.head_view(attention, tokens, sentence_b_start, layer=2, heads=[5])
-    assert (view.layer, view.head, view.mode) == (2, 5, "matrix")
+    assert (view.layer, view.head, view.mode) == (2, 5, "head")  # bertviz's head view: lines per head
+    assert view.headview["layer"] == 2 and view.headview["shape"] == [12, len(tokens), len(tokens)]
     assert not view.causal
     assert view.segments[sentence_b_start - 1] == 0 and view.segments[sentence_b_start] == 1
     assert view.tokens[0] == "[CLS]"
@@ -52,10 +53,33 @@ def test_include_layers_and_decoder_attention(smollm2):
         ({}, "pass attention="),
         ({"attention": (), "tokens": []}, "attention is empty"),
         ({"attention": (torch.zeros(2, 1, 3, 3),), "tokens": ["a", "b", "c"]}, "batch size 2"),
-        ({"attention": (torch.zeros(1, 1, 3, 3),), "tokens": ["a", "b"]}, "covers 3 tokens but 2"),
-        ({"cross_attention": (torch.zeros(1, 1, 3, 3),)}, "cross-attention"),
+        ({"attention": (torch.zeros(1, 1, 3, 3),), "tokens": ["a", "b"]}, "covers 3 x 3 tokens but 2"),
+        ({"cross_attention": (torch.zeros(1, 1, 3, 3),)}, "needs encoder_tokens="),
+        ({"cross_attention": (torch.zeros(1, 1, 2, 3),), "encoder_tokens": list("abc"), "decoder_tokens": list("abc")},
+         "covers 2 x 3 tokens but 3 x 3"),
     ],
 )
 def test_bad_arguments_say_what_to_pass(kwargs, message):
     with pytest.raises((ValueError, NotImplementedError), match=message):
         lx.model_view(**kwargs)
+
+
+def test_encoder_decoder_arguments_open_every_attention_given(tiny_t5):
+    enc = tiny_t5.tokenizer("The house is big.", return_tensors="pt").input_ids
+    dec = torch.tensor([[0] + tiny_t5.tokenizer("Das Haus", add_special_tokens=False).input_ids])
+    tiny_t5.model.set_attn_implementation("eager")
+    try:
+        with torch.no_grad():
+            out = tiny_t5.model(input_ids=enc, decoder_input_ids=dec, output_attentions=True)
+    finally:
+        tiny_t5.model.set_attn_implementation("sdpa")
+    names = lambda ids: tiny_t5.tokenizer.convert_ids_to_tokens(ids[0])  # noqa: E731
+    view = lx.head_view(encoder_attention=out.encoder_attentions, decoder_attention=out.decoder_attentions,
+                        cross_attention=out.cross_attentions, encoder_tokens=names(enc), decoder_tokens=names(dec))
+    assert view.parts == ["encoder", "decoder", "cross"] and view.part == "cross" and view.mode == "head"
+    assert len(view.tokens) == dec.shape[1] and len(view.key_tokens) == enc.shape[1]
+    assert view.headview["shape"] == [4, dec.shape[1], enc.shape[1]]
+    np.testing.assert_allclose(decode(view.pattern), out.cross_attentions[0][0, 0].numpy(), atol=view.pattern["scale"])
+    view.part = "decoder"
+    assert view.causal and view.key_tokens == []
+    np.testing.assert_allclose(decode(view.pattern), out.decoder_attentions[0][0, 0].numpy(), atol=view.pattern["scale"])

@@ -105,13 +105,14 @@ class AttentionView(ExplainerWidget):
         background: bool | None = None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        # before the traits: observers may run while super().__init__ sets them
         self._panes_lock = threading.Lock()
         self._model: LoadedModel | None = None
         self._tokens = None
         self._results: dict[str, AttentionResult] = {}  # by part, once computed
         self._partials: dict[str, AttentionResult] = {}  # by part, while computing
         self._suspend = False
+        super().__init__(**kwargs)
         if model is None:
             return  # from_result fills the traits
         if not isinstance(model, LoadedModel):
@@ -163,12 +164,15 @@ class AttentionView(ExplainerWidget):
         part = part or ("cross" if "cross" in results else next(iter(results)))
         if part not in results:
             raise ValueError(f"part {part!r} is not in these results ({', '.join(results)})")
+        mode = kwargs.pop("mode", None)
         view = cls(**kwargs)
         view._results = results
         if set(results) - {"self"}:
             view.parts = [p for p in SEQ2SEQ_PARTS if p in results]
         first = results[part]
         view._show_result(first, layer=first.layers[0] if layer is None else layer, head=head)
+        if mode is not None:
+            view.mode = mode
         return view
 
     @property
@@ -270,6 +274,7 @@ class AttentionView(ExplainerWidget):
             else:
                 self.status = "cancelled"
                 self.progress_label = f"cancelled: {len(result.layers)} of {result.n_model_layers} layers kept"
+        self._refresh_pane()  # a pane opened before the result existed
 
     def _source(self, layer: int) -> AttentionResult | None:
         """The result of the shown part holding ``layer``, during or after the computation."""
