@@ -93,6 +93,77 @@ QUICKSTART = [
     ),
 ]
 
+PAIRS_AND_CROSS = [
+    new_markdown_cell(
+        "# Two texts at once: sentence pairs and translation\n\n"
+        "Some models read two texts together. An **encoder** such as BERT reads a *sentence pair* (a question "
+        "and a passage, or two sentences to compare) in one sequence: `[CLS] A [SEP] B [SEP]`, and every token "
+        "may read every other token, earlier or later. An **encoder-decoder** such as T5 or BART reads a "
+        "source text with its encoder, and its decoder writes the output while reading the source through "
+        "**cross-attention**.\n\n"
+        "This notebook runs offline: it uses **all-MiniLM-L6-v2** (a 6-layer BERT encoder shipped in a Python "
+        "wheel) and a tiny T5 built on the spot."
+    ),
+    new_code_cell(
+        "import llmxai_widgets as lx\n\n"
+        "mini = lx.load_model('minilm')\n"
+        "a = 'The cat sat on the mat because it was tired.'\n"
+        "b = 'Why did the cat sit down?'\n"
+        "pair = lx.AttentionView(mini, a, text_pair=b, layer=2, head=5)\n"
+        "pair"
+    ),
+    new_markdown_cell(
+        "## Which words of one sentence read the other?\n\n"
+        "The matrix has no grey triangle: an encoder is not causal, so every token reads the whole pair. The "
+        "*Show* menu limits the matrix to one sentence's queries reading one sentence's keys, for example "
+        "**sentence A -> B**: rows are the words of the first sentence, columns the words of the question. "
+        "The colour scale then covers only those cells, so weak links between the sentences become visible "
+        "instead of being dwarfed by the rest. Rows no longer sum to 1 (the rest of each row's weight goes to "
+        "its own sentence).\n\n"
+        "The same from Python:"
+    ),
+    new_code_cell("pair.show(pair_filter='AB')"),
+    new_markdown_cell(
+        "## Where BERT-style attention misleads\n\n"
+        "Many heads of BERT-style encoders put most of their weight on `[SEP]` or `[CLS]` (Clark et al. 2019, "
+        "*What Does BERT Look At?*). Like the first-token sink of decoder models, that weight is often a "
+        "place to park attention, not a sign that the separator matters. Compare heads in the **Head summary** "
+        "tab before reading meaning into one picture, and try the *log colour scale*, which keeps small weights "
+        "visible next to a dominant separator.\n\n"
+        "## Cross-attention in an encoder-decoder\n\n"
+        "Next, an encoder-decoder. No translation model ships in a wheel, so we build a **tiny T5 with random "
+        "weights** from a configuration: its pictures show the *mechanics* (what each axis means, how the "
+        "parts connect), not learned alignments. With a trained model, for example "
+        "`lx.load_model('t5-small')` where you have its weights, the same view shows which source words each "
+        "output word reads."
+    ),
+    new_code_cell(
+        "import torch\n"
+        "from transformers import AutoTokenizer, T5Config, T5ForConditionalGeneration\n"
+        "from llmxai_widgets.models import bundled\n\n"
+        "torch.manual_seed(0)\n"
+        "config = T5Config(vocab_size=49152, d_model=64, d_kv=16, d_ff=128, num_layers=3, num_decoder_layers=3,\n"
+        "                  num_heads=4, decoder_start_token_id=0)\n"
+        "t5 = lx.load_model(model=T5ForConditionalGeneration(config),\n"
+        "                   tokenizer=AutoTokenizer.from_pretrained(bundled.smollm2_folder()), name_or_path='tiny-t5')\n"
+        "translation = lx.AttentionView(t5, 'The house is wonderful.', target='Das Haus ist wunderbar.', layer=2)\n"
+        "translation"
+    ),
+    new_markdown_cell(
+        "Rows are the **decoder's tokens** (it reads its start token, then the target's tokens: teacher "
+        "forcing), columns the **encoder's tokens**. The matrix is not square and nothing is greyed out: every "
+        "output position may read the whole source. The *Attention* menu switches to the encoder's and the "
+        "decoder's own self-attention (the decoder's is causal again). Leave out `target=` and the view shows "
+        "the model's own greedy output instead.\n\n"
+        "All three come from one forward pass, also as arrays:"
+    ),
+    new_code_cell(
+        "parts = lx.encoder_decoder_attention(t5, 'The house is wonderful.', 'Das Haus ist wunderbar.')\n"
+        "for name, result in parts.items():\n"
+        "    print(f'{name:8s} pattern {result.pattern.shape}  queries: {len(result.tokens)}  keys: {len(result.keys)}')"
+    ),
+]
+
 
 def write(name: str, cells: list) -> None:
     nb = new_notebook(cells=cells)
@@ -104,3 +175,4 @@ def write(name: str, cells: list) -> None:
 
 if __name__ == "__main__":
     write("quickstart.ipynb", QUICKSTART)
+    write("pairs_and_translation.ipynb", PAIRS_AND_CROSS)

@@ -5,9 +5,10 @@ import { el } from "./dom";
 import { displayToken } from "./layout";
 import { Tensor } from "./wire";
 
-/** Colour-blind-friendly categorical colours (Okabe-Ito, then Tol's muted). */
+/** Colour-blind-friendly categorical colours (Okabe-Ito with grey for its black, which would
+ * vanish on a dark theme, then Tol's muted). */
 export const HEAD_COLORS = [
-  "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
+  "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#8C8C8C",
   "#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255",
 ];
 
@@ -83,6 +84,7 @@ export class HeadViewPane {
     const y = (i: number) => this.top + (i + 0.5) * this.rowH;
     ctx.lineWidth = 2;
     let drawn = 0;
+    const visible = Array.from({ length: heads }, (_, h) => h).filter((h) => !this.hidden.has(h));
     for (let h = 0; h < heads; h++) {
       if (this.hidden.has(h)) continue;
       ctx.strokeStyle = HEAD_COLORS[h % HEAD_COLORS.length];
@@ -94,8 +96,11 @@ export class HeadViewPane {
           if (w < 0.02) continue; // invisible anyway; keeps long windows fast
           ctx.globalAlpha = Math.min(1, w);
           ctx.beginPath();
-          ctx.moveTo(labelW, y(q));
-          ctx.lineTo(labelW + gapW, y(k));
+          // each head's lines start and end a little apart, so heads reading the same key show
+          // side by side as stripes instead of the last one drawn hiding the rest
+          const spread = visible.length > 1 ? (visible.indexOf(h) / (visible.length - 1) - 0.5) * this.rowH * 0.6 : 0;
+          ctx.moveTo(labelW, y(q) + spread);
+          ctx.lineTo(labelW + gapW, y(k) + spread);
           ctx.stroke();
           drawn++;
         }

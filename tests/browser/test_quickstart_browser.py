@@ -1,5 +1,5 @@
-"""The quickstart lesson, as a student opens it: every cell runs in JupyterLab, the attention view
-draws the bundled model's attention, and the page makes no request beyond the local server."""
+"""The lessons in examples/, as a student opens them: every cell runs in JupyterLab, the views
+draw, and the page makes no request beyond the local server."""
 
 from __future__ import annotations
 
@@ -14,20 +14,19 @@ pytestmark = [
     pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="browser tests need Debian's Chromium at /usr/bin/chromium"),
 ]
 
-QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.ipynb"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+QUICKSTART = EXAMPLES / "quickstart.ipynb"
 DONE = re.compile(r"^\[\d+\]:$")
 
 
-def test_quickstart_runs_and_draws_offline(lab_page, open_notebook, artifacts):
-    page = lab_page
+def run_all(page, open_notebook, name: str, path: Path):
+    """Open a lesson, run every cell, wait until all finished; returns (notebook, outside requests)."""
     outside: list[str] = []
     page.on("request", lambda r: outside.append(r.url) if urlparse(r.url).hostname not in ("127.0.0.1", "localhost") and not r.url.startswith(("data:", "blob:")) else None)
-    notebook = open_notebook(page, "quickstart", QUICKSTART)
+    notebook = open_notebook(page, name, path)
     page.locator(f"{notebook.CELLS}.jp-CodeCell .cm-content").first.click()  # commands act on the focused notebook
     page.keyboard.press("Escape")
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-
-    prompts = notebook.cells.locator(".jp-InputArea-prompt")
     code_cells = page.locator(f"{notebook.CELLS}.jp-CodeCell")
     deadline_ms = 180_000
     waited = 0
@@ -38,7 +37,14 @@ def test_quickstart_runs_and_draws_offline(lab_page, open_notebook, artifacts):
         page.wait_for_timeout(250)
         waited += 250
     else:
-        pytest.fail(f"the quickstart did not finish running: prompts {texts}")
+        pytest.fail(f"{name} did not finish running: prompts {texts}")
+    return notebook, outside
+
+
+def test_quickstart_runs_and_draws_offline(lab_page, open_notebook, artifacts):
+    page = lab_page
+    notebook, outside = run_all(page, open_notebook, "quickstart", QUICKSTART)
+    prompts = notebook.cells.locator(".jp-InputArea-prompt")
     assert prompts.count() >= 5
 
     canvases = page.locator(".lxw-root canvas[data-layer]")
@@ -71,3 +77,26 @@ def test_view_survives_a_page_reload(lab_page):
     assert canvas.get_attribute("data-layer") == "10" and canvas.get_attribute("data-head") == "4"
     n = int(canvas.get_attribute("data-n"))
     assert n == 14 and float(canvas.get_attribute("data-vmax")) > 0
+
+
+def test_pairs_and_translation_lesson_draws_both_kinds(lab_page, open_notebook, artifacts):
+    page = lab_page
+    notebook, outside = run_all(page, open_notebook, "pairs_and_translation", EXAMPLES / "pairs_and_translation.ipynb")
+    canvases = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .lxw-root canvas[data-layer]")
+    canvases.last.wait_for(state="visible", timeout=60_000)
+    pair, cross = canvases.first, canvases.last  # pair.show(...) displays the pair view a second time
+    assert pair.get_attribute("data-filter") == "AB"  # pair.show(pair_filter='AB') in the lesson
+    assert int(pair.get_attribute("data-k0")) > 0 and pair.get_attribute("data-part") == "self"
+    assert cross.get_attribute("data-part") == "cross"
+    assert int(cross.get_attribute("data-rows")) != int(cross.get_attribute("data-cols"))
+    assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']").count() == 0
+    root = cross.locator("xpath=ancestor::div[contains(@class, 'lxw-root')]")
+    root.locator("button.lxw-tab", has_text="Head view").click()
+    lines = root.locator(".lxw-headview canvas")
+    page.wait_for_function("(c) => Number(c.dataset.lines) > 0", arg=lines.element_handle(), timeout=20_000)
+    assert int(lines.get_attribute("data-keys")) == int(cross.get_attribute("data-cols"))
+    assert int(lines.get_attribute("data-size")) == int(cross.get_attribute("data-rows"))
+    root.screenshot(path=str(artifacts / "lesson-cross-head-view.png"))
+    pair.locator("xpath=ancestor::div[contains(@class, 'lxw-root')]").screenshot(path=str(artifacts / "lesson-pair.png"))
+    assert not notebook.page_errors, notebook.page_errors
+    assert not outside, f"requests left the machine: {outside[:5]}"
