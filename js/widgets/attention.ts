@@ -451,8 +451,10 @@ class AttentionMatrixView {
     const timer = window.setTimeout(() => {
       if (this.waiting?.key !== key || this.currentTensor()) return;
       if (this.model.get("status") === "computing") return; // still computing: the progress line says so
-      this.errors.show("No answer from the Python kernel for this layer and head. If the notebook was reopened " +
-        "or the kernel restarted, run the cell that created this view again; the picture shown is the last one received.");
+      const shown = this.matrix.canvas.dataset;
+      this.errors.show(`No answer from the Python kernel for layer ${this.model.get("layer")}. If the notebook was ` +
+        "reopened or the kernel restarted, run the cell that created this view again; the picture shown " +
+        `(layer ${shown.layer}, ${shown.aggregate === "head" ? `head ${shown.head}` : shown.aggregate}) is the last one received.`);
     }, NO_ANSWER_MS);
     this.waiting = { key, timer };
   }
