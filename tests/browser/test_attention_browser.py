@@ -125,6 +125,28 @@ def widget(notebook, reference):
 # -- tests -------------------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def fresh_view(request):
+    """Tests share one view: each one that uses it starts from the same layer, head and tab, so a
+    failure part-way through one test cannot fail the next."""
+    if "widget" not in request.fixturenames:
+        yield
+        return
+    notebook = request.getfixturevalue("notebook")
+    cell, canvas = request.getfixturevalue("widget")
+    notebook.run(
+        f"v.show(layer={LAYER}, head={HEAD}, aggregate='head', mode='matrix', pair_filter='all')\n"
+        "v.log_scale = v.exclude_first = False\n"
+        "v.error = ''"
+    )
+    notebook.page.keyboard.press("Escape")
+    notebook.page.wait_for_function(
+        "([c, l, h]) => c.dataset.layer === String(l) && c.dataset.head === String(h) && c.dataset.scale === 'linear'",
+        arg=[canvas.element_handle(), LAYER, HEAD], timeout=30_000,
+    )
+    yield
+
+
 def test_heatmap_pixels_match_transformers(widget, reference):
     _, canvas = widget
     q, k = reference.query, reference.key
