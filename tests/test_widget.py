@@ -235,3 +235,24 @@ def test_sentence_pair_view_offers_the_pair_filters(minilm):
     with pytest.raises(traitlets.TraitError):
         view.pair_filter = "A->B"
     assert "pair_filter must be one of" in view.error and view.pair_filter == "AB"
+
+
+def test_attention_flow_is_computed_in_the_background_and_kept(smollm2):
+    from llmxai_widgets.methods.attention_flow import attention_flow
+
+    view = lx.AttentionView(smollm2, "The cat sat on the mat.", layer=5)
+    view.show(aggregate="flow")
+    deadline = time.time() + 60
+    while view.pattern.get("aggregate") != "flow" and time.time() < deadline:
+        time.sleep(0.05)
+    assert view.pattern["aggregate"] == "flow" and view.status == "ready", (view.status, view.error)
+    expected = attention_flow(view.result, 5)
+    np.testing.assert_allclose(decode(view.pattern), expected, atol=view.pattern["scale"])
+    np.testing.assert_allclose(expected.sum(-1), 1.0, atol=1e-5)
+    view.show(aggregate="mean")
+    view.show(aggregate="flow")  # kept: no second computation
+    assert view.pattern["aggregate"] == "flow" and view.pattern["layer"] == 5
+    long_view = lx.AttentionView(smollm2, " ".join(["word"] * 80), layer=1)
+    long_view.aggregate = "flow"  # the view shows why not; the picture drawn stays
+    assert "limited to 64 tokens" in long_view.error and "rollout" in long_view.error
+    assert long_view.pattern["aggregate"] == "head"

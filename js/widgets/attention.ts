@@ -13,11 +13,12 @@ import { Tensor, WireHeader, decodeTensor, decodeTrait } from "../core/wire";
 
 /** One head's [query, key] weights: the only slice of the attention that travels. */
 type SliceTensor = WireHeader & { layer: number; head: number; aggregate: Aggregate; part?: string; data: DataView };
-type Aggregate = "head" | "mean" | "max" | "rollout";
+type Aggregate = "head" | "mean" | "max" | "rollout" | "flow";
 const AGGREGATE_LABELS: Record<Exclude<Aggregate, "head">, string> = {
   mean: "mean of heads",
   max: "max of heads",
   rollout: "rollout (layers 0 to this)",
+  flow: "attention flow (layers 0 to this; up to 64 tokens)",
 };
 
 export type AttentionState = BaseState & {
@@ -279,7 +280,7 @@ class AttentionMatrixView {
       i < nHeads ? (grouped ? `${i} (kv ${kv[i]})` : `${i}`) : AGGREGATE_LABELS[aggregates[i - nHeads]],
       (i) => (i < nHeads ? String(i) : aggregates[i - nHeads]));
     const cross = this.model.get("part") === "cross";
-    for (const o of Array.from(this.headSelect.options)) if (o.value === "rollout") o.disabled = cross;
+    for (const o of Array.from(this.headSelect.options)) if (o.value === "rollout" || o.value === "flow") o.disabled = cross;
     this.layerSelect.value = String(this.model.get("layer"));
     const aggregate = this.model.get("aggregate");
     this.headSelect.value = aggregate === "head" ? String(this.model.get("head")) : aggregate;

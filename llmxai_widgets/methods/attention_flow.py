@@ -15,17 +15,19 @@ The max-flow solver is written for this graph (numpy and plain Python, no extra 
 - the search runs from the query down to the inputs (every node's capacities to the boundary
   below sum to 1, so less flow is pushed into dead ends than from the inputs upwards);
 - nodes that cannot reach the input token are pruned before the search (in causal models every
-  token before the input token, and every token after the query);
+  token before the input token; tokens after the query are never reached either);
 - the first Dinic phase (every source-sink path has the same length in a layered graph) finds
   a blocking flow by depth-first search with current-edge pointers, out-edges tried widest
   first, and after each augmentation resumes from the first saturated edge;
-- a vectorised reachability test on the residual graph then proves the flow maximal (no
-  augmenting path left, which is what happens on real models), or hands the residual graph to a
-  general Dinic that finishes the job.
+- a vectorised reachability test on the residual graph (a batch of input tokens at a time)
+  then proves the flow maximal, no augmenting path being left (for nearly every pair in
+  SmolLM2, for 65-85% of them in MiniLM), or Dinic's later phases finish the job: levels by
+  vectorised breadth-first search, a blocking flow among the edges on shortest augmenting paths.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -33,13 +35,19 @@ import numpy as np
 from ..results import AttentionResult
 from .attention_views import _mean_heads
 
-MAX_TOKENS = 96
-"""Longest input :func:`attention_flow` takes. Its cost grows about as tokens**4 x layers for a
-full matrix; on one CPU core, the full 96 x 96 matrix of SmolLM2-135M's 30 layers takes about
-a minute and one row a few seconds (rollout: milliseconds)."""
+MAX_TOKENS = 64
+"""Longest input :func:`attention_flow` takes: one max flow per (query, input token) pair, each
+over every layer, so a full matrix costs about tokens**4 x layers. Measured on one core of this
+project's CPU, the full matrix of 64 tokens takes about 5 s through SmolLM2's 30 layers and 9 s
+through MiniLM's 6 (not causal: twice the pairs, denser graphs), one row 0.1-0.4 s; at 96
+tokens SmolLM2's full matrix takes about 26 s. Rollout takes milliseconds at any of these."""
+
+_BATCH_ELEMENTS = 1 << 22
+"""Residual matrices of this many entries at most are checked at once (32 MB of float64)."""
 
 EPS = 1e-12
-"""Residual capacities at or below this count as saturated (capacities are at most 1)."""
+"""Residual capacities at or below this count as saturated (attention capacities are at most 1;
+smaller ones are left out of the graph, changing a flow by far less than float32 resolves)."""
 
 
 def attention_flow(
@@ -175,10 +183,7 @@ def layered_max_flow(
         return out
     graph = _Graph(caps)
     for i, q in enumerate(queries):
-        for k in range(n):
-            if check is not None:
-                check()
-            out[i, k] = graph.max_flow(q, k)
+        out[i] = graph.row(q, check)
         if on_row is not None:
             on_row(i, out[i])
     return out
@@ -201,7 +206,8 @@ class _Graph:
         self.bottom = caps[0]  # sink edges: column k
         self.nb = len(caps) - 1
         # Edge layers top-down, each node's out-edges widest first, flattened per layer.
-        self.dense, self.targets, self.caps, self.starts, self.ends, self.rows, self.cols = [], [], [], [], [], [], []
+        dense = []
+        self.targets, self.caps, self.starts, self.ends, self.rows, self.cols = [], [], [], [], [], []
         for b in range(self.nb - 1):
             m = caps[len(caps) - 2 - b]
             m = np.where(m > EPS, m, 0.0)
@@ -210,13 +216,17 @@ class _Graph:
             rows = np.repeat(np.arange(n), counts)
             cols = np.concatenate([order[a, : counts[a]] for a in range(n)]) if n else np.zeros(0, int)
             ends = np.cumsum(counts)
-            self.dense.append(m)
+            dense.append(m)
             self.rows.append(rows)
             self.cols.append(cols)
             self.targets.append(cols.tolist())
-            self.caps.append(m[rows, cols].tolist())
+            self.caps.append(array("d", m[rows, cols].tobytes()))
             self.starts.append((ends - counts).tolist())
             self.ends.append(ends.tolist())
+        self.dense = np.stack(dense) if dense else np.zeros((0, n, n))
+        self.flat = np.concatenate(
+            [b * n * n + self.rows[b] * n + self.cols[b] for b in range(self.nb - 1)] or [np.zeros(0, int)]
+        )
         # dead[k][b][j]: node j of internal boundary b cannot reach input token k.
         alive = np.zeros((n, self.nb, n), bool)
         alive[:, self.nb - 1] = (self.bottom > EPS).T
@@ -224,36 +234,77 @@ class _Graph:
             reach = (self.dense[b] > 0).astype(np.float32)  # [a, j]
             alive[:, b] = (alive[:, b + 1].astype(np.float32) @ reach.T) > 0
         self.dead = (~alive).tolist()
+        top = np.where(self.top > EPS, self.top, 0.0)
+        bottom = np.where(self.bottom > EPS, self.bottom, 0.0)
+        self.source_caps = top.tolist()  # [q][j]
+        self.source_order = [  # [q]: q's source edges, widest first
+            [j for j in np.argsort(-row, kind="stable").tolist() if row[j] > 0] for row in top
+        ]
+        self.sink_caps = bottom.T.tolist()  # [k][j]
+        # connected[q, k]: some source edge of q leads to a node that reaches k.
+        self.connected = ((top > 0).astype(np.float32) @ alive[:, 0, :].T.astype(np.float32)) > 0
 
-    def max_flow(self, q: int, k: int) -> float:
-        nb, n = self.nb, self.n
+    def row(self, q: int, check: Callable[[], None] | None = None) -> np.ndarray:
+        """Max flows from every input token to query ``q``."""
+        out = np.zeros(self.n)
+        batch = max(1, _BATCH_ELEMENTS // max(1, (self.nb - 1) * self.n * self.n))
+        pending = []  # (key, residuals, source edge residuals, sink edge residuals)
+        for k in range(self.n):
+            if check is not None:
+                check()
+            out[k], state = self._first_phase(q, k)
+            if state is not None:
+                pending.append((k, *state))
+            if len(pending) == batch or (k == self.n - 1 and pending):
+                for key, extra in self._finish(pending):
+                    out[key] += extra
+                pending = []
+        return out
+
+    def _finish(self, pending):
+        """Prove the first phase's flows maximal (no augmenting path left in the residual
+        graph), a batch of keys at once, or finish them with Dinic's later phases. Yields
+        ``(key, extra flow)`` for the keys that had more."""
+        residual = self._residuals([p[1] for p in pending])
+        flow = self.dense - residual
+        src_left = np.array([p[2] for p in pending])
+        sink_left = np.array([p[3] for p in pending])
+        reach = _closure(src_left > EPS, residual > EPS, flow > EPS)
+        for i in np.flatnonzero((reach[:, -1] & (sink_left > EPS)).any(axis=1)).tolist():
+            yield pending[i][0], _more_phases(residual[i], flow[i], src_left[i], sink_left[i])
+
+    def _first_phase(self, q: int, k: int):
+        """Dinic's first phase from query ``q`` to input token ``k``: its flow, and the residual
+        state to check (None when a saturated cut already proves the flow maximal)."""
+        if not self.connected[q, k]:
+            return 0.0, None
         dead = [row[:] for row in self.dead[k]]
-        source = self.top[q]
-        sink = [float(c) if c > EPS else 0.0 for c in self.bottom[:, k]]
-        src_left = [float(c) if c > EPS else 0.0 for c in source]
-        if not any(src_left[j] > 0 and not dead[0][j] for j in range(n)):
-            return 0.0
-        res = [c[:] for c in self.caps]
+        sink = self.sink_caps[k][:]
+        src_left = self.source_caps[q][:]
+        res = [c[:] for c in self.caps]  # array copies: memcpy
         ptr = [s[:] for s in self.starts]
-        total = self._blocking_flow(res, ptr, dead, src_left, sink)
+        total = self._blocking_flow(res, ptr, dead, src_left, sink, self.source_order[q])
         if not any(c > EPS for c in src_left) or not any(c > EPS for c in sink):
-            return total  # the source's or the sink's edges are all full: a saturated cut
-        state = self._augmentable(res, src_left, sink)
-        if state is None:
-            return total
-        return total + _dinic_residual(self, state, src_left, sink, q, k)
+            return total, None  # the source's or the sink's edges are all full: a saturated cut
+        return total, (res, src_left, sink)
 
-    def _blocking_flow(self, res, ptr, dead, src_left, sink) -> float:
-        """Dinic's first phase: a blocking flow of the layered graph (all paths have length nb+1)."""
+    def _blocking_flow(self, res, ptr, dead, src_left, sink, order) -> float:
+        """Dinic's first phase: a blocking flow of the layered graph (all paths have length nb+1).
+
+        Depth-first, one path at a time: ``nodes[i]`` is the path's node at boundary ``i``,
+        ``edge[i]`` the index of its edge to the next node, and ``limit[i] - pushed`` the path's
+        bottleneck up to ``nodes[i]`` (stored against the flow pushed since the source edge was
+        taken, so augmenting need not update it). After augmenting, the search resumes from the
+        first saturated edge."""
         last = self.nb - 1
         targets, ends = self.targets, self.ends
-        source = np.asarray(src_left)
         total = 0.0
-        for j0 in np.argsort(-source, kind="stable").tolist():
+        for j0 in order:
             s = src_left[j0]
             if s <= EPS or dead[0][j0]:
                 continue
-            nodes, mins = [j0], [s]  # the path; mins[i]: its bottleneck up to node i
+            pushed = 0.0
+            nodes, edge, limit = [j0], [], [s]
             while nodes:
                 i = len(nodes) - 1
                 u = nodes[i]
@@ -262,27 +313,29 @@ class _Graph:
                     if c <= EPS:
                         dead[i][u] = True
                         nodes.pop()
-                        mins.pop()
+                        limit.pop()
+                        if edge:
+                            edge.pop()
                         continue
-                    f = mins[i] if mins[i] < c else c
+                    f = limit[i] - pushed
+                    if c < f:
+                        f = c
                     sink[u] = c - f
-                    total += f
-                    s -= f
+                    pushed += f
                     cut = i
-                    for t in range(i):
-                        r = res[t]
-                        p = ptr[t][nodes[t]]
-                        r[p] -= f
-                        if r[p] <= EPS and cut == i:
+                    t = 0
+                    for r, p in zip(res, edge):
+                        v = r[p] - f
+                        r[p] = v
+                        if v <= EPS and cut == i:
                             cut = t
-                    if s <= EPS:
+                        t += 1
+                    if s - pushed <= EPS:
                         break
-                    del nodes[cut + 1 :]
-                    del mins[cut + 1 :]
-                    for t in range(cut + 1):
-                        mins[t] -= f
+                    del nodes[cut + 1 :], limit[cut + 1 :], edge[cut:]
                     continue
-                pu, r, tg, nd = ptr[i], res[i], targets[i], dead[i + 1]
+                r, tg, nd = res[i], targets[i], dead[i + 1]
+                pu = ptr[i]
                 p, end = pu[u], ends[i][u]
                 while p < end and (r[p] <= EPS or nd[tg[p]]):
                     p += 1
@@ -290,139 +343,173 @@ class _Graph:
                 if p == end:
                     dead[i][u] = True
                     nodes.pop()
-                    mins.pop()
+                    limit.pop()
+                    if edge:
+                        edge.pop()
                     continue
-                c = r[p]
-                mins.append(c if c < mins[i] else mins[i])
+                c = r[p] + pushed
+                limit.append(c if c < limit[i] else limit[i])
+                edge.append(p)
                 nodes.append(tg[p])
+            total += pushed
+            s -= pushed
             src_left[j0] = s if s > EPS else 0.0
         return total
 
-    def _flows(self, res) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Dense residual and flow matrices ``[a, j]`` of each edge layer."""
-        residual, flow = [], []
-        for b in range(self.nb - 1):
-            r = np.zeros((self.n, self.n))
-            r[self.rows[b], self.cols[b]] = res[b]
-            residual.append(r)
-            flow.append(self.dense[b] - r)
-        return residual, flow
-
-    def _augmentable(self, res, src_left, sink):
-        """The nodes that augmenting paths can still use, per internal boundary (reachable from
-        the source and reaching the sink in the residual graph: forward residuals and backward
-        flows), or None when no augmenting path is left. Augmenting only ever removes residual
-        edges or adds ones between nodes of the path, so later paths stay among these nodes."""
-        residual, flow = self._flows(res)
-        open_r = [r > EPS for r in residual]
-        open_f = [f > EPS for f in flow]
-        reach = _closure(
-            [np.asarray(src_left) > EPS] + [np.zeros(self.n, bool) for _ in range(self.nb - 1)],
-            down=open_r, up=open_f,
-        )
-        sink_open = np.asarray(sink) > EPS
-        if not (sink_open & reach[-1]).any():
-            return None
-        # Reaching the sink: the same closure on the reversed residual graph, bottom-up.
-        co = _closure(
-            [sink_open] + [np.zeros(self.n, bool) for _ in range(self.nb - 1)],
-            down=[r.T for r in reversed(open_r)], up=[f.T for f in reversed(open_f)],
-        )[::-1]
-        return [a & b for a, b in zip(reach, co)], residual, flow
+    def _residuals(self, states) -> np.ndarray:
+        """Dense residual capacities ``[key, b, a, j]`` of the edge layers."""
+        residual = np.zeros((len(states), self.nb - 1, self.n, self.n))
+        if self.nb > 1:
+            flat = residual.reshape(len(states), -1)
+            for i, res in enumerate(states):
+                flat[i, self.flat] = np.concatenate([np.frombuffer(r) for r in res])
+        return residual
 
 
-def _closure(reach: list[np.ndarray], down: list[np.ndarray], up: list[np.ndarray]) -> list[np.ndarray]:
-    """Grow ``reach[b]`` (bool per node of boundary ``b``) along ``down[b][a, j]`` (node ``a`` of
-    boundary ``b`` to node ``j`` of ``b + 1``) and ``up[b][a, j]`` (node ``j`` of ``b + 1`` back to
-    node ``a`` of ``b``) until nothing changes."""
-    count = sum(int(r.sum()) for r in reach)
+def _more_phases(residual, flow, src_left, sink_left) -> float:
+    """Dinic's later phases, from the residual state the first phase left: augmenting paths
+    may now step back along edges that carry flow. Returns the extra flow; each phase first
+    checks that the sink is still reachable in the residual graph.
+
+    ``residual[b, a, j]`` and ``flow[b, a, j]`` (node ``a`` of internal boundary ``b`` to node
+    ``j`` of ``b + 1``) are updated in place, as are ``src_left`` and ``sink_left``, the
+    residuals of the source's and the sink's edges. Each phase labels nodes with their distance
+    from the source and to the sink (vectorised breadth-first searches), keeps the edges on
+    shortest augmenting paths (usually few) and finds a blocking flow among them by depth-first
+    search.
+    """
+    nb, n = residual.shape[0] + 1, len(src_left)
+    total = 0.0
     while True:
-        for b in range(len(down)):
-            reach[b + 1] |= down[b][reach[b]].any(axis=0)
-        for b in range(len(up) - 1, -1, -1):
-            reach[b] |= up[b][:, reach[b + 1]].any(axis=1)
-        new = sum(int(r.sum()) for r in reach)
+        open_r, open_f = residual > EPS, flow > EPS
+        start, stop = src_left > EPS, sink_left > EPS
+        if not _closure(start, open_r, open_f)[nb - 1][stop].any():
+            return total
+        level = _levels(start, open_r, open_f)
+        ends = (level[nb - 1] >= 0) & stop
+        length = int(level[nb - 1][ends].min()) + 1  # edges from the source to the sink
+        ends &= level[nb - 1] == length - 1
+        # Distances to the sink: the same search on the reversed residual graph.
+        back = _levels(ends, open_r[::-1].transpose(0, 2, 1), open_f[::-1].transpose(0, 2, 1))[::-1]
+        on = (level >= 0) & (back >= 0) & (level + back == length)
+        # The level graph: edges from distance d to d + 1 among nodes on shortest paths.
+        ids = np.full((nb, n), -1)
+        where = np.flatnonzero(on)
+        ids.reshape(-1)[where] = np.arange(len(where))
+        s, t = len(where), len(where) + 1
+        adj: list[list[int]] = [[] for _ in range(len(where) + 2)]
+        to: list[int] = []
+        where_from: list[tuple] = []  # per edge: which residual it is, to write the result back
+        cap: list[float] = []
+        for j in np.flatnonzero(on[0] & start & (level[0] == 1)).tolist():
+            adj[s].append(len(to))
+            to.append(int(ids[0, j]))
+            cap.append(float(src_left[j]))
+            where_from.append(("s", j))
+        up, down = level[:-1, :, None], level[1:, None, :]
+        both = on[:-1, :, None] & on[1:, None, :]
+        for kind, mask in (("r", open_r & both & (down == up + 1)), ("f", open_f & both & (up == down + 1))):
+            for b, a, j in zip(*(x.tolist() for x in np.nonzero(mask))):
+                u, v = int(ids[b, a]), int(ids[b + 1, j])
+                if kind == "f":
+                    u, v = v, u
+                adj[u].append(len(to))
+                to.append(v)
+                cap.append(float(residual[b, a, j] if kind == "r" else flow[b, a, j]))
+                where_from.append((kind, b, a, j))
+        for j in np.flatnonzero(on[nb - 1] & ends).tolist():
+            adj[int(ids[nb - 1, j])].append(len(to))
+            to.append(t)
+            cap.append(float(sink_left[j]))
+            where_from.append(("t", j))
+        before = cap[:]
+        total += _blocking(adj, to, cap, s, t)
+        for e, place in enumerate(where_from):
+            d = before[e] - cap[e]
+            if d == 0.0:
+                continue
+            if place[0] == "s":
+                src_left[place[1]] -= d
+            elif place[0] == "t":
+                sink_left[place[1]] -= d
+            else:
+                _, b, a, j = place
+                if place[0] == "f":
+                    d = -d
+                residual[b, a, j] -= d
+                flow[b, a, j] += d
+
+
+def _closure(start, down, up) -> np.ndarray:
+    """Nodes ``[..., boundary, node]`` reachable from the ``start[..., node]`` nodes of boundary
+    0 along ``down[..., b, a, j]`` (node ``a`` of boundary ``b`` to node ``j`` of ``b + 1``) and
+    ``up[..., b, a, j]`` (node ``j`` of ``b + 1`` back to node ``a`` of ``b``), for a batch of
+    graphs at once: sweeps down and up until nothing changes (few: flows seldom zigzag)."""
+    nb = down.shape[-3] + 1
+    down, up = down.astype(np.float32), up.astype(np.float32)
+    reach = np.zeros((*start.shape[:-1], nb, start.shape[-1]), np.float32)
+    reach[..., 0, :] = start
+    count = reach.sum()
+    while True:
+        for b in range(nb - 1):
+            step = (reach[..., b, None, :] @ down[..., b, :, :])[..., 0, :] > 0
+            reach[..., b + 1, :] = np.maximum(reach[..., b + 1, :], step)
+        for b in range(nb - 2, -1, -1):
+            step = (up[..., b, :, :] @ reach[..., b + 1, :, None])[..., 0] > 0
+            reach[..., b, :] = np.maximum(reach[..., b, :], step)
+        new = reach.sum()
         if new == count:
-            return reach
+            return reach > 0
         count = new
 
 
-def _dinic_residual(graph: _Graph, state, src_left, sink, q: int, k: int) -> float:
-    """Finish a max flow from the residual state the first phase left: Dinic on the general
-    residual graph (augmenting paths may step back along edges that carry flow), restricted to
-    the nodes augmenting paths can use. Returns the extra flow. Rarely needed; plain lists."""
-    alive, residual, flow = state
-    n, nb = graph.n, graph.nb
-    ids = np.full((nb, n), -1)
-    nodes = np.flatnonzero(np.concatenate(alive))
-    ids.reshape(-1)[nodes] = np.arange(len(nodes))
-    s, t = len(nodes), len(nodes) + 1
-    to: list[int] = []
-    cap: list[float] = []
-    adj: list[list[int]] = [[] for _ in range(len(nodes) + 2)]
-
-    def add(u: int, v: int, forward: float, backward: float) -> None:
-        e = len(to)
-        to.extend((v, u))
-        cap.extend((forward, backward))
-        adj[u].append(e)
-        adj[v].append(e + 1)
-
-    source_caps, bottom = graph.top[q], graph.bottom[:, k]
-    for j in np.flatnonzero(alive[0] & (np.asarray(src_left) > EPS)).tolist():
-        add(s, int(ids[0, j]), src_left[j], float(source_caps[j]) - src_left[j])
-    for b in range(nb - 1):
-        usable = (residual[b] > EPS) | (flow[b] > EPS)
-        rows, cols = np.nonzero(usable & alive[b][:, None] & alive[b + 1][None, :])
-        for a, j, r, f in zip(ids[b, rows].tolist(), ids[b + 1, cols].tolist(),
-                              residual[b][rows, cols].tolist(), flow[b][rows, cols].tolist()):
-            add(a, j, r, f)
-    for j in np.flatnonzero(alive[nb - 1] & (np.asarray(sink) > EPS)).tolist():
-        add(int(ids[nb - 1, j]), t, sink[j], float(bottom[j]) - sink[j])
-
-    total = 0.0
-    size = len(adj)
+def _levels(start, down, up) -> np.ndarray:
+    """Breadth-first distances ``[boundary, node]`` (-1: unreached) from the ``start`` nodes of
+    boundary 0 (at distance 1), along ``down`` and ``up`` as in :func:`_closure`."""
+    nb, n = down.shape[0] + 1, len(start)
+    down, up = down.astype(np.float32), up.astype(np.float32)
+    level = np.full((nb, n), -1)
+    frontier = np.zeros((nb, n), np.float32)
+    frontier[0] = start
+    level[0][start] = 1
+    d = 1
     while True:
-        level = [-1] * size
-        level[s] = 0
-        frontier = [s]
-        while frontier and level[t] < 0:
-            nxt = []
-            for u in frontier:
-                for e in adj[u]:
-                    v = to[e]
-                    if level[v] < 0 and cap[e] > EPS:
-                        level[v] = level[u] + 1
-                        nxt.append(v)
-            frontier = nxt
-        if level[t] < 0:
-            return total
-        ptr = [0] * size
-        while True:
-            # Iterative depth-first search for one path in the level graph.
-            path: list[int] = []  # edges
-            u = s
-            while u != t:
-                edges = adj[u]
-                while ptr[u] < len(edges):
-                    e = edges[ptr[u]]
-                    if cap[e] > EPS and level[to[e]] == level[u] + 1:
-                        break
-                    ptr[u] += 1
-                if ptr[u] == len(edges):
-                    if not path:
-                        break
-                    level[u] = -1  # dead end for this phase
-                    e = path.pop()
-                    u = to[e ^ 1]
-                    ptr[u] += 1
-                    continue
-                path.append(edges[ptr[u]])
-                u = to[edges[ptr[u]]]
-            if u != t:
-                break
-            f = min(cap[e] for e in path)
-            for e in path:
-                cap[e] -= f
-                cap[e ^ 1] += f
-            total += f
+        nxt = np.zeros((nb, n), bool)
+        nxt[1:] = (frontier[:-1, None, :] @ down)[:, 0, :] > 0
+        nxt[:-1] |= (up @ frontier[1:, :, None])[:, :, 0] > 0
+        nxt &= level < 0
+        if not nxt.any():
+            return level
+        d += 1
+        level[nxt] = d
+        frontier = nxt.astype(np.float32)
+
+
+def _blocking(adj, to, cap, s: int, t: int) -> float:
+    """A blocking flow from ``s`` to ``t`` in an acyclic level graph (lists; ``cap`` updated)."""
+    ptr = [0] * len(adj)
+    dead = [False] * len(adj)
+    total = 0.0
+    while True:
+        path: list[int] = []  # edges
+        u = s
+        while u != t:
+            edges = adj[u]
+            p = ptr[u]
+            while p < len(edges) and (cap[edges[p]] <= EPS or dead[to[edges[p]]]):
+                p += 1
+            ptr[u] = p
+            if p == len(edges):
+                dead[u] = True
+                if not path:
+                    return total
+                path.pop()
+                u = to[path[-1]] if path else s
+                continue
+            path.append(edges[p])
+            u = to[edges[p]]
+        f = min(cap[e] for e in path)
+        for e in path:
+            cap[e] -= f
+        total += f
+

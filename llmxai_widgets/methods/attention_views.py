@@ -6,14 +6,15 @@ import numpy as np
 
 from ..results import AttentionResult
 
-AGGREGATES = ("head", "mean", "max", "rollout")
+AGGREGATES = ("head", "mean", "max", "rollout", "flow")
 """What the matrix view can show: one head, the mean or max over a layer's heads, or attention
-rollout from the first layer up to the chosen one."""
+rollout or attention flow from the first layer up to the chosen one."""
 
 
 def aggregate(result: AttentionResult, layer: int, how: str, head: int = 0) -> np.ndarray:
     """``[query, key]`` weights: one ``head``, or the ``mean``/``max`` over heads of ``layer``, or
-    ``rollout`` through layers ``0..layer`` (Abnar and Zuidema 2020)."""
+    ``rollout`` or ``flow`` through layers ``0..layer`` (Abnar and Zuidema 2020; flow is slow:
+    see ``attention_flow``)."""
     if how == "head":
         return result.head(layer, head)
     if how == "mean":
@@ -22,6 +23,11 @@ def aggregate(result: AttentionResult, layer: int, how: str, head: int = 0) -> n
         return result.layer(layer).max(axis=0)
     if how == "rollout":
         return rollout(result, layer)
+    if how == "flow":
+        from .attention_flow import attention_flow  # imports this module
+
+        _self_attention_only(result, "attention flow")
+        return attention_flow(result, layer)
     raise ValueError(f"unknown aggregate {how!r}; choose one of {', '.join(AGGREGATES)}")
 
 
@@ -35,11 +41,7 @@ def rollout(result: AttentionResult, upto_layer: int) -> np.ndarray:
     layers ``0..upto_layer``, the residual connection counted as half of each layer's mixing.
     Row ``q`` says how much token ``q``'s representation after ``upto_layer`` draws on each input
     token. Needs every layer from 0 to ``upto_layer`` in ``result``."""
-    if result.part == "cross":
-        raise ValueError(
-            "rollout follows self-attention through the layers; cross-attention has no such chain: "
-            "choose a head, mean or max, or part='encoder'/'decoder'"
-        )
+    _self_attention_only(result, "rollout")
     missing = [layer for layer in range(upto_layer + 1) if layer not in result.sources]
     if missing:
         raise ValueError(
@@ -54,6 +56,14 @@ def rollout(result: AttentionResult, upto_layer: int) -> np.ndarray:
         mixed /= mixed.sum(axis=-1, keepdims=True)
         joint = mixed @ joint
     return joint.astype(np.float32)
+
+
+def _self_attention_only(result: AttentionResult, what: str) -> None:
+    if result.part == "cross":
+        raise ValueError(
+            f"{what} follows self-attention through the layers; cross-attention has no such chain: "
+            "choose a head, mean or max, or part='encoder'/'decoder'"
+        )
 
 
 def thumbnail(weights: np.ndarray, size: int) -> np.ndarray:

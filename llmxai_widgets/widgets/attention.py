@@ -7,7 +7,7 @@ import threading
 import traitlets as t
 
 from ..methods.attention import SEQ2SEQ_PARTS, Cancelled, attention, check_index, encoder_decoder_attention
-from ..methods.attention_views import AGGREGATES, aggregate
+from ..methods.attention_views import AGGREGATES, _self_attention_only, aggregate
 from ..models.wrapped import LoadedModel, check_text
 from ..results import AttentionResult
 from ..wire import to_wire
@@ -112,6 +112,8 @@ class AttentionView(ExplainerWidget):
         self._results: dict[str, AttentionResult] = {}  # by part, once computed
         self._partials: dict[str, AttentionResult] = {}  # by part, while computing
         self._suspend = False
+        self._flows: dict[tuple[str, int], object] = {}  # attention flow by (part, layer)
+        self._flow_running: set[tuple[str, int]] = set()
         super().__init__(**kwargs)
         if model is None:
             return  # from_result fills the traits
@@ -283,13 +285,14 @@ class AttentionView(ExplainerWidget):
                 return result
         return None
 
-    def _slice(self, layer: int, head: int) -> tuple[dict, bytes]:
+    def _slice(self, layer: int, head: int, weights=None) -> tuple[dict, bytes]:
         """``[query, key]`` of what the matrix shows as uint8 over 0..its max (at most 0.2% of
         the max off); float16 when the colour scale covers only small weights (log scale, first
         token left out, a sentence-pair filter), so they keep three digits instead of a few
         uint8 steps of the largest weight."""
         how = self.aggregate
-        weights = aggregate(self._source(layer), layer, how, head)
+        if weights is None:
+            weights = aggregate(self._source(layer), layer, how, head)
         if self._precise():
             header, data = to_wire(weights, quantize="float16")
         else:
@@ -302,9 +305,69 @@ class AttentionView(ExplainerWidget):
 
     def _update_pattern(self) -> None:
         # Assigning an equal dict sends nothing: a slice already streamed is not sent again.
-        if self._source(self.layer) is not None and 0 <= self.head < self.n_heads:
-            header, data = self._slice(self.layer, self.head)
+        if self._source(self.layer) is None or not 0 <= self.head < self.n_heads:
+            return
+        if self.aggregate == "flow":
+            self._show_flow()
+            return
+        header, data = self._slice(self.layer, self.head)
+        self.pattern = {**header, "data": data}
+
+    def _show_flow(self) -> None:
+        """Attention flow takes seconds (a max flow per token pair): computed in a thread with
+        progress and cancel, kept per (part, layer), drawn when done if still asked for."""
+        key = (self.part, self.layer)
+        if key in self._flows:
+            header, data = self._slice(self.layer, self.head, self._flows[key])
             self.pattern = {**header, "data": data}
+            return
+        result = self._source(self.layer)
+        _self_attention_only(result, "attention flow")
+        from ..methods.attention_flow import MAX_TOKENS
+
+        if len(result.tokens) > MAX_TOKENS:
+            raise ValueError(
+                f"attention flow solves a max flow for every pair of tokens through every layer; it is limited to "
+                f"{MAX_TOKENS} tokens and this text has {len(result.tokens)}: choose rollout (its proportional "
+                f"cousin, fast at any length) or a shorter text"
+            )
+        if key in self._flow_running:
+            return
+        self._flow_running.add(key)
+        threading.Thread(target=self._compute_flow, args=(result, key), daemon=True).start()
+
+    def _compute_flow(self, result: AttentionResult, key) -> None:
+        from ..methods.attention_flow import attention_flow
+
+        part, layer = key
+        n = len(result.tokens)
+        self._cancel.clear()
+        with self.hold_sync():
+            self.status, self.progress = "computing", 0.0
+            self.progress_label = f"attention flow to layer {layer}"
+
+        def on_row(i, _row):
+            self.progress = (i + 1) / n
+            self.progress_label = f"attention flow to layer {layer}: {i + 1} of {n} tokens"
+
+        try:
+            flow = attention_flow(result, layer, on_row=on_row, cancelled=lambda: self.cancelled)
+        except Cancelled:
+            with self.hold_sync():
+                self.status, self.progress_label = "ready", "attention flow cancelled"
+            return
+        except Exception as err:  # shown in the view; the picture drawn stays
+            with self.hold_sync():
+                self.status, self.progress_label = "ready", ""
+                self.error = f"could not compute attention flow: {type(err).__name__}: {err}"
+            return
+        finally:
+            self._flow_running.discard(key)
+        self._flows[key] = flow
+        with self.hold_sync():
+            self.status, self.progress, self.progress_label = "ready", 1.0, ""
+            if (self.part, self.layer, self.aggregate) == (part, layer, "flow"):
+                self._update_pattern()
 
     # -- reactions to the view -------------------------------------------------------------------
     @t.validate("layer")
@@ -365,7 +428,7 @@ class AttentionView(ExplainerWidget):
                     self.layer = self.n_layers - 1
                 finally:
                     self._suspend = False
-            if self.aggregate == "rollout" and self.part == "cross":
+            if self.aggregate in ("rollout", "flow") and self.part == "cross":
                 self.aggregate = "mean"
             self._update_pattern()
             self._refresh_pane()

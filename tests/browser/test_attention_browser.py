@@ -224,6 +224,41 @@ def test_mean_of_heads_and_log_scale_draw_the_right_colours(notebook, widget, re
     assert_color(pixel(canvas, q, k), reference.color(LAYER), "back to the head")
 
 
+def _networkx_flow_row(pattern: np.ndarray, upto: int, query: int) -> np.ndarray:
+    """Attention flow row of ``query`` after layer ``upto``, straight from transformers' weights
+    with networkx's max flow (Abnar and Zuidema's graph; row normalised as their code does)."""
+    import networkx as nx
+
+    n = pattern.shape[-1]
+    graph = nx.DiGraph()
+    for layer in range(upto + 1):
+        mixed = 0.5 * pattern[layer].astype(np.float64).mean(axis=0) + 0.5 * np.eye(n)
+        mixed /= mixed.sum(axis=-1, keepdims=True)
+        for q in range(n):
+            for k in range(n):
+                if mixed[q, k] > 0:
+                    graph.add_edge((layer, k), (layer + 1, q), capacity=float(mixed[q, k]))
+    row = np.array([nx.maximum_flow_value(graph, (0, k), (upto + 1, query)) for k in range(n)])
+    return row / row.sum()
+
+
+def test_attention_flow_draws_the_max_flow_row(notebook, widget, reference):
+    """Pick attention flow: computed in the background (progress line), then drawn; one row's
+    pixels match a max flow computed by networkx from transformers' own weights."""
+    page = notebook.page
+    cell, canvas = widget
+    q = len(reference.tokens) - 1
+    row = _networkx_flow_row(reference.pattern, LAYER, q)
+    cell.locator("select.lxw-head").select_option("flow")
+    page.wait_for_function("(c) => c.dataset.aggregate === 'flow'", arg=canvas.element_handle(), timeout=60_000)
+    vmax = float(canvas.get_attribute("data-vmax"))
+    assert vmax >= row.max() - 1e-3
+    for k in (0, 1, q // 2, q):
+        assert_color(pixel(canvas, q, k), to_rgb(row[k], 0.0, vmax), f"flow ({q}, {k})")
+    tooltip = hover(page, canvas, q, 1)
+    assert tooltip_weight(tooltip.inner_text()) == pytest.approx(row[1], abs=vmax / 255 + 1e-3)
+
+
 def test_model_view_shows_every_head_and_opens_one_on_click(notebook, widget, reference, artifacts):
     page = notebook.page
     cell, canvas = widget
