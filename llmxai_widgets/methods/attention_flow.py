@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ..results import AttentionResult
-from .attention_views import _mean_heads
+from .attention_views import _check_layers_up_to, _mean_heads, _self_attention_only
 
 MAX_TOKENS = 64
 """Longest input :func:`attention_flow` takes: one max flow per (query, input token) pair, each
@@ -83,20 +83,11 @@ def attention_flow(
     """
     from .attention import Cancelled
 
-    if getattr(result, "part", "self") == "cross":
-        raise ValueError(
-            "attention flow follows self-attention through the layers; cross-attention has no such "
-            "chain: choose part='encoder' or 'decoder'"
-        )
+    _self_attention_only(result, "attention flow")
     if isinstance(upto_layer, bool) or not isinstance(upto_layer, (int, np.integer)) or upto_layer < 0:
         raise ValueError(f"upto_layer must be a layer number (0 or more), got {upto_layer!r}")
     upto_layer = int(upto_layer)
-    missing = [layer for layer in range(upto_layer + 1) if layer not in result.sources]
-    if missing:
-        raise ValueError(
-            f"attention flow to layer {upto_layer} needs layers 0-{upto_layer}; this result lacks "
-            f"{missing[:5]}{'...' if len(missing) > 5 else ''}: compute with layers=None"
-        )
+    _check_layers_up_to(result, upto_layer, "attention flow")
     n = len(result.tokens)
     if n > MAX_TOKENS:
         raise ValueError(

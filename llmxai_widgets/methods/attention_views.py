@@ -42,12 +42,7 @@ def rollout(result: AttentionResult, upto_layer: int) -> np.ndarray:
     Row ``q`` says how much token ``q``'s representation after ``upto_layer`` draws on each input
     token. Needs every layer from 0 to ``upto_layer`` in ``result``."""
     _self_attention_only(result, "rollout")
-    missing = [layer for layer in range(upto_layer + 1) if layer not in result.sources]
-    if missing:
-        raise ValueError(
-            f"rollout to layer {upto_layer} needs layers 0-{upto_layer}; this result lacks {missing[:5]}"
-            f"{'...' if len(missing) > 5 else ''}: compute with layers=None"
-        )
+    _check_layers_up_to(result, upto_layer, "rollout")
     n = len(result.tokens)
     eye = np.eye(n)
     joint = eye
@@ -63,6 +58,15 @@ def _self_attention_only(result: AttentionResult, what: str) -> None:
         raise ValueError(
             f"{what} follows self-attention through the layers; cross-attention has no such chain: "
             "choose a head, mean or max, or part='encoder'/'decoder'"
+        )
+
+
+def _check_layers_up_to(result: AttentionResult, upto_layer: int, what: str) -> None:
+    missing = [layer for layer in range(upto_layer + 1) if layer not in result.sources]
+    if missing:
+        raise ValueError(
+            f"{what} to layer {upto_layer} needs layers 0-{upto_layer}; this result lacks {missing[:5]}"
+            f"{'...' if len(missing) > 5 else ''}: compute with layers=None"
         )
 
 
