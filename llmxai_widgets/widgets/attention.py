@@ -483,6 +483,61 @@ class AttentionView(ExplainerWidget):
             except Exception as err:  # shown in the view; the matrix stays usable
                 self.error = f"could not draw the model view: {type(err).__name__}: {err}"
 
+    # -- figures -----------------------------------------------------------------------------------
+    def figure(self, **options):
+        """What the matrix shows now (part, layer, head or aggregate, sentence-pair filter, colour
+        map and scale) as a :class:`~llmxai_widgets.figures.Figure`, at full precision (not the
+        uint8 the browser gets). ``options`` override: see
+        :class:`~llmxai_widgets.figures.FigureOptions` (width, height, font_family, font_size,
+        colormap, colorbar, colorbar_label, title, rotation, log, exclude_first, theme, dpi) and
+        ``tokens=(start, stop)``, ``rows=``, ``cols=`` for a token range."""
+        from ..figures import attention_figure
+
+        if self.mode != "matrix":
+            raise NotImplementedError(
+                f"saving the {self.mode!r} view as a figure is not built yet; the matrix view saves: "
+                f"view.show(mode='matrix') first"
+            )
+        result = self.result
+        if result is None or self._source(self.layer) is None:
+            raise ValueError("nothing to save yet: this view has no computed layer")
+        weights = None
+        if self.aggregate == "flow":
+            from ..methods.attention_flow import attention_flow
+
+            key = (self.part, self.layer)
+            weights = self._flows.get(key)
+            if weights is None:
+                weights = self._flows[key] = attention_flow(result, self.layer)
+        frame = self._frame()
+        kwargs = {"colormap": self.colormap, "log": self.log_scale, "exclude_first": self.exclude_first}
+        if frame is not None and "tokens" not in options:
+            kwargs["rows"], kwargs["cols"] = frame
+        kwargs.update(options)
+        return attention_figure(result, self.layer, self.head, aggregate=self.aggregate, weights=weights, **kwargs)
+
+    def save(self, path, **options):
+        """Write the view to ``path``: .svg, .pdf or .png (see :meth:`figure` for ``options``),
+        or .html (a standalone, offline, interactive page). Needs no browser and no kernel."""
+        from pathlib import Path
+
+        path = Path(path)
+        if path.suffix.lower() == ".html":
+            from ..export_html import save_html
+
+            return save_html(self, path, **options)
+        dpi = options.get("dpi", 200)
+        return self.figure(**options).save(path, dpi=dpi)
+
+    def _frame(self):
+        """(rows, cols) token ranges of the sentence-pair filter, or None for all tokens."""
+        segments = list(self.segments)
+        if self.pair_filter == "all" or 1 not in segments:
+            return None
+        first_b, n = segments.index(1), len(segments)
+        span = {"A": (0, first_b), "B": (first_b, n)}
+        return span[self.pair_filter[0]], span[self.pair_filter[1]]
+
     def show(
         self,
         layer: int | None = None,

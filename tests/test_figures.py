@@ -1,0 +1,153 @@
+"""Figures from Python, headless: SVG/PDF/PNG of the attention matrix, checked against
+transformers' own weights, with hostile token text in every format."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import llmxai_widgets as lx
+from llmxai_widgets.cli import main as cli
+from llmxai_widgets.colors import to_rgb
+from llmxai_widgets.figures import FigureOptions, attention_figure, display_token, matrix_figure
+
+TEXT = "The capital of France is Paris."
+HOSTILE = [
+    "</text><script>alert(1)</script>", '<img src=x onerror="alert(1)">', "\"quoted\" 'single' & amp;",
+    "\u202eevil\u202c", "\u200fmark", "emoji 😀🎉", "$x^2$ \\frac{1}{2}", "x" * 80, "\n", "\t", "   ",
+]
+SVG_NS = "{http://www.w3.org/2000/svg}"
+FIXTURE = Path(__file__).resolve().parent.parent / "js" / "tests" / "fixtures" / "display_tokens.json"
+
+
+def svg_texts(svg: str) -> list[str]:
+    root = ET.fromstring(svg)  # parses as XML or raises
+    assert not [el for el in root.iter() if el.tag in (f"{SVG_NS}script", "script", f"{SVG_NS}foreignObject")]
+    return ["".join(el.itertext()) for el in root.iter(f"{SVG_NS}text")]
+
+
+def eager_head(model, text, layer, head):
+    ids = torch.as_tensor(model.tokenize(text).ids)[None]
+    model.model.set_attn_implementation("eager")
+    try:
+        with torch.no_grad():
+            out = model.model(input_ids=ids, output_attentions=True)
+    finally:
+        model.model.set_attn_implementation("sdpa")
+    return out.attentions[layer][0, head].numpy()
+
+
+def test_svg_keeps_every_token_as_escaped_text():
+    tokens = ["<s>", *HOSTILE]
+    weights = np.tril(np.ones((len(tokens), len(tokens))))
+    weights /= weights.sum(1, keepdims=True)
+    svg = matrix_figure(weights, tokens, tokens, causal=True, options=FigureOptions(title="A & B <test>")).svg()
+    assert "<script" not in svg and "<img" not in svg
+    texts = svg_texts(svg)
+    for token in tokens:
+        assert texts.count(display_token(token)) == 2, (token, display_token(token))  # row and column label
+    assert "A & B <test>" in texts
+    assert "[U+202E]evil[U+202C]" in texts  # a bidi override is shown, not obeyed
+    assert "$x^2$ \\frac{1}{2}" in texts  # not typeset as math
+
+
+@pytest.mark.skipif(not shutil.which("pdftotext"), reason="pdftotext (Debian poppler-utils) is not installed")
+def test_pdf_embeds_its_fonts_and_keeps_tokens_as_text(tmp_path):
+    tokens = ["The", " cat", *HOSTILE[:6]]
+    weights = np.full((len(tokens), len(tokens)), 1 / len(tokens))
+    path = matrix_figure(weights, tokens, tokens).save(tmp_path / "fig.pdf")
+    text = subprocess.run(["pdftotext", "-raw", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    lines = text.splitlines()
+    for token in tokens:
+        assert display_token(token).strip() in lines, (token, text)
+    fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout.splitlines()[2:]
+    assert fonts and all(" yes " in line.split("Identity-H")[-1][:8] or "yes yes" in line for line in fonts), fonts
+
+
+def test_png_has_the_requested_size_and_the_model_s_colours(smollm2, tmp_path):
+    from PIL import Image
+
+    result = lx.attention(smollm2, TEXT, layers=[0, 1, 2, 3])
+    fig = attention_figure(result, 3, 2, width="3in", font_size=9)
+    path = fig.save(tmp_path / "fig.png", dpi=100)
+    image = np.asarray(Image.open(path).convert("RGB"))
+    assert image.shape[1] == 300  # 3 in at 100 dpi
+    assert abs(image.shape[0] - fig.height / 72 * 100) < 1  # the height follows from the cells
+    expected = eager_head(smollm2, TEXT, 3, 2)
+    vmax = expected.max()
+    scale = 100 / 72
+    for q, k in [(0, 0), (3, 1), (6, 6), (6, 2)]:
+        x = int((fig.left + (k + 0.5) * fig.cell) * scale)
+        y = int((fig.top + (q + 0.5) * fig.cell) * scale)
+        got = image[y, x]
+        assert np.abs(got.astype(int) - to_rgb(expected[q, k], 0, vmax).astype(int)).max() <= 2, (q, k, got)
+    masked = image[int((fig.top + 0.5 * fig.cell) * scale), int((fig.left + 5.5 * fig.cell) * scale)]
+    assert tuple(masked) == (200, 200, 200)  # above the diagonal: masked, as on screen
+
+
+def test_view_saves_what_it_shows(minilm, tmp_path):
+    view = lx.AttentionView(minilm, "The cat sat.", text_pair="Where did it sit?", layer=2, head=5)
+    view.show(pair_filter="AB")
+    fig = view.figure()
+    segments = view.segments
+    first_b = segments.index(1)
+    texts = fig.texts
+    assert [t for t in texts if t in ("[CLS]",)] == ["[CLS]"]  # rows: sentence A only
+    assert texts.count("[SEP]") == 2  # A's [SEP] as a row, B's as a column
+    assert fig.vmax == pytest.approx(float(view.result.head(2, 5)[:first_b, first_b:].max()))
+    view.show(pair_filter="all", aggregate="mean")
+    view.log_scale = True
+    for ext in ("svg", "pdf", "png"):
+        assert view.save(tmp_path / f"v.{ext}").stat().st_size > 1000
+    with pytest.raises(ValueError, match="not one of svg, pdf, png"):
+        view.save(tmp_path / "v.jpeg")
+    view.show(mode="model")
+    with pytest.raises(NotImplementedError, match="view.show\\(mode='matrix'\\)"):
+        view.save(tmp_path / "grid.svg")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"colormap": "jet"}, "unknown colour map 'jet'"),
+        ({"width": "3 furlongs"}, "is not a length"),
+        ({"theme": "solarized"}, "theme must be one of light, dark"),
+        ({"rotation": 120}, "between 0 and 90"),
+        ({"width": "0.2in"}, "too small"),
+        ({"tokens": (5, 2)}, "selects no tokens"),
+    ],
+)
+def test_bad_figure_options_say_what_to_pass(smollm2, options, message):
+    result = lx.attention(smollm2, TEXT, layers=[0])
+    with pytest.raises((ValueError, TypeError), match=message):
+        attention_figure(result, 0, 0, **options)
+
+
+def test_command_line_writes_every_format(tmp_path, capsys):
+    outputs = [tmp_path / f"fig.{ext}" for ext in ("svg", "pdf", "png")]
+    args = ["figure", "attention", "--text", TEXT, "--layer", "3", "--head", "2", "--width", "3.5in"]
+    for out in outputs:
+        args += ["-o", str(out)]
+    assert cli(args) == 0
+    assert all(out.stat().st_size > 1000 for out in outputs)
+    assert outputs[2].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and outputs[1].read_bytes()[:5] == b"%PDF-"
+    assert " Paris" in svg_texts(outputs[0].read_text())
+    assert cli(["figure", "attention", "--text", TEXT, "--layer", "99", "-o", str(tmp_path / "x.svg")]) == 2
+    assert "layer 99 is out of range" in capsys.readouterr().err
+
+
+def test_display_token_matches_the_browser_rule():
+    """Writes the cases js/tests/display.test.ts checks against the JS twin (displayToken)."""
+    cases = [*HOSTILE, "a\r\nb", "\u00a0", "\ufeff", "\x07bell", "\u2066iso\u2069", "é" * 30, "日本語", ""]
+    expected = [[case, display_token(case)] for case in cases]
+    if FIXTURE.exists() and json.loads(FIXTURE.read_text()) == expected:
+        return
+    FIXTURE.write_text(json.dumps(expected, ensure_ascii=False, indent=1) + "\n")
+    pytest.fail(f"updated {FIXTURE.name}; commit it so the JS test checks the same cases")
