@@ -1,5 +1,7 @@
-"""Every example notebook runs headless from top to bottom and saves its widgets' state."""
+"""Every example notebook runs headless from top to bottom, saves its widgets' state, and carries
+a static figure of every view that nbconvert turns into HTML with no live kernel or network."""
 
+import base64
 from pathlib import Path
 
 import nbformat
@@ -32,3 +34,18 @@ def test_example_notebook_runs(path, tmp_path):
         assert entry["state"]["status"] == "ready", entry["state"].get("error")
         paths = [b["path"] for b in entry.get("buffers", [])]
         assert ["pattern", "data"] in paths, "the saved notebook keeps the drawn layer's bytes"
+
+    # every view is followed by its static figure, drawn once the view was ready
+    for cell in nb.cells:
+        outs = cell.get("outputs", []) if cell.cell_type == "code" else []
+        for i, out in enumerate(outs):
+            if WIDGET_MIME in out.get("data", {}):
+                static = outs[i + 1]["data"]
+                assert static["text/html"].startswith('<img alt="llmxai-widgets figure: AttentionView"'), static
+                assert base64.b64decode(static["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # nbconvert: the static figures are in the HTML (its widget views need a CDN this machine lacks)
+    from nbconvert import HTMLExporter
+
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    assert html.count('alt="llmxai-widgets figure: AttentionView"') == len(views)

@@ -59,6 +59,9 @@ const CSS = `
 .lxw-root button.lxw-swatch.lxw-off { opacity: 0.25; }
 .lxw-caption { max-width: 760px; margin-top: 4px; }
 .lxw-placeholder { padding: 24px; color: var(--jp-ui-font-color2, #616161); }
+/* Each view is followed by a static figure of itself for places that cannot run it (GitHub,
+   nbconvert, a notebook opened without its kernel): hidden wherever the live view drew. */
+.jp-OutputArea-child:has(.lxw-root) + .jp-OutputArea-child:has(img[alt^="llmxai-widgets figure"]) { display: none; }
 `;
 
 export function ensureStyle(): void {

@@ -491,16 +491,21 @@ class AttentionView(ExplainerWidget):
         :class:`~llmxai_widgets.figures.FigureOptions` (width, height, font_family, font_size,
         colormap, colorbar, colorbar_label, title, rotation, log, exclude_first, theme, dpi) and
         ``tokens=(start, stop)``, ``rows=``, ``cols=`` for a token range."""
-        from ..figures import attention_figure
-
         if self.mode != "matrix":
             raise NotImplementedError(
                 f"saving the {self.mode!r} view as a figure is not built yet; the matrix view saves: "
                 f"view.show(mode='matrix') first"
             )
-        result = self.result
-        if result is None or self._source(self.layer) is None:
-            raise ValueError("nothing to save yet: this view has no computed layer")
+        return self._matrix_figure(**options)
+
+    def _matrix_figure(self, **options):
+        from ..figures import attention_figure
+
+        result = self._source(self.layer)  # not self.result: that waits for a running computation
+        if result is None:
+            raise ValueError(
+                f"nothing to save yet: layer {self.layer} is not computed (view.wait() waits for the computation)"
+            )
         weights = None
         if self.aggregate == "flow":
             from ..methods.attention_flow import attention_flow
@@ -515,6 +520,24 @@ class AttentionView(ExplainerWidget):
             kwargs["rows"], kwargs["cols"] = frame
         kwargs.update(options)
         return attention_figure(result, self.layer, self.head, aggregate=self.aggregate, weights=weights, **kwargs)
+
+    def _static_figure(self):
+        if self._source(self.layer) is None or (self.aggregate == "flow" and (self.part, self.layer) not in self._flows):
+            return None
+        # the matrix of the current layer and head, whichever tab is open (the other views' figures
+        # are not built yet)
+        what = f"head {self.head}" if self.aggregate == "head" else self.aggregate
+        return self._matrix_figure(title=f"{self.model_name}, layer {self.layer}, {what}")
+
+    @t.observe("status", "layer", "head", "aggregate", "part", "pair_filter", "colormap", "log_scale",
+               "exclude_first", "pattern")
+    def _static_changed(self, change) -> None:
+        if getattr(self, "_static_id", None) is None or self.status not in ("ready", "cancelled", "error"):
+            return
+        if change["name"] == "status":  # the computation just ended: draw now, in its thread
+            self._update_static()
+        else:  # a person clicking around: wait until the view is still
+            self._schedule_static()
 
     def save(self, path, **options):
         """Write the view to ``path``: .svg, .pdf or .png (see :meth:`figure` for ``options``),

@@ -118,6 +118,75 @@ class ExplainerWidget(anywidget.AnyWidget):
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
+    # -- static figure for places that cannot run the view -------------------------------------
+    STATIC_DPI = 144
+    STATIC_WAIT = 1.5
+    """Seconds a display waits for a running computation before showing a placeholder."""
+    STATIC_DELAY = 0.6
+    """Seconds of quiet before the static figure is redrawn after a change."""
+
+    def _static_figure(self):
+        """A :class:`~llmxai_widgets.figures.Figure` of what the view shows, or None (nothing
+        drawn yet). Subclasses override."""
+        return None
+
+    def _static_bundle(self) -> dict:
+        import base64
+        import html
+
+        try:
+            figure = self._static_figure()
+        except Exception as err:  # the live view is unaffected; say why the picture is missing
+            figure, why = None, f"{type(err).__name__}: {err}"
+        else:
+            why = "computing"
+        label = f"<{type(self).__name__}: {self.status}>"
+        if figure is None:
+            return {"text/plain": f"{label} (static figure: {why})"}
+        png = base64.b64encode(figure.png(dpi=self.STATIC_DPI)).decode("ascii")
+        width = round(figure.width / 72 * 96)  # CSS pixels, sharp on high-DPI screens
+        alt = html.escape(f"llmxai-widgets figure: {type(self).__name__}", quote=True)
+        return {
+            "text/html": f'<img alt="{alt}" width="{width}" src="data:image/png;base64,{png}">',
+            "image/png": png,
+            "text/plain": f"{label} (static figure of the view)",
+        }
+
+    def _ipython_display_(self) -> None:
+        """The live view, then a static figure of it (kept up to date while the kernel runs):
+        GitHub, nbviewer without widgets, nbconvert and notebooks reopened without their kernel
+        show the figure; JupyterLab hides it wherever the live view drew (js/core/dom.ts)."""
+        from IPython.display import display
+
+        bundle = self._repr_mimebundle_()
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, None)
+        display(data, metadata=metadata, raw=True)
+        if getattr(self, "_static_id", None) is None:
+            self._static_id = uuid.uuid4().hex
+        # A short computation ends here, so the figure goes out with the cell (a notebook run
+        # headless may end before a later update); a long one updates the figure when done.
+        self.wait(self.STATIC_WAIT)
+        display(self._static_bundle(), raw=True, display_id=self._static_id)
+
+    def _schedule_static(self) -> None:
+        """Redraw the static figure once the view has been still for STATIC_DELAY seconds."""
+        if getattr(self, "_static_id", None) is None:
+            return
+        timer = getattr(self, "_static_timer", None)
+        if timer is not None:
+            timer.cancel()
+        self._static_timer = threading.Timer(self.STATIC_DELAY, self._update_static)
+        self._static_timer.daemon = True
+        self._static_timer.start()
+
+    def _update_static(self) -> None:
+        from IPython.display import update_display
+
+        try:
+            update_display(self._static_bundle(), raw=True, display_id=self._static_id)
+        except Exception:  # no display system (plain Python): nothing to update
+            traceback.print_exc()
+
     # -- messages ------------------------------------------------------------------------------
     def _on_frontend_msg(self, _widget, content, _buffers) -> None:
         kind = content.get("kind") if isinstance(content, dict) else None

@@ -59,6 +59,10 @@ def test_quickstart_runs_and_draws_offline(lab_page, open_notebook, artifacts):
     assert not notebook.page_errors, notebook.page_errors
     assert not notebook.dialogs, notebook.dialogs
     assert not outside, f"requests left the machine: {outside[:5]}"
+    # each view's static figure (for GitHub, nbconvert, no kernel) is in the page but hidden here
+    statics = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) img[alt^="llmxai-widgets figure"]')
+    assert statics.count() >= 2
+    assert all(not statics.nth(i).is_visible() for i in range(statics.count()))
     page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").nth(3).scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "quickstart.png"))
 
