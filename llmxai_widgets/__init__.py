@@ -14,6 +14,7 @@ from .models import LoadedModel, Tokens, load_model
 from .results import AttentionResult
 from .widgets import AttentionView
 from .bertviz_compat import head_view, model_view  # noqa: E402  (needs the widgets)
+from .export_html import save_html, to_html  # noqa: E402
 
 __all__ = [
     "AttentionResult",
@@ -28,4 +29,6 @@ __all__ = [
     "head_view",
     "load_model",
     "model_view",
+    "save_html",
+    "to_html",
 ]

@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     att.add_argument("-o", "--output", action="append", required=True,
                      help="file to write (.svg, .pdf, .png or .html); repeat for several")
     style = att.add_argument_group("figure options")
-    style.add_argument("--width", help="figure width: 3.5in, 252pt, 9cm (default: 10 pt per token)")
+    style.add_argument("--width", help="figure width: 3.5in, 252pt, 9cm (default: 12 pt per token)")
     style.add_argument("--height", help="figure height")
     style.add_argument("--font-family", default="DejaVu Sans")
     style.add_argument("--font-size", type=float, default=8.0, help="points")

@@ -69,14 +69,14 @@ const MODES: Mode[] = ["matrix", "head", "model", "summary", "querykey"];
 
 /** Model-view thumbnails streamed during their computation (by "part:layer"), kept per model
  * so every view of it shares them. */
-type Stream = { thumbs: Map<string, Tensor>; listeners: Set<() => void> };
+type Stream = { thumbs: Map<string, Tensor>; listeners: Set<() => void>; exported: number };
 // Keyed by the widget's own id: anywidget hands initialize() and render() different model
 // wrappers, so the wrapper object cannot be the key.
 const streams = new Map<string, Stream>();
 function streamOf(model: Model): Stream {
   const id = model.get("widget_id");
   let s = streams.get(id);
-  if (!s) streams.set(id, (s = { thumbs: new Map(), listeners: new Set() }));
+  if (!s) streams.set(id, (s = { thumbs: new Map(), listeners: new Set(), exported: 0 }));
   return s;
 }
 
@@ -202,7 +202,14 @@ class AttentionMatrixView {
     }
     this.pairSelect.title = "Sentence pairs: limit the matrix to one sentence's queries reading one sentence's keys";
     this.pairSelect.addEventListener("change", () => { this.model.set("pair_filter", this.pairSelect.value as PairFilter); this.model.save_changes(); });
-    options.append(this.pairLabel, exclude, log, el("span", "lxw-muted", "Zoom"), zoomOut, zoomIn, reset, this.search, this.searchInfo);
+    const exportSvg = el("button", "lxw-export", "SVG");
+    const exportPng = el("button", "lxw-export", "PNG");
+    exportSvg.title = "Download what is on screen as a vector figure (text stays text), drawn by the same code as view.save()";
+    exportPng.title = "Download what is on screen as a PNG";
+    exportSvg.addEventListener("click", () => this.exportFigure("svg"));
+    exportPng.addEventListener("click", () => this.exportFigure("png"));
+    options.append(this.pairLabel, exclude, log, el("span", "lxw-muted", "Zoom"), zoomOut, zoomIn, reset, this.search, this.searchInfo,
+      el("span", "lxw-muted", "Export"), exportSvg, exportPng);
     this.excludeFirst.addEventListener("change", () => { this.model.set("exclude_first", this.excludeFirst.checked); this.model.save_changes(); });
     this.logScale.addEventListener("change", () => { this.model.set("log_scale", this.logScale.checked); this.model.save_changes(); });
 
@@ -444,6 +451,25 @@ class AttentionMatrixView {
     return rows + scope + "Hover a cell for its weight, click to pin it.";
   }
 
+  /** Ask Python for the figure of what is on screen (zoom window included); without an answer
+   * (no kernel), the PNG comes from the canvas itself and the SVG explains why it cannot. */
+  private exportFigure(format: "svg" | "png"): void {
+    const g = this.matrix.geometry;
+    const dark = document.body.dataset.jpThemeLight === "false";
+    const sentAt = Date.now();
+    this.model.send({ kind: "export", format, theme: dark ? "dark" : "light",
+      window: g ? { q0: g.q0, k0: g.k0, nq: g.nq, nk: g.nk } : null });
+    window.setTimeout(() => {
+      if (streamOf(this.model).exported >= sentAt) return;
+      if (format === "png") {
+        this.matrix.canvas.toBlob((blob) => { if (blob) download(blob, "attention.png"); });
+        this.errors.show("No answer from the Python kernel: the PNG is the canvas as drawn (no colour bar); SVG export needs the kernel.");
+      } else {
+        this.errors.show("No answer from the Python kernel: SVG export needs it (the figure is drawn in Python). PNG still works from the canvas.");
+      }
+    }, NO_ANSWER_MS);
+  }
+
   /** A slice was asked for: if Python does not answer within a few seconds, say why. */
   private expectAnswer(): void {
     const key = ["part", "layer", "head", "aggregate", "log_scale", "exclude_first", "pair_filter"].map((k) => String(this.model.get(k as keyof AttentionState))).join(":");
@@ -527,6 +553,16 @@ class AttentionMatrixView {
   }
 }
 
+function download(blob: Blob, name: string): void {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  window.setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
 function fill(select: HTMLSelectElement, count: number, label: (i: number) => string, value = (i: number) => String(i)): void {
   if (select.options.length !== count) {
     select.replaceChildren();
@@ -541,7 +577,18 @@ export default {
   initialize({ model }: { model: Model }) {
     // Listen here, not in render: chunks sent before a view exists are kept for it.
     const stream = streamOf(model);
-    const onMessage = (msg: { kind?: string; tensor?: WireHeader & { layer: number; part?: string } }, buffers: DataView[]) => {
+    const onMessage = (msg: { kind?: string; tensor?: WireHeader & { layer: number; part?: string }; ok?: boolean; name?: string; format?: string }, buffers: DataView[]) => {
+      if (msg?.kind === "export") {
+        stream.exported = Date.now();
+        if (msg.ok && buffers?.length) {
+          const b = buffers[0];
+          const type = msg.format === "svg" ? "image/svg+xml" : "image/png";
+          const bytes = new Uint8Array(b.byteLength);
+          bytes.set(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+          download(new Blob([bytes], { type }), msg.name ?? `attention.${msg.format}`);
+        }
+        return;
+      }
       if (msg?.kind !== "thumbs" || !msg.tensor || !buffers?.length) return;
       const t = msg.tensor;
       stream.thumbs.set(`${t.part ?? "self"}:${t.layer}`, decodeTensor(t, buffers[0]));

@@ -19,7 +19,7 @@ class FigureOptions:
     "252pt", "9cm").
 
     - ``width`` / ``height``: the figure's size; the cells shrink or grow to fit (square cells).
-      Without them each cell is ``cell`` (default 10 pt) and the figure takes the size it needs.
+      Without them each cell is ``cell`` (default 12 pt) and the figure takes the size it needs.
     - ``font_family`` (default "DejaVu Sans", shipped with matplotlib, so every machine draws
       the same glyphs), ``font_size`` in points.
     - ``colormap``: "viridis" (default), "cividis", "magma" (sequential, colour-blind safe) or
@@ -32,7 +32,7 @@ class FigureOptions:
 
     width: float | str | None = None
     height: float | str | None = None
-    cell: float | str = "10pt"
+    cell: float | str = "12pt"
     font_family: str = "DejaVu Sans"
     font_size: float = 8.0
     colormap: str = "viridis"

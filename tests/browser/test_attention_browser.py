@@ -202,6 +202,46 @@ def test_screenshot(notebook, widget, reference, artifacts):
     assert (artifacts / "attention.png").stat().st_size > 5_000
 
 
+def test_export_buttons_download_what_is_on_screen(notebook, widget, reference, artifacts):
+    """SVG and PNG from the view's buttons: drawn by Python's figure code; the PNG's cells have
+    the colours the canvas shows, cell by cell, and the SVG holds every token as text."""
+    import io
+    import xml.etree.ElementTree as ET
+
+    from PIL import Image
+
+    page = notebook.page
+    cell, canvas = widget
+    with page.expect_download(timeout=30_000) as svg_download:
+        cell.locator("button.lxw-export", has_text="SVG").click()
+    svg_path = artifacts / "export-from-button.svg"
+    svg_download.value.save_as(svg_path)
+    assert svg_download.value.suggested_filename.endswith(f"layer{LAYER}-head{HEAD}.svg")
+    root = ET.fromstring(svg_path.read_text())
+    texts = ["".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    for token in reference.tokens:
+        assert token in texts, (token, texts)
+
+    with page.expect_download(timeout=30_000) as png_download:
+        cell.locator("button.lxw-export", has_text="PNG").click()
+    png_path = artifacts / "export-from-button.png"
+    png_download.value.save_as(png_path)
+    exported = np.asarray(Image.open(io.BytesIO(png_path.read_bytes())).convert("RGB"))
+    geometry = notebook.run("f = v._matrix_figure()\nprint(f.left, f.top, f.cell, f.width, f.height)")
+    left, top, size, width, height = map(float, geometry.locator(".jp-OutputArea-output").inner_text().split())
+    scale = 200 / 72  # the button asks for 200 dpi
+    assert abs(exported.shape[1] - width * scale) < 1.5 and abs(exported.shape[0] - height * scale) < 1.5
+    n = len(reference.tokens)
+    worst = 0
+    for q in range(n):
+        for k in range(q + 1):  # the readable cells; masked ones are grey in both
+            x, y = int((left + (k + 0.5) * size) * scale), int((top + (q + 0.5) * size) * scale)
+            got = exported[y, x].astype(int)
+            shown = np.array(pixel(canvas, q, k)[:3])
+            worst = max(worst, int(np.abs(got - shown).max()))
+    assert worst <= 8, f"exported PNG and screen differ by up to {worst} per channel in some cell"
+
+
 def test_mean_of_heads_and_log_scale_draw_the_right_colours(notebook, widget, reference):
     """Pick "mean of heads" in the head menu: the pixel is the mean over heads computed from
     transformers' own weights; then the log scale maps log10(weight) over three decades."""

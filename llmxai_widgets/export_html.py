@@ -1,0 +1,371 @@
+"""Standalone HTML export: one file that draws a view in any browser, with no network at all.
+
+``to_html(view)`` returns a page holding
+
+- the widget's synced state in ipywidgets' embed format (``<script type=
+  "application/vnd.jupyter.widget-state+json">``: version 2.0, state by model id, binary
+  buffers base64), including the widget's ES module as its ``_esm`` trait;
+- for an :class:`~llmxai_widgets.AttentionView` with ``embed_all=True``, uint8 slices of every
+  (part, layer, head), the mean and max of heads and attention rollout, in the format of
+  ``AttentionView._slice``, plus the model-view thumbnails and a head summary, as long as the
+  page stays under ``max_bytes``;
+- a small host (``js/standalone/host.ts``, built to ``static/standalone.js``) that decodes the
+  state, gives the view a model object (get/set/save_changes/on/off/send), imports the module
+  from a Blob URL, calls its ``initialize`` and ``render``, and answers the view's layer, head,
+  aggregate and part choices with the embedded slices.
+
+Nothing loads from elsewhere: a Content-Security-Policy forbids every request other than the
+module's own Blob URL, and only the host script (allowed by its hash) may run. Token text is
+untrusted: it only ever travels inside JSON with ``<``, ``>`` and ``&`` escaped, and in the
+page's text through :func:`html.escape`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import re
+from pathlib import Path
+
+import traitlets as t
+from ipywidgets.widgets.widget import _remove_buffers
+
+from .wire import to_wire
+
+STATIC = Path(__file__).resolve().parent / "static"
+HOST = STATIC / "standalone.js"
+STATE_MIME = "application/vnd.jupyter.widget-state+json"
+_SLACK = 256  # bytes kept free under max_bytes (counts that grow by a digit, rounding)
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="llmxai_widgets {version}">
+<title>{title}</title>
+<style>
+body {{ margin: 16px 24px; font-family: system-ui, sans-serif; color: #1a1a1a; background: #fff; }}
+.lxw-export-head h1 {{ font-size: 16px; font-weight: 600; margin: 0 0 2px; overflow-wrap: anywhere; }}
+.lxw-export-head p {{ font-size: 12px; color: #616161; margin: 0 0 10px; }}
+.lxw-standalone-error {{ border-left: 4px solid #c62828; background: #fdecea; color: #611a15; padding: 6px 10px; }}
+</style>
+</head>
+<body>
+<header class="lxw-export-head"><h1>{title}</h1><p>{note}</p></header>
+<div class="lxw-standalone" data-lxw-model-id="{model_id}"></div>
+<noscript><p>This page needs JavaScript to draw the view.</p></noscript>
+<script type="{state_mime}">{state}</script>
+<script type="application/json" class="lxw-standalone-data" data-lxw-model-id="{model_id}">{extras}</script>
+<script type="module">{host}</script>
+</body>
+</html>
+"""
+
+
+def to_html(widget, *, title: str | None = None, embed_all: bool = True, max_bytes: int = 20_000_000) -> str:
+    """A standalone HTML page that draws ``widget`` offline, in any browser, without Python.
+
+    - ``title``: the page's title and heading (default: the model's name and the text).
+    - ``embed_all``: for an ``AttentionView``, also embed every layer and head (and the mean,
+      max and rollout of heads, the model-view thumbnails and a head summary), so the page
+      answers layer/head/part choices by itself. False: only the picture shown now.
+    - ``max_bytes``: the page's size limit for what ``embed_all`` adds; slices that would pass it
+      are left out (the page then says so). The view's own state is always included, even if it
+      alone is larger.
+
+    What only Python can compute (attention flow, the query-key view of other heads) is not
+    embedded; the view shows a message when asked for it.
+    """
+    if hasattr(widget, "wait"):
+        widget.wait()  # a computation running in the background: export what it ends with
+    model_id = widget.model_id
+    state = widget.get_state()
+    state["_esm"] = _esm_source(widget)
+    stripped, paths, buffers = _remove_buffers(state)
+    entry = {
+        "model_name": widget._model_name,
+        "model_module": widget._model_module,
+        "model_module_version": widget._model_module_version,
+        "state": stripped,
+        "buffers": [
+            {"encoding": "base64", "path": list(p), "data": base64.standard_b64encode(bytes(b)).decode("ascii")}
+            for p, b in zip(paths, buffers)
+        ],
+    }
+    manager = {"version_major": 2, "version_minor": 0, "state": {model_id: entry}}
+    host = _host_script()
+    page = _Page(title if title is not None else _default_title(widget), manager, host, model_id)
+
+    from .widgets.attention import AttentionView
+
+    if isinstance(widget, AttentionView):
+        _Attention(widget, page, embed_all=embed_all, max_bytes=max_bytes).fill()
+    return page.render()
+
+
+def save_html(widget, path, **kwargs) -> Path:
+    """Write :func:`to_html` of ``widget`` to ``path`` (UTF-8); returns the path."""
+    path = Path(path)
+    path.write_text(to_html(widget, **kwargs), encoding="utf-8")
+    return path
+
+
+# -- the page ------------------------------------------------------------------------------------
+
+
+def script_json(value) -> str:
+    """JSON safe inside a ``<script>`` element: ``<``, ``>``, ``&`` (and the JS line separators)
+    as ``\\u`` escapes, so no text inside can close the element or open a comment."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escape)
+    return text
+
+
+def _host_script() -> str:
+    if not HOST.exists():
+        raise FileNotFoundError(
+            f"the standalone HTML host ({HOST}) is missing because this checkout was not built since it "
+            f"was added: run `npm install && npm run build` in the repository (or `pip install -e .`)"
+        )
+    js = HOST.read_text(encoding="utf-8")
+    # never true of the built host; kept so an edit cannot end the element early
+    js = re.sub(r"</(script)", r"<\\/\1", js, flags=re.IGNORECASE)
+    return js.replace("<!--", "<\\!--")
+
+
+def _esm_source(widget) -> str:
+    """The widget's ES module: read from the file its ``_esm`` points to, else the text itself."""
+    value = None
+    for cls in type(widget).__mro__:  # anywidget turns the class attribute into a trait on a subclass
+        candidate = cls.__dict__.get("_esm")
+        if candidate is not None and not isinstance(candidate, t.TraitType):
+            value = candidate
+            break
+    for source in (value, getattr(widget, "_esm", None)):
+        path = _as_path(source)
+        if path is not None:
+            return path.read_text(encoding="utf-8")
+        if isinstance(source, str) and source.strip():
+            return source
+    raise ValueError(f"{type(widget).__name__} has no _esm module to embed")
+
+
+def _as_path(value) -> Path | None:
+    path = getattr(value, "_path", None)  # anywidget's FileContents
+    if path is None and isinstance(value, Path):
+        path = value
+    if path is None and isinstance(value, str) and "\n" not in value and re.search(r"\.m?js$", value):
+        path = Path(value)
+    return Path(path) if path is not None and Path(path).is_file() else None
+
+
+def _default_title(widget) -> str:
+    name = getattr(widget, "model_name", "")
+    what = f"{name} attention" if name and hasattr(widget, "pattern") else type(widget).__name__
+    text = " ".join("".join(getattr(widget, "tokens", None) or []).split())
+    if len(text) > 80:
+        text = text[:79] + "\u2026"
+    return f"{what}: {text}" if text else what
+
+
+class _Page:
+    def __init__(self, title: str, manager: dict, host: str, model_id: str):
+        self.title, self.host, self.model_id = title, host, model_id
+        self.state = script_json(manager)
+        self.extras: dict | None = None
+        self.note = "Exported from llmxai_widgets; this page works offline and needs no Python."
+
+    def render(self, extras_json: str | None = None) -> str:
+        from . import __version__
+
+        host_hash = base64.b64encode(hashlib.sha256(self.host.encode("utf-8")).digest()).decode("ascii")
+        csp = (
+            f"default-src 'none'; script-src 'sha256-{host_hash}' blob:; style-src 'unsafe-inline'; "
+            "img-src data: blob:; base-uri 'none'; form-action 'none'"
+        )
+        if extras_json is None:
+            extras_json = script_json(self.extras)
+        return _PAGE.format(
+            csp=csp,
+            version=html.escape(__version__),
+            title=html.escape(self.title),
+            note=html.escape(self.note),
+            model_id=html.escape(self.model_id),
+            state_mime=STATE_MIME,
+            state=self.state,
+            extras=extras_json,
+            host=self.host,
+        )
+
+
+# -- AttentionView -------------------------------------------------------------------------------
+
+
+class _Blob:
+    """Bytes of many values in one base64 string; each packed value says where its buffers sit."""
+
+    def __init__(self):
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    def pack(self, value: dict) -> dict:
+        stripped, paths, buffers = _remove_buffers(value)
+        where = []
+        for p, b in zip(paths, buffers):
+            data = bytes(b)
+            pad = -self.size % 4  # aligned, so float32 buffers need no copy in the browser
+            if pad:
+                self.chunks.append(b"\0" * pad)
+                self.size += pad
+            where.append({"path": list(p), "offset": self.size, "length": len(data)})
+            self.chunks.append(data)
+            self.size += len(data)
+        return {"value": stripped, "buffers": where}
+
+    @staticmethod
+    def b64_len(size: int) -> int:
+        return 4 * -(-size // 3)
+
+    def encode(self) -> str:
+        return base64.standard_b64encode(b"".join(self.chunks)).decode("ascii")
+
+
+class _Attention:
+    """What an AttentionView page embeds so it answers the view without Python."""
+
+    def __init__(self, view, page: _Page, *, embed_all: bool, max_bytes: int):
+        self.view, self.page, self.embed_all, self.max_bytes = view, page, embed_all, max_bytes
+        self.blob = _Blob()
+        self.extras = {"kind": "attention", "embed_all": embed_all, "parts": {}, "slices": [], "skipped": 0}
+        self.used = 0  # bytes the page grew by beyond its base
+        self.room = 0
+
+    def fill(self) -> None:
+        page, view = self.page, self.view
+        page.extras = self.extras
+        results = view.results if self.embed_all else {}
+        shown = view.part
+        order = [p for p in (shown, *results) if p in results]
+        order = list(dict.fromkeys(order))
+        for part in order:
+            self.extras["parts"][part] = {"traits": _part_traits(results[part])}
+        self.extras["blob"] = ""
+        self.room = self.max_bytes - len(page.render().encode("utf-8")) - _SLACK
+        self.have = self._in_state()
+        for part in order:
+            self._fill_part(results[part], first=part == shown)
+        self.extras["blob"] = self.blob.encode()
+        count = len(self.extras["slices"]) + len(self.have["slices"])
+        if not self.embed_all:
+            page.note += " Only the picture shown at export is embedded (embed_all=False)."
+        else:
+            skipped = self.extras["skipped"]
+            page.note += f" {count} attention pictures embedded" + (
+                f"; {skipped} more left out to stay under {self.max_bytes:,} bytes." if skipped
+                else " (every layer and head, their mean and max, and rollout)."
+            )
+
+    def _in_state(self) -> dict:
+        """What the view's own state already holds (the host picks it up from there)."""
+        view = self.view
+        p = view.pattern
+        slices = set()
+        if p and p.get("dtype") == "uint8":
+            slices.add(_key(p.get("part", "self"), p["layer"], p.get("aggregate", "head"), p["head"]))
+        panes = {name: (getattr(view, name) or {}).get("part", "self") for name in ("thumbnails", "summary") if getattr(view, name)}
+        return {"slices": slices, "panes": panes}
+
+    def _add(self, value: dict) -> dict | None:
+        """Pack ``value`` if the page stays under max_bytes."""
+        before, chunks = self.blob.size, len(self.blob.chunks)
+        packed = self.blob.pack(value)
+        grown = self.blob.b64_len(self.blob.size) - self.blob.b64_len(before)
+        cost = grown + len(script_json(packed).encode("utf-8")) + 1
+        if self.used + cost > self.room:
+            del self.blob.chunks[chunks:]
+            self.blob.size = before
+            return None
+        self.used += cost
+        return packed
+
+    def _fits(self, nbytes: int) -> bool:
+        """Room for ``nbytes`` of data and its JSON header (checked before computing it)."""
+        return self.used + self.blob.b64_len(nbytes + 3) + 300 <= self.room
+
+    def _fill_part(self, result, *, first: bool) -> None:
+        from .methods.attention_views import aggregate
+        from .widgets.attention_panes import summary_payload, thumbnail_grid
+
+        view, part = self.view, result.part
+        layers = sorted(result.layers, key=lambda layer: (abs(layer - view.layer), layer)) if first else list(result.layers)
+        heads = list(range(result.n_heads))
+        if first and 0 <= view.head < result.n_heads:
+            heads.remove(view.head)
+            heads.insert(0, view.head)
+        size = len(result.tokens) * len(result.keys)
+        entry = self.extras["parts"][part]
+
+        def slice_(layer, how, head=0) -> bool:
+            key = _key(part, layer, how, head)
+            if key in self.have["slices"]:
+                return True
+            if not self._fits(size):
+                self.extras["skipped"] += 1
+                return False
+            weights = aggregate(result, layer, how, head)
+            top = float(weights.max()) if weights.size else 1.0
+            header, data = to_wire(weights, quantize="uint8", value_range=(0.0, top or 1.0))
+            packed = self._add({**header, "layer": layer, "head": head, "aggregate": how, "part": part, "data": data})
+            if packed is None:
+                self.extras["skipped"] += 1
+                return False
+            self.extras["slices"].append(packed)
+            return True
+
+        complete = True
+        for i, layer in enumerate(layers):
+            for head in heads:
+                complete &= slice_(layer, "head", head)
+            slice_(layer, "mean")
+            slice_(layer, "max")
+            if i == 0 and self.have["panes"].get("thumbnails") != part:
+                n_thumb = len(result.layers) * result.n_heads * min(len(result.tokens), 48) * min(len(result.keys), 48)
+                if self._fits(n_thumb):
+                    packed = self._add(thumbnail_grid(result))
+                    if packed is not None:
+                        entry["thumbnails"] = packed
+        if part != "cross":
+            for layer in sorted(result.layers):
+                if all(prior in result.sources for prior in range(layer + 1)):
+                    slice_(layer, "rollout")
+        if complete and self.have["panes"].get("summary") != part:
+            # the weights-only scores (the live view adds induction, which runs the model)
+            packed = self._add(summary_payload(result))
+            if packed is not None:
+                entry["summary"] = packed
+
+
+def _key(part: str, layer: int, how: str, head: int) -> tuple:
+    return (part, layer, how, head if how == "head" else None)
+
+
+def _part_traits(result) -> dict:
+    """The traits AttentionView._show_tokens (and _part_changed) set for ``result``'s part."""
+    segments = result.tokens.segments if result.key_tokens is None else None
+    return {
+        "tokens": list(result.tokens.text),
+        "special": [bool(s) for s in result.tokens.special],
+        "key_tokens": [] if result.key_tokens is None else list(result.key_tokens.text),
+        "segments": [] if segments is None else [int(s) for s in segments],
+        "causal": bool(result.causal),
+        "n_layers": int(result.n_model_layers),
+        "available_layers": [int(layer) for layer in result.layers],
+    }
+
+
+__all__ = ["save_html", "to_html"]
