@@ -17,8 +17,8 @@ type Aggregate = "head" | "mean" | "max" | "rollout" | "flow";
 const AGGREGATE_LABELS: Record<Exclude<Aggregate, "head">, string> = {
   mean: "mean of heads",
   max: "max of heads",
-  rollout: "rollout (layers 0 to this)",
-  flow: "attention flow (layers 0 to this; up to 64 tokens)",
+  rollout: "rollout to this layer",
+  flow: "flow to this layer",
 };
 
 export type AttentionState = BaseState & {
@@ -254,6 +254,10 @@ class AttentionMatrixView {
     const resize = new ResizeObserver(() => this.draw());
     resize.observe(this.root);
     this.cleanups.push(() => resize.disconnect());
+    // JupyterLab's theme switch (data-jp-theme-light on <body>): redraw with its colours
+    const theme = new MutationObserver(() => this.draw());
+    theme.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name"] });
+    this.cleanups.push(() => theme.disconnect());
   }
 
   private choose(change: { layer?: number; head?: number; aggregate?: Aggregate }): void {
@@ -412,7 +416,8 @@ class AttentionMatrixView {
       index: scale.index,
       textColor: style.color || "#000",
       fontFamily,
-      emptyColor: [200, 200, 200],
+      // masked cells as in exports (llmxai_widgets/figures/figure.py THEMES): light grey, or dark grey on a dark theme
+      emptyColor: isDarkTheme() ? [70, 70, 70] : [200, 200, 200],
       isEmpty: causal ? (q, k) => k > q : undefined,
     });
     Object.assign(this.matrix.canvas.dataset, {
@@ -455,7 +460,7 @@ class AttentionMatrixView {
    * (no kernel), the PNG comes from the canvas itself and the SVG explains why it cannot. */
   private exportFigure(format: "svg" | "png"): void {
     const g = this.matrix.geometry;
-    const dark = document.body.dataset.jpThemeLight === "false";
+    const dark = isDarkTheme();
     const sentAt = Date.now();
     this.model.send({ kind: "export", format, theme: dark ? "dark" : "light",
       window: g ? { q0: g.q0, k0: g.k0, nq: g.nq, nk: g.nk } : null });
@@ -551,6 +556,13 @@ class AttentionMatrixView {
     this.matrix.dispose();
     this.root.remove();
   }
+}
+
+/** JupyterLab marks its theme on <body>; elsewhere, the browser's preference. */
+function isDarkTheme(): boolean {
+  const light = document.body.dataset.jpThemeLight;
+  if (light !== undefined) return light === "false";
+  return window.matchMedia?.("(prefers-color-scheme: dark)").matches ?? false;
 }
 
 function download(blob: Blob, name: string): void {
