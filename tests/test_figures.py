@@ -108,9 +108,41 @@ def test_view_saves_what_it_shows(minilm, tmp_path):
         assert view.save(tmp_path / f"v.{ext}").stat().st_size > 1000
     with pytest.raises(ValueError, match="not one of svg, pdf, png"):
         view.save(tmp_path / "v.jpeg")
-    view.show(mode="model")
+    view.show(mode="querykey")
     with pytest.raises(NotImplementedError, match="view.show\\(mode='matrix'\\)"):
-        view.save(tmp_path / "grid.svg")
+        view.save(tmp_path / "qk.svg")
+
+
+def test_model_view_summary_and_head_view_save_themselves(smollm2, tmp_path):
+    text = "The capital of France is Paris. The capital of Italy is Rome."
+    view = lx.AttentionView(smollm2, text, layer=18, head=6)
+    view.show(mode="model")
+    grid = view.figure(layers=[0, 17, 18], heads=[3, 6], title="three layers")
+    assert grid.layers == [0, 17, 18] and grid.heads == [3, 6]
+    assert {"L0", "L17", "L18", "H3", "H6", "three layers"} <= set(grid.texts)
+    svg = grid.svg()
+    assert {"L17", "key/value head 1", "key/value head 2"} <= set(svg_texts(svg))
+    with pytest.raises(ValueError, match="out of range"):
+        view.figure(heads=[9])
+
+    view.show(mode="summary")
+    deadline = __import__("time").time() + 120
+    while not view.summary and __import__("time").time() < deadline:
+        __import__("time").sleep(0.1)
+    summary = view.figure(score="induction", layers=[17, 18])
+    texts = summary.texts
+    assert "induction (repeated random sequence)" in texts and "L18" in texts
+    induction = lx.head_summary(smollm2, text).induction
+    assert f"{induction[18, 6]:.2f}" in texts and f"{induction[17, 4]:.2f}" in texts
+    assert view.save(tmp_path / "summary.pdf").stat().st_size > 1000
+
+    view.show(mode="head")
+    lines = view.figure(heads=[6], focus=len(view.tokens) - 1)
+    drawn = [item for item in lines.items if type(item).__name__ == "Line"]
+    row = view.result.head(18, 6)[len(view.tokens) - 1]
+    assert len(drawn) == int((row >= 0.02).sum())  # one line per key it reads (above 2%)
+    assert sorted(round(line.alpha, 5) for line in drawn) == sorted(round(float(w), 5) for w in row[row >= 0.02])
+    assert view.save(tmp_path / "head.svg").stat().st_size > 1000
 
 
 @pytest.mark.parametrize(

@@ -59,6 +59,17 @@ class Rect:
 
 
 @dataclass
+class Line:
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    color: str
+    alpha: float = 1.0
+    width: float = 1.0
+
+
+@dataclass
 class Figure:
     """``width`` x ``height`` points (1/72 inch) of items, drawn in order."""
 
@@ -128,6 +139,9 @@ class Figure:
                     (item.x, item.y), item.width, item.height, linewidth=item.line_width,
                     edgecolor=item.edge or "none", facecolor=item.fill or "none",
                 ))
+            elif isinstance(item, Line):
+                ax.plot([item.x1, item.x2], [item.y1, item.y2], color=item.color, alpha=item.alpha,
+                        linewidth=item.width, solid_capstyle="butt")
             elif isinstance(item, Text):
                 ax.text(
                     item.x, item.y, item.text, fontsize=item.size, color=item.color, family=self.font_family,

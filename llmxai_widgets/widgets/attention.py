@@ -10,7 +10,7 @@ from ..methods.attention import SEQ2SEQ_PARTS, Cancelled, attention, check_index
 from ..methods.attention_views import AGGREGATES, _self_attention_only, aggregate
 from ..models.wrapped import LoadedModel, check_text
 from ..results import AttentionResult
-from ..wire import to_wire
+from ..wire import decode, to_wire
 from .attention_panes import head_view_window, query_key_payload, summary_payload, thumbnail_grid
 from .base import ExplainerWidget, bundle
 
@@ -491,21 +491,85 @@ class AttentionView(ExplainerWidget):
         :class:`~llmxai_widgets.figures.FigureOptions` (width, height, font_family, font_size,
         colormap, colorbar, colorbar_label, title, rotation, log, exclude_first, theme, dpi) and
         ``tokens=(start, stop)``, ``rows=``, ``cols=`` for a token range."""
+        if self.mode == "model":
+            return self._grid_figure(**options)
+        if self.mode == "summary":
+            return self._summary_figure(**options)
+        if self.mode == "head":
+            return self._head_view_figure(**options)
         if self.mode != "matrix":
             raise NotImplementedError(
-                f"saving the {self.mode!r} view as a figure is not built yet; the matrix view saves: "
-                f"view.show(mode='matrix') first"
+                f"saving the {self.mode!r} view as a figure is not built yet; the matrix, head, model and "
+                f"summary views save: view.show(mode='matrix') first"
             )
         return self._matrix_figure(**options)
 
-    def _matrix_figure(self, **options):
-        from ..figures import attention_figure
-
+    def _shown_result(self) -> AttentionResult:
         result = self._source(self.layer)  # not self.result: that waits for a running computation
         if result is None:
             raise ValueError(
                 f"nothing to save yet: layer {self.layer} is not computed (view.wait() waits for the computation)"
             )
+        return result
+
+    def _grid_figure(self, *, layers=None, heads=None, **options):
+        """The model view: ``layers`` and ``heads`` pick a subset (default: all computed)."""
+        from ..figures import FigureOptions
+        from ..figures.views import grid_figure
+
+        options.setdefault("colormap", self.colormap)
+        return grid_figure(self._shown_result(), layers=layers, heads=heads, options=FigureOptions(**options))
+
+    def _summary_figure(self, *, score: str | None = None, layers=None, **options):
+        """The head summary: ``score`` (default: the one the view would show first, induction
+        when computed) over ``layers`` (default all)."""
+        from ..figures import FigureOptions
+        from ..figures.views import summary_figure
+        from ..methods.head_summary import pattern_scores
+
+        if self.summary:
+            scores = {name: decode(tensor) for name, tensor in self.summary["scores"].items()}
+            rows = list(self.summary["layers"])
+        else:
+            result = self._shown_result()
+            scores, rows = pattern_scores(result), list(result.layers)
+        name = score or ("induction" if "induction" in scores else "sink")
+        if name not in scores:
+            raise ValueError(f"unknown score {name!r}; this summary has {', '.join(scores)}")
+        values = scores[name]
+        if layers is not None:
+            keep = [i for i, layer in enumerate(rows) if layer in set(layers)]
+            values, rows = values[keep], [rows[i] for i in keep]
+        options.setdefault("colormap", self.colormap)
+        return summary_figure(values, rows, name, options=FigureOptions(**options))
+
+    def _head_view_figure(self, *, heads=None, focus: int | None = None, tokens=None, **options):
+        """The head view of the current layer: the window on screen (or ``tokens=(start, stop)``),
+        ``heads`` to pick some, ``focus`` to keep one query token's lines."""
+        from ..figures import FigureOptions
+        from ..figures.views import head_view_figure
+
+        result = self._shown_result()
+        if tokens is not None:
+            start, stop = (int(v) for v in tokens)
+            window = result.layer(self.layer)[:, start:stop, :]
+            if result.key_tokens is None:
+                window, key_start = window[:, :, start:stop], start
+            else:
+                key_start = 0
+        else:
+            payload = head_view_window(result, self.layer, self.hv_start)
+            start, key_start = payload["start"], payload["key_start"]
+            n_q, n_k = payload["shape"][1:]
+            window = result.layer(self.layer)[:, start:start + n_q, key_start:key_start + n_k]
+        options.setdefault("title", f"{self.model_name}, layer {self.layer}")
+        return head_view_figure(window, list(result.tokens.text), list(result.keys.text), start=start,
+                                key_start=key_start, heads=heads, focus=focus, options=FigureOptions(**options))
+
+    def _matrix_figure(self, **options):
+        from ..figures import attention_figure
+
+        result = self._shown_result()
         weights = None
         if self.aggregate == "flow":
             from ..methods.attention_flow import attention_flow
