@@ -35,6 +35,13 @@ def _parser() -> argparse.ArgumentParser:
     att.add_argument("--aggregate", default="head", choices=("head", "mean", "max", "rollout", "flow"))
     att.add_argument("--pair-filter", default="all", choices=("all", "AA", "AB", "BA", "BB"))
     att.add_argument("--tokens", type=_range, help="START:STOP: only these query and key tokens")
+    att.add_argument("--view", default="matrix", choices=("matrix", "head", "model", "summary", "querykey"),
+                     help="which view: the matrix (default), head view (lines), model view (every head), "
+                          "head summary, or query x key")
+    att.add_argument("--layers", type=int, nargs="+", help="model/summary views: only these layers")
+    att.add_argument("--heads", type=int, nargs="+", help="model/head views: only these heads")
+    att.add_argument("--score", help="summary view: sink, previous_token, entropy, entropy_normalised, induction")
+    att.add_argument("--query", type=int, help="query x key view: the query token (default: the last)")
     att.add_argument("-o", "--output", action="append", required=True,
                      help="file to write (.svg, .pdf, .png or .html); repeat for several")
     style = att.add_argument_group("figure options")
@@ -64,7 +71,10 @@ def main(argv=None) -> int:
             model, args.text, text_pair=args.text_pair, target=args.target, part=args.part,
             layer=args.layer, head=args.head, background=False,
         )
-        view.show(aggregate=args.aggregate, pair_filter=args.pair_filter)
+        view.show(aggregate=args.aggregate, pair_filter=args.pair_filter, mode=args.view)
+        if args.view == "summary":
+            view.wait()
+            view._fill_summary()  # the view fills it in a thread when the tab opens; here, now
         if view.error:
             raise ValueError(view.error)
         options = {
@@ -75,6 +85,15 @@ def main(argv=None) -> int:
         }
         if args.tokens:
             options["tokens"] = args.tokens
+        extra = {"layers": args.layers, "heads": args.heads, "score": args.score, "query": args.query}
+        allowed = {"model": ("layers", "heads"), "summary": ("score", "layers"), "head": ("heads",),
+                   "querykey": ("query",), "matrix": ()}[args.view]
+        for name, value in extra.items():
+            if value is None:
+                continue
+            if name not in allowed:
+                raise ValueError(f"--{name} does not apply to --view {args.view}")
+            options[name] = value
         for output in args.output:
             if output.lower().endswith(".html"):
                 view.save(output)

@@ -26,7 +26,9 @@ import base64
 import hashlib
 import html
 import json
+import math
 import re
+import warnings
 from pathlib import Path
 
 import traitlets as t
@@ -120,10 +122,23 @@ def save_html(widget, path, **kwargs) -> Path:
 def script_json(value) -> str:
     """JSON safe inside a ``<script>`` element: ``<``, ``>``, ``&`` (and the JS line separators)
     as ``\\u`` escapes, so no text inside can close the element or open a comment."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # NaN or infinity: not JSON; null as Python's json would not write it
+        text = json.dumps(_finite(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
         text = text.replace(char, escape)
     return text
+
+
+def _finite(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _host_script() -> str:
@@ -345,7 +360,10 @@ class _Attention:
                     slice_(layer, "rollout")
         if complete and self.have["panes"].get("summary") != part:
             # the weights-only scores (the live view adds induction, which runs the model)
-            packed = self._add(summary_payload(result))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # e.g. no previous token in a 1-token text
+                summary = summary_payload(result)
+            packed = self._add(summary)
             if packed is not None:
                 entry["summary"] = packed
 

@@ -108,9 +108,12 @@ def test_view_saves_what_it_shows(minilm, tmp_path):
         assert view.save(tmp_path / f"v.{ext}").stat().st_size > 1000
     with pytest.raises(ValueError, match="not one of svg, pdf, png"):
         view.save(tmp_path / "v.jpeg")
-    view.show(mode="querykey")
-    with pytest.raises(NotImplementedError, match="view.show\\(mode='matrix'\\)"):
-        view.save(tmp_path / "qk.svg")
+    view.show(pair_filter="all", mode="querykey", head=5)
+    qk = view.figure(query=4)
+    assert "query " + display_token(view.tokens[4], 14) in qk.texts
+    assert sum(t.startswith("#") for t in qk.texts) == len(view.tokens)  # an encoder: every key
+    weights = view.result.head(2, 5)[4]
+    assert [t for t in qk.texts if t[:2] == "0." or t == "1.000"] == [f"{w:.3f}" for w in weights]
 
 
 def test_model_view_summary_and_head_view_save_themselves(smollm2, tmp_path):
@@ -163,7 +166,7 @@ def test_bad_figure_options_say_what_to_pass(smollm2, options, message):
 
 
 def test_command_line_writes_every_format(tmp_path, capsys):
-    outputs = [tmp_path / f"fig.{ext}" for ext in ("svg", "pdf", "png")]
+    outputs = [tmp_path / f"fig.{ext}" for ext in ("svg", "pdf", "png", "html")]
     args = ["figure", "attention", "--text", TEXT, "--layer", "3", "--head", "2", "--width", "3.5in"]
     for out in outputs:
         args += ["-o", str(out)]
@@ -173,6 +176,13 @@ def test_command_line_writes_every_format(tmp_path, capsys):
     assert " Paris" in svg_texts(outputs[0].read_text())
     assert cli(["figure", "attention", "--text", TEXT, "--layer", "99", "-o", str(tmp_path / "x.svg")]) == 2
     assert "layer 99 is out of range" in capsys.readouterr().err
+    assert "application/vnd.jupyter.widget-state+json" in outputs[3].read_text()
+    grid = tmp_path / "grid.svg"
+    assert cli(["figure", "attention", "--text", TEXT, "--view", "model", "--layers", "0", "5", "--heads", "1", "2",
+                "-o", str(grid)]) == 0
+    assert {"L0", "L5", "H1", "H2"} <= set(svg_texts(grid.read_text()))
+    assert cli(["figure", "attention", "--text", TEXT, "--view", "matrix", "--score", "sink", "-o", str(grid)]) == 2
+    assert "--score does not apply to --view matrix" in capsys.readouterr().err
 
 
 def test_display_token_matches_the_browser_rule():

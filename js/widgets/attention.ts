@@ -477,6 +477,7 @@ class AttentionMatrixView {
 
   /** A slice was asked for: if Python does not answer within a few seconds, say why. */
   private expectAnswer(): void {
+    if ((this.model as { standalone?: boolean }).standalone) return; // a saved page: it says what it lacks
     const key = ["part", "layer", "head", "aggregate", "log_scale", "exclude_first", "pair_filter"].map((k) => String(this.model.get(k as keyof AttentionState))).join(":");
     if (this.waiting?.key === key) return;
     this.answered();

@@ -5,15 +5,13 @@ figure and the screen."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..colors import color_index, lut
 from ..methods.attention_views import thumbnail
 from ..results import AttentionResult
 from .figure import THEMES, Figure, Image, Line, Rect, Text, parse_length, text_width
-from .matrix import GAP, PAD, FigureOptions, _format
+from .matrix import GAP, PAD, FigureOptions
 from .text import display_token
 
 HEAD_COLORS = [
@@ -197,4 +195,61 @@ def head_view_figure(weights: np.ndarray, tokens: list[str], keys: list[str] | N
     return fig
 
 
-__all__ = ["grid_figure", "head_view_figure", "summary_figure", "_format", "math"]
+def query_key_figure(parts: dict, tokens: list[str], keys: list[str], query: int, *,
+                     options: FigureOptions | None = None) -> Figure:
+    """The query-key view (``methods.attention_views.query_key`` output): the query vector,
+    each readable key's vector and the products q x k x scale per dimension (diverging colours:
+    red adds to the score, blue takes away), the score as a signed bar and the weight."""
+    o = options or FigureOptions()
+    colors = THEMES[o.theme]
+    fs, family = float(o.font_size), o.font_family
+    key_ids = [int(k) for k in parts["keys"]]
+    q_vec = np.asarray(parts["query_vector"], np.float64)
+    k_vecs = np.asarray(parts["key_vectors"], np.float64)
+    products = np.asarray(parts["products"], np.float64)
+    scores = np.asarray(parts["scores"], np.float64)
+    weights = np.asarray(parts["weights"], np.float64)
+    dim = q_vec.shape[0]
+    cell_w = max(0.8, min(3.0, 160.0 / dim))
+    row = max(parse_length(o.cell, "cell") * 0.9, fs * 1.3)
+    labels = [f"#{k} {display_token(keys[k], 14)}" for k in key_ids]
+    query_label = f"query {display_token(tokens[query], 14)}"
+    left = PAD + max(text_width(t, fs, family) for t in [*labels, query_label]) + GAP
+    block, gap, bar = dim * cell_w, 10.0, 60.0
+    top = PAD + (fs * 1.5 + GAP if o.title else 0) + fs * 1.4 + GAP
+    x1, x2 = left, left + block + gap
+    x3 = x2 + block + gap
+    x4 = x3 + bar + gap
+    width = x4 + bar + GAP + text_width("0.000", fs, family) + PAD
+    height = top + row * (len(key_ids) + 1) + PAD
+    fig = Figure(width=width, height=height, font_family=family, theme=o.theme)
+    text, muted = colors["text"], colors["muted"]
+    if o.title:
+        fig.items.append(Text(width / 2, PAD + fs * 1.2, o.title, fs * 1.15, text, ha="center", weight="bold"))
+    for x, name in ((x1, "key vector"), (x2, "q \u00d7 k \u00d7 scale"), (x3, "score"), (x4, "weight")):
+        fig.items.append(Text(x, top - GAP, name, fs, muted, va="bottom"))
+    table = lut("RdBu_r")
+
+    def diverging(values: np.ndarray, extent: float) -> np.ndarray:
+        return table[color_index(values / (extent or 1.0) * 0.5 + 0.5, 0.0, 1.0)]
+
+    vec_extent = float(max(np.abs(k_vecs).max(initial=0), np.abs(q_vec).max(initial=0)))
+    prod_extent = float(np.abs(products).max(initial=0))
+    fig.items.append(Text(left - GAP, top + row / 2, query_label, fs, text, ha="right", va="center", weight="bold"))
+    fig.items.append(Image(x1, top, block, row * 0.9, diverging(q_vec, vec_extent)[None]))
+    y0 = top + row
+    fig.items.append(Image(x1, y0, block, row * len(key_ids), diverging(k_vecs, vec_extent)))
+    fig.items.append(Image(x2, y0, block, row * len(key_ids), diverging(products, prod_extent)))
+    span = float(max(np.abs(scores).max(initial=0), 1e-6))
+    for i, label in enumerate(labels):
+        y = y0 + i * row
+        fig.items.append(Text(left - GAP, y + row / 2, label, fs, text, ha="right", va="center"))
+        w = abs(scores[i]) / span * bar / 2
+        fig.items.append(Rect(x3 + bar / 2 - (0 if scores[i] >= 0 else w), y + 1, w, row - 2,
+                              fill="#c0392b" if scores[i] >= 0 else "#2e6da4"))
+        fig.items.append(Rect(x4, y + 1, weights[i] * bar, row - 2, fill="#7b6fd0"))
+        fig.items.append(Text(x4 + bar + GAP, y + row / 2, f"{weights[i]:.3f}", fs, text, va="center"))
+    return fig
+
+
+__all__ = ["grid_figure", "head_view_figure", "query_key_figure", "summary_figure"]

@@ -497,12 +497,23 @@ class AttentionView(ExplainerWidget):
             return self._summary_figure(**options)
         if self.mode == "head":
             return self._head_view_figure(**options)
-        if self.mode != "matrix":
-            raise NotImplementedError(
-                f"saving the {self.mode!r} view as a figure is not built yet; the matrix, head, model and "
-                f"summary views save: view.show(mode='matrix') first"
-            )
+        if self.mode == "querykey":
+            return self._query_key_figure(**options)
         return self._matrix_figure(**options)
+
+    def _query_key_figure(self, *, query: int | None = None, **options):
+        """The query-key view for ``query`` (default: the one on screen, else the last token)."""
+        from ..figures import FigureOptions
+        from ..figures.views import query_key_figure
+        from ..methods.attention_views import query_key
+
+        result = self._shown_result()
+        q = self.qk_query if query is None else int(query)
+        q = q if q >= 0 else len(result.tokens) - 1
+        parts = query_key(result, self.layer, self.head, q)
+        options.setdefault("title", f"{self.model_name}, layer {self.layer}, head {self.head}")
+        return query_key_figure(parts, list(result.tokens.text), list(result.keys.text), q,
+                                options=FigureOptions(**options))
 
     def _shown_result(self) -> AttentionResult:
         result = self._source(self.layer)  # not self.result: that waits for a running computation

@@ -1,0 +1,84 @@
+// Host of a standalone HTML export (llmxai_widgets/export_html.py): no Jupyter, no kernel, no
+// network. Reads the widget state the page embeds (ipywidgets' embed format, buffers base64),
+// builds a model per view container, imports the widget's ES module from a Blob URL and calls
+// its initialize() and render(), as anywidget would. For an AttentionView the embedded slices
+// answer the view's layer/head/part choices (./responder.ts).
+import { AttentionExtras, attentionResponder } from "./responder";
+import { EmbeddedBuffer, StandaloneModel, decodeState } from "./model";
+
+type EmbedEntry = { model_name: string; model_module: string; state: Record<string, unknown>; buffers?: EmbeddedBuffer[] };
+type Manager = { version_major: number; version_minor: number; state: Record<string, EmbedEntry> };
+type Widget = {
+  initialize?: (ctx: { model: StandaloneModel; experimental: unknown }) => unknown;
+  render?: (ctx: { model: StandaloneModel; el: HTMLElement; experimental: unknown }) => unknown;
+};
+
+const STATE_TYPE = "application/vnd.jupyter.widget-state+json";
+
+function showFailure(container: HTMLElement, message: string): void {
+  const box = document.createElement("div");
+  box.className = "lxw-standalone-error";
+  box.setAttribute("role", "alert");
+  box.textContent = message; // never markup
+  container.appendChild(box);
+}
+
+function extrasFor(id: string): AttentionExtras | null {
+  for (const script of Array.from(document.querySelectorAll<HTMLScriptElement>("script.lxw-standalone-data"))) {
+    if (script.dataset.lxwModelId === id) return JSON.parse(script.textContent || "null");
+  }
+  return null;
+}
+
+async function loadWidget(esm: string): Promise<Widget> {
+  const url = URL.createObjectURL(new Blob([esm], { type: "text/javascript" }));
+  try {
+    const mod = await import(/* @vite-ignore */ url);
+    const def = mod.default ?? mod;
+    return (typeof def === "function" ? await def() : def) as Widget;
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+}
+
+async function mount(container: HTMLElement, entry: EmbedEntry, extras: AttentionExtras | null): Promise<void> {
+  const state = decodeState(entry.state, entry.buffers ?? []);
+  const esm = state._esm;
+  if (typeof esm !== "string" || !esm) throw new Error("the embedded state has no _esm module");
+  if (typeof state._css === "string" && state._css) {
+    const style = document.createElement("style");
+    style.textContent = state._css;
+    document.head.appendChild(style);
+  }
+  const model = new StandaloneModel(state);
+  if (extras?.kind === "attention") model.responder = attentionResponder(extras, state);
+  model.onMessage = (content) => {
+    // ExplainerWidget._on_frontend_msg: "dismiss_error" clears the error; "cancel" has nothing to stop
+    if ((content as { kind?: string })?.kind === "dismiss_error") model.receive({ error: "" });
+  };
+  const widget = await loadWidget(esm);
+  const experimental = { invoke: () => Promise.reject(new Error("no kernel in an exported HTML file")) };
+  await widget.initialize?.({ model, experimental });
+  await widget.render?.({ model, el: container, experimental });
+  container.dataset.lxwReady = "true";
+}
+
+async function main(): Promise<void> {
+  const script = document.querySelector<HTMLScriptElement>(`script[type="${STATE_TYPE}"]`);
+  if (!script) return;
+  const manager = JSON.parse(script.textContent || "{}") as Manager;
+  for (const container of Array.from(document.querySelectorAll<HTMLElement>("[data-lxw-model-id]:not(script)"))) {
+    const id = container.dataset.lxwModelId!;
+    const entry = manager.state?.[id];
+    try {
+      if (!entry) throw new Error(`no state for widget ${id}`);
+      await mount(container, entry, extrasFor(id));
+    } catch (err) {
+      console.error(err);
+      showFailure(container, `llmxai_widgets could not open this exported view: ${err}`);
+      container.dataset.lxwReady = "error";
+    }
+  }
+}
+
+void main();
