@@ -56,6 +56,8 @@ def test_svg_keeps_every_token_as_escaped_text():
     assert "A & B <test>" in texts
     assert "[U+202E]evil[U+202C]" in texts  # a bidi override is shown, not obeyed
     assert "$x^2$ \\frac{1}{2}" in texts  # not typeset as math
+    whole = matrix_figure(weights, tokens, tokens, causal=True, options=FigureOptions(label_chars=100)).svg()
+    assert svg_texts(whole).count("x" * 80) == 2  # long tokens printed whole when asked
 
 
 @pytest.mark.skipif(not shutil.which("pdftotext"), reason="pdftotext (Debian poppler-utils) is not installed")
@@ -193,3 +195,15 @@ def test_display_token_matches_the_browser_rule():
         return
     FIXTURE.write_text(json.dumps(expected, ensure_ascii=False, indent=1) + "\n")
     pytest.fail(f"updated {FIXTURE.name}; commit it so the JS test checks the same cases")
+
+
+def test_long_inputs_shrink_to_a_page_and_drop_unreadable_labels():
+    n = 1500
+    weights = np.tril(np.ones((n, n)))
+    tokens = [f"t{i}" for i in range(n)]
+    fig = matrix_figure(weights, tokens, tokens, causal=True)
+    assert max(fig.width, fig.height) <= 10 * 72 + 90  # the matrix within the 10 in default; margins and colour bar
+    assert "t7" not in fig.texts and "keys: tokens 0-1499" in fig.texts
+    assert len(fig.png(dpi=72)) > 1000
+    with pytest.raises(ValueError, match="over 120 million pixels"):
+        matrix_figure(weights, tokens, tokens, options=FigureOptions(width="60in")).png(dpi=300)

@@ -166,7 +166,15 @@ class AttentionMatrixView {
       this.model.set("part", this.partSelect.value);
       this.model.save_changes();
     });
-    bar.append(...MODES.map((m) => this.tabs[m]), this.partLabel, layerLabel, headLabel, this.progress.node);
+    const exportSvg = el("button", "lxw-export", "SVG");
+    const exportPng = el("button", "lxw-export", "PNG");
+    exportSvg.title = "Download the open view as a vector figure (text stays text), drawn by the same code as view.save()";
+    exportPng.title = "Download what is on screen as a PNG";
+    exportSvg.addEventListener("click", () => this.exportFigure("svg"));
+    exportPng.addEventListener("click", () => this.exportFigure("png"));
+    const exporting = el("span", "lxw-export-group");
+    exporting.append(el("span", "lxw-muted", "Export"), exportSvg, exportPng);
+    bar.append(...MODES.map((m) => this.tabs[m]), this.partLabel, layerLabel, headLabel, exporting, this.progress.node);
     this.layerSelect.addEventListener("change", () => this.choose({ layer: Number(this.layerSelect.value) }));
     this.headSelect.addEventListener("change", () => {
       const v = this.headSelect.value;
@@ -202,14 +210,7 @@ class AttentionMatrixView {
     }
     this.pairSelect.title = "Sentence pairs: limit the matrix to one sentence's queries reading one sentence's keys";
     this.pairSelect.addEventListener("change", () => { this.model.set("pair_filter", this.pairSelect.value as PairFilter); this.model.save_changes(); });
-    const exportSvg = el("button", "lxw-export", "SVG");
-    const exportPng = el("button", "lxw-export", "PNG");
-    exportSvg.title = "Download what is on screen as a vector figure (text stays text), drawn by the same code as view.save()";
-    exportPng.title = "Download what is on screen as a PNG";
-    exportSvg.addEventListener("click", () => this.exportFigure("svg"));
-    exportPng.addEventListener("click", () => this.exportFigure("png"));
-    options.append(this.pairLabel, exclude, log, el("span", "lxw-muted", "Zoom"), zoomOut, zoomIn, reset, this.search, this.searchInfo,
-      el("span", "lxw-muted", "Export"), exportSvg, exportPng);
+    options.append(this.pairLabel, exclude, log, el("span", "lxw-muted", "Zoom"), zoomOut, zoomIn, reset, this.search, this.searchInfo);
     this.excludeFirst.addEventListener("change", () => { this.model.set("exclude_first", this.excludeFirst.checked); this.model.save_changes(); });
     this.logScale.addEventListener("change", () => { this.model.set("log_scale", this.logScale.checked); this.model.save_changes(); });
 
@@ -462,15 +463,16 @@ class AttentionMatrixView {
     const g = this.matrix.geometry;
     const dark = isDarkTheme();
     const sentAt = Date.now();
+    const matrix = this.model.get("mode") === "matrix";
     this.model.send({ kind: "export", format, theme: dark ? "dark" : "light",
-      window: g ? { q0: g.q0, k0: g.k0, nq: g.nq, nk: g.nk } : null });
+      window: matrix && g ? { q0: g.q0, k0: g.k0, nq: g.nq, nk: g.nk } : null });
     window.setTimeout(() => {
       if (streamOf(this.model).exported >= sentAt) return;
-      if (format === "png") {
+      if (format === "png" && this.model.get("mode") === "matrix") {
         this.matrix.canvas.toBlob((blob) => { if (blob) download(blob, "attention.png"); });
         this.errors.show("No answer from the Python kernel: the PNG is the canvas as drawn (no colour bar); SVG export needs the kernel.");
       } else {
-        this.errors.show("No answer from the Python kernel: SVG export needs it (the figure is drawn in Python). PNG still works from the canvas.");
+        this.errors.show("No answer from the Python kernel: exports are drawn in Python (the matrix tab's PNG falls back to the canvas).");
       }
     }, NO_ANSWER_MS);
   }

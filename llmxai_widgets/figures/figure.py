@@ -99,6 +99,11 @@ class Figure:
     def to_bytes(self, fmt: str, *, dpi: float = 200) -> bytes:
         import matplotlib
 
+        if fmt == "png" and (self.width / 72 * dpi) * (self.height / 72 * dpi) > 120e6:
+            raise ValueError(
+                f"a {self.width / 72:.1f} x {self.height / 72:.1f} in PNG at {dpi:g} dpi would have over 120 million "
+                f"pixels; lower dpi=, give width=, or write SVG/PDF"
+            )
         fig = self._matplotlib()
         out = io.BytesIO()
         rc = {"svg.fonttype": "none", "pdf.fonttype": 42, "svg.hashsalt": "llmxai-widgets", "svg.image_inline": True}

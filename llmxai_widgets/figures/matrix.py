@@ -19,7 +19,9 @@ class FigureOptions:
     "252pt", "9cm").
 
     - ``width`` / ``height``: the figure's size; the cells shrink or grow to fit (square cells).
-      Without them each cell is ``cell`` (default 12 pt) and the figure takes the size it needs.
+      Without them each cell is ``cell`` (default 12 pt) and the figure takes the size it needs,
+      up to ``max_size`` (default 10 in) for the matrix's longer side: long texts get smaller
+      cells. Token labels are left out when cells get smaller than the font (as on screen).
     - ``font_family`` (default "DejaVu Sans", shipped with matplotlib, so every machine draws
       the same glyphs), ``font_size`` in points.
     - ``colormap``: "viridis" (default), "cividis", "magma" (sequential, colour-blind safe) or
@@ -28,6 +30,8 @@ class FigureOptions:
     - ``log``: colour by log10 over three decades below the maximum; ``exclude_first``: leave
       the first token's column out of the colour scale (attention sinks).
     - ``theme``: "light" or "dark"; ``dpi`` for PNG.
+    - ``label_chars``: longer tokens are shortened to this many characters with "…", as on
+      screen (24); raise it to print long tokens whole.
     """
 
     width: float | str | None = None
@@ -44,6 +48,8 @@ class FigureOptions:
     exclude_first: bool = False
     theme: str = "light"
     dpi: float = 200.0
+    label_chars: int = 24
+    max_size: float | str = "10in"
 
     def __post_init__(self) -> None:
         lut(self.colormap)  # a clear error naming the valid maps
@@ -53,6 +59,8 @@ class FigureOptions:
             raise ValueError(f"font_size must be a positive number of points, got {self.font_size!r}")
         if not 0 <= float(self.rotation) <= 90:
             raise ValueError(f"rotation must be between 0 and 90 degrees, got {self.rotation!r}")
+        if isinstance(self.label_chars, bool) or not isinstance(self.label_chars, int) or self.label_chars < 2:
+            raise ValueError(f"label_chars must be an integer of at least 2, got {self.label_chars!r}")
         if not (isinstance(self.dpi, (int, float)) and self.dpi > 0):
             raise ValueError(f"dpi must be positive, got {self.dpi!r}")
 
@@ -116,33 +124,44 @@ def matrix_figure(
     rgb = colors_of(shown, vmin, vmax, log=o.log, colormap=o.colormap, masked=colors["masked"])
 
     fs, family = float(o.font_size), o.font_family
-    row_labels = [display_token(t) for t in rows[r0:r1]]
-    col_labels = [display_token(t) for t in cols[c0:c1]]
-    widest = lambda labels: max((text_width(t, fs, family) for t in labels), default=0.0)  # noqa: E731
-    row_w, col_w = widest(row_labels), widest(col_labels)
+    n_rows, n_cols = r1 - r0, c1 - c0
     angle = math.radians(o.rotation)
-    col_h = col_w * math.sin(angle) + fs * math.cos(angle)
-    title_h = fs * 1.5 + GAP if o.title else 0.0
-    left = PAD + row_w + GAP
-    top = PAD + title_h + col_h + GAP
-    # the last key label leans right past the matrix by about its width x cos(rotation)
-    lean = max(0.0, col_w * math.cos(angle) - 0.0)
     ticks = [_format(vmax), _format(vmin)]
     bar_w = max(6.0, fs)
     bar_block = (GAP * 2.5 + bar_w + 3 + max(text_width(t, fs * 0.9, family) for t in ticks)
                  + (fs * 1.3 + GAP if o.colorbar_label else 0.0)) if o.colorbar else 0.0
-    n_rows, n_cols = r1 - r0, c1 - c0
-    cell = parse_length(o.cell, "cell")
-    if o.width is not None:
-        cell = (parse_length(o.width) - left - max(bar_block, lean) - PAD) / n_cols
-    if o.height is not None:
-        cell = min(cell, (parse_length(o.height, "height") - top - PAD) / n_rows)
+    title_h = fs * 1.5 + GAP if o.title else 0.0
+
+    def layout(labelled: bool):
+        rows_l = [display_token(t, o.label_chars) for t in rows[r0:r1]] if labelled else []
+        cols_l = [display_token(t, o.label_chars) for t in cols[c0:c1]] if labelled else []
+        widest = lambda labels: max((text_width(t, fs, family) for t in labels), default=0.0)  # noqa: E731
+        row_w, col_w = widest(rows_l), widest(cols_l)
+        # without token labels, one line says which tokens the axes cover
+        col_h = col_w * math.sin(angle) + fs * math.cos(angle) if labelled else fs * 1.3
+        left = PAD + (row_w if labelled else fs * 1.3) + GAP
+        top = PAD + title_h + col_h + GAP
+        lean = col_w * math.cos(angle) if labelled else 0.0  # the last key label leans right
+        right = max(bar_block, lean) + PAD
+        cell = parse_length(o.cell, "cell")
+        if o.width is not None:
+            cell = (parse_length(o.width) - left - right) / n_cols
+        elif o.height is None:
+            cell = min(cell, parse_length(o.max_size, "max_size") / max(n_rows, n_cols))
+        if o.height is not None:
+            cell = min(cell, (parse_length(o.height, "height") - top - PAD) / n_rows)
+        return rows_l, cols_l, left, top, right, cell
+
+    row_labels, col_labels, left, top, right, cell = layout(True)
+    labelled = cell >= fs * 0.8
+    if not labelled:
+        row_labels, col_labels, left, top, right, cell = layout(False)
     if cell <= 0:
         raise ValueError(
             f"the figure is too small for {n_rows} x {n_cols} tokens with {fs:g} pt labels; make it wider, "
             f"use a smaller font_size, or show fewer tokens (row_range/col_range, tokens=)"
         )
-    width = parse_length(o.width) if o.width is not None else left + n_cols * cell + max(bar_block, lean) + PAD
+    width = parse_length(o.width) if o.width is not None else left + n_cols * cell + right
     height = parse_length(o.height, "height") if o.height is not None else top + n_rows * cell + PAD
     fig = Figure(width=width, height=height, font_family=family, theme=o.theme)
     text_color = colors["text"]
@@ -155,6 +174,11 @@ def matrix_figure(
     for j, label in enumerate(col_labels):
         fig.items.append(Text(left + (j + 0.5) * cell, top - GAP, label, fs, text_color, ha="left", va="center",
                               rotation=o.rotation))
+    if not labelled:
+        muted = colors["muted"]
+        fig.items.append(Text(left, top - GAP, f"keys: tokens {c0}-{c1 - 1}", fs, muted, va="bottom"))
+        fig.items.append(Text(left - GAP, top, f"queries: tokens {r0}-{r1 - 1}", fs, muted, ha="right", va="bottom",
+                              rotation=90))
     if o.colorbar:
         x = left + n_cols * cell + GAP * 2.5
         bar_h = max(min(n_rows * cell, 160.0), 40.0)

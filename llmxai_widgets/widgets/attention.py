@@ -634,13 +634,15 @@ class AttentionView(ExplainerWidget):
                 options["cols"] = (int(window["k0"]), int(window["k0"]) + int(window["nk"]))
             if request.get("theme") in ("light", "dark"):
                 options["theme"] = request["theme"]
-            data = self._matrix_figure(**options).to_bytes(fmt, dpi=200)
+            data = self.figure(**options).to_bytes(fmt, dpi=200)
         except Exception as err:  # shown in the view; nothing is downloaded
             self.error = f"could not export the figure: {type(err).__name__}: {err}"
             self.send_chunk("export", {"format": fmt, "ok": False})
             return
         what = f"head{self.head}" if self.aggregate == "head" else self.aggregate
-        name = f"attention-{self.model_name or 'model'}-{self.part}-layer{self.layer}-{what}.{fmt}".replace("/", "_")
+        view = {"matrix": f"layer{self.layer}-{what}", "head": f"head-view-layer{self.layer}", "model": "model-view",
+                "summary": "head-summary", "querykey": f"query-key-layer{self.layer}-head{self.head}"}[self.mode]
+        name = f"attention-{self.model_name or 'model'}-{self.part}-{view}.{fmt}".replace("/", "_")
         self.send_chunk("export", {"format": fmt, "ok": True, "name": name}, [data])
 
     def save(self, path, **options):

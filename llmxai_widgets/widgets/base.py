@@ -134,16 +134,14 @@ class ExplainerWidget(anywidget.AnyWidget):
         import base64
         import html
 
+        label = f"<{type(self).__name__}: {self.status}>"
         try:
             figure = self._static_figure()
+            if figure is None:
+                return {"text/plain": f"{label} (static figure: computing)"}
+            png = base64.b64encode(figure.png(dpi=self.STATIC_DPI)).decode("ascii")
         except Exception as err:  # the live view is unaffected; say why the picture is missing
-            figure, why = None, f"{type(err).__name__}: {err}"
-        else:
-            why = "computing"
-        label = f"<{type(self).__name__}: {self.status}>"
-        if figure is None:
-            return {"text/plain": f"{label} (static figure: {why})"}
-        png = base64.b64encode(figure.png(dpi=self.STATIC_DPI)).decode("ascii")
+            return {"text/plain": f"{label} (no static figure: {type(err).__name__}: {err})"}
         width = round(figure.width / 72 * 96)  # CSS pixels, sharp on high-DPI screens
         alt = html.escape(f"llmxai-widgets figure: {type(self).__name__}", quote=True)
         return {

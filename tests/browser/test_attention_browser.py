@@ -421,7 +421,8 @@ def test_token_text_is_never_markup(notebook, reference, artifacts):
     canvas.wait_for(state="visible", timeout=60_000)
     page.wait_for_timeout(500)  # give an injected onerror handler time to fire
     assert page.locator("img[src=x]").count() == 0
-    assert cell.locator(".jp-OutputArea-output img").count() == 0
+    # the only image is the view's own static figure (hidden here), never one made of token text
+    assert cell.locator('.jp-OutputArea-output img:not([alt^="llmxai-widgets figure"])').count() == 0
     tokens = reference.xss_tokens
     i = next(i for i, t in enumerate(tokens) if "<" in t or "img" in t)
     tooltip = hover(page, canvas, i, i)
