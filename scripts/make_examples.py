@@ -86,6 +86,20 @@ QUICKSTART = [
         "print('row sums:', result.pattern[3, 0].sum(axis=-1).round(3))"
     ),
     new_markdown_cell(
+        "## Figures for a paper, a slide or a handout\n\n"
+        "Every view saves itself without a browser: `.pdf` (fonts embedded, text searchable), `.svg` (labels stay "
+        "text you can restyle), `.png`, or `.html` (a standalone page that works offline, with every layer and head "
+        "of a short text inside). Sizes take units (`\"3.5in\"`, `\"252pt\"`, `\"9cm\"`); fonts, colour maps "
+        "(`cividis` is safe for colour-blind readers), titles and token ranges are options. The *Export* buttons "
+        "above each view download what is on screen, drawn by the same code. From a shell: "
+        "`llmxai-widgets figure attention --text \"...\" --layer 10 --head 4 -o fig.pdf`."
+    ),
+    new_code_cell(
+        'view.save("capital-layer10-head4.pdf", width="3.5in", title="SmolLM2, layer 10, head 4")\n'
+        'view.save("capital.html")  # open it in any browser, offline\n'
+        'view.figure(width="3.5in", colormap="cividis", tokens=(0, 8))  # a preview of a figure'
+    ),
+    new_markdown_cell(
         "## Bad input explains itself\n\n"
         "Asking for a layer the model does not have raises a clear error (and the view above shows it):"
     ),

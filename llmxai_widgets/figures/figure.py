@@ -115,6 +115,13 @@ class Figure:
                         metadata=metadata)
         return out.getvalue()
 
+    def _repr_png_(self) -> bytes:
+        return self.png(dpi=144)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        # shown at its size in inches (a 144-dpi PNG at half its pixel width: sharp on HiDPI)
+        return {"image/png": self._repr_png_()}, {"image/png": {"width": round(self.width / 72 * 96)}}
+
     def svg(self) -> str:
         return self.to_bytes("svg").decode("utf-8")
 
