@@ -491,6 +491,11 @@ def test_no_uncaught_page_errors(notebook):
     assert notebook.dialogs == []
 
 
+_FIRST_MASKED_RED_JS = """([c, red]) => { const r = c.width / c.getBoundingClientRect().width, d = c.dataset, s = Number(d.cell);
+  const p = c.getContext('2d').getImageData(Math.floor((Number(d.left) + 1.5 * s) * r),
+    Math.floor((Number(d.top) + 0.5 * s) * r), 1, 1).data; return p[0] === red; }"""
+
+
 def test_dark_theme_redraws_with_its_colours(notebook, widget, reference, artifacts):
     """JupyterLab Dark: labels take the theme's text colour, masked cells its dark grey (the
     same as a dark-theme export), the weights keep their colours; then back to light."""
@@ -500,12 +505,7 @@ def test_dark_theme_redraws_with_its_colours(notebook, widget, reference, artifa
     try:
         page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
         page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=30_000)
-        page.wait_for_function(
-            "(c) => { const r = c.width / c.getBoundingClientRect().width, d = c.dataset, s = Number(d.cell);"
-            " const p = c.getContext('2d').getImageData(Math.floor((Number(d.left) + 1.5 * s) * r),"
-            " Math.floor((Number(d.top) + 0.5 * s) * r), 1, 1).data; return p[0] === 70 && p[1] === 70; }",
-            arg=canvas.element_handle(), timeout=30_000,
-        )
+        page.wait_for_function(_FIRST_MASKED_RED_JS, arg=[canvas.element_handle(), 70], timeout=30_000)
         assert_color(pixel(canvas, q, k), reference.color(LAYER), "a weight on the dark theme")
         cell.locator(".jp-OutputArea-output").filter(has=page.locator(".lxw-root")).screenshot(
             path=str(artifacts / "attention-dark.png")
@@ -513,9 +513,4 @@ def test_dark_theme_redraws_with_its_colours(notebook, widget, reference, artifa
     finally:
         page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
         page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'", timeout=30_000)
-    page.wait_for_function(
-        "(c) => { const r = c.width / c.getBoundingClientRect().width, d = c.dataset, s = Number(d.cell);"
-        " const p = c.getContext('2d').getImageData(Math.floor((Number(d.left) + 1.5 * s) * r),"
-        " Math.floor((Number(d.top) + 0.5 * s) * r), 1, 1).data; return p[0] === 200; }",
-        arg=canvas.element_handle(), timeout=30_000,
-    )
+    page.wait_for_function(_FIRST_MASKED_RED_JS, arg=[canvas.element_handle(), 200], timeout=30_000)
