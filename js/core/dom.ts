@@ -58,6 +58,7 @@ const CSS = `
 .lxw-root button.lxw-swatch { color: #fff; min-width: 26px; border: 2px solid transparent; font-size: 11px; }
 .lxw-root button.lxw-swatch.lxw-off { opacity: 0.25; }
 .lxw-caption { max-width: 760px; margin-top: 4px; }
+.lxw-export-group { display: inline-flex; align-items: center; gap: 4px; }
 .lxw-placeholder { padding: 24px; color: var(--jp-ui-font-color2, #616161); }
 /* Each view is followed by a static figure of itself for places that cannot run it (GitHub,
    nbconvert, a notebook opened without its kernel): hidden wherever the live view drew. */

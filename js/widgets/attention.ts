@@ -464,17 +464,21 @@ class AttentionMatrixView {
     const dark = isDarkTheme();
     const sentAt = Date.now();
     const matrix = this.model.get("mode") === "matrix";
-    this.model.send({ kind: "export", format, theme: dark ? "dark" : "light",
-      window: matrix && g ? { q0: g.q0, k0: g.k0, nq: g.nq, nk: g.nk } : null });
+    const standalone = (this.model as { standalone?: boolean }).standalone === true;
+    if (!standalone) {
+      this.model.send({ kind: "export", format, theme: dark ? "dark" : "light",
+        window: matrix && g ? { q0: g.q0, k0: g.k0, nq: g.nq, nk: g.nk } : null });
+    }
     window.setTimeout(() => {
       if (streamOf(this.model).exported >= sentAt) return;
+      const why = standalone ? "This saved page has no Python kernel" : "No answer from the Python kernel";
       if (format === "png" && this.model.get("mode") === "matrix") {
         this.matrix.canvas.toBlob((blob) => { if (blob) download(blob, "attention.png"); });
-        this.errors.show("No answer from the Python kernel: the PNG is the canvas as drawn (no colour bar); SVG export needs the kernel.");
+        this.errors.show(`${why}: the PNG is the canvas as drawn (no colour bar); SVG figures are drawn in Python (view.save()).`);
       } else {
-        this.errors.show("No answer from the Python kernel: exports are drawn in Python (the matrix tab's PNG falls back to the canvas).");
+        this.errors.show(`${why}: figures are drawn in Python (view.save()); the matrix tab's PNG comes from the canvas.`);
       }
-    }, NO_ANSWER_MS);
+    }, standalone ? 0 : NO_ANSWER_MS);
   }
 
   /** A slice was asked for: if Python does not answer within a few seconds, say why. */
