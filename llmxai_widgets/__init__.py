@@ -9,6 +9,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 from .methods import attention
 from .methods.attention import encoder_decoder_attention
+from .methods.attribution import AttributionResult, attribute
 from .methods.head_summary import HeadSummary, head_summary
 from .models import LoadedModel, Tokens, load_model
 from .results import AttentionResult
@@ -19,11 +20,13 @@ from .export_html import save_html, to_html  # noqa: E402
 __all__ = [
     "AttentionResult",
     "AttentionView",
+    "AttributionResult",
     "HeadSummary",
     "LoadedModel",
     "Tokens",
     "__version__",
     "attention",
+    "attribute",
     "encoder_decoder_attention",
     "head_summary",
     "head_view",

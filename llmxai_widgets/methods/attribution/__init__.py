@@ -1,0 +1,144 @@
+"""Feature attribution: which input tokens made the model produce its output.
+
+``attribute(model, prompt, target=None, generate=0, method="integrated_gradients", contrast=None)``
+explains, for a causal language model:
+
+- the next token (``target=None, generate=0``: the model's greedy choice);
+- a given continuation (``target="..."``: every token of it is a row);
+- a greedy generation (``generate=N``: every generated token is a row).
+
+Methods live in one registry keyed by string ids (``ATTRIBUTION_METHODS``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ...models.wrapped import LoadedModel, Tokens, check_text
+from ..registry import register
+from . import gradient  # noqa: F401  (registers the gradient methods)
+from .core import (
+    ATTRIBUTION_METHODS,
+    TARGET_FUNCTIONS,
+    AttributionResult,
+    Problem,
+    attribution_method,
+    get_attribution_method,
+    mask_after_targets,
+)
+
+
+@register("attribute")
+def attribute(
+    model: LoadedModel,
+    prompt: str,
+    target: str | int | None = None,
+    generate: int = 0,
+    method: str = "integrated_gradients",
+    contrast: str | int | None = None,
+    *,
+    target_fn: str = "logprob",
+    on_row=None,
+    cancelled=lambda: False,
+    **options,
+) -> AttributionResult:
+    """Scores of every prompt (and earlier continuation) token for each target token; see the
+    module docstring and :class:`AttributionResult`. ``options`` go to the method (e.g.
+    ``n_steps``, ``rule``, ``baseline`` for integrated gradients)."""
+    if not isinstance(model, LoadedModel):
+        raise TypeError(
+            f"model must come from llmxai_widgets.load_model(), got {type(model).__name__}; "
+            f"wrap a transformers model with load_model(model=m, tokenizer=t)"
+        )
+    spec = get_attribution_method(method)
+    if model.kind != "causal":
+        raise ValueError(
+            f"{spec.id} on a {model.kind} model is not built yet: attribute() explains causal language "
+            f"models' predictions for now (load one with kind='causal')"
+        )
+    if target_fn not in TARGET_FUNCTIONS:
+        raise ValueError(f"target_fn must be one of {', '.join(TARGET_FUNCTIONS)}, got {target_fn!r}")
+    check_text(prompt)
+    if isinstance(generate, bool) or not isinstance(generate, (int, np.integer)) or generate < 0:
+        raise ValueError(f"generate must be a number of tokens (0 or more), got {generate!r}")
+    if target is not None and generate:
+        raise ValueError("give target= (a continuation to explain) or generate= (tokens to generate), not both")
+    prompt_tokens = model.tokenize(prompt)
+    model.check_length(prompt_tokens)
+    with model.lock:
+        ids = _sequence(model, prompt_tokens, target, int(generate))
+        targets = list(range(len(prompt_tokens), len(ids)))
+        foil = _foil(model, contrast)
+        problem = Problem(model, torch.as_tensor(ids, device=model.device), len(prompt_tokens), targets,
+                          [foil] * len(targets), target_fn)
+        scores, extra = spec.fn(problem, on_row=on_row, cancelled=cancelled, **options)
+        with torch.no_grad():
+            logits = problem.logits(problem.embed(problem.ids[None]))
+            probs = torch.softmax(logits[0, [t - 1 for t in targets]].float(), dim=-1)
+            target_probs = probs[torch.arange(len(targets)), problem.ids[targets]].numpy()
+            values = np.array([float(problem.score(logits, i)[0]) for i in range(len(targets))], np.float32)
+    tokens = model.tokens_from_ids(ids) if len(ids) > len(prompt_tokens) else prompt_tokens
+    foil_text = None if foil is None else model.tokenizer.decode([foil])
+    return AttributionResult(
+        tokens=tokens,
+        n_prompt=len(prompt_tokens),
+        target_positions=targets,
+        scores=mask_after_targets(scores, targets),
+        target_probs=target_probs.astype(np.float32),
+        target_values=values,
+        method=spec.id,
+        params={"target_fn": target_fn, **{k: v for k, v in options.items() if isinstance(v, (int, float, str))}},
+        model_name=model.name,
+        foils=[foil_text] * len(targets),
+        completeness=extra.get("completeness"),
+        converged=extra.get("converged"),
+        notes=list(extra.get("notes", [])),
+    )
+
+
+def _sequence(model: LoadedModel, prompt: Tokens, target, generate: int) -> list[int]:
+    ids = [int(i) for i in prompt.ids]
+    if isinstance(target, str):
+        check_text(target)
+        cont = model.tokenizer(target, add_special_tokens=False)["input_ids"]
+        back = model.tokenizer.decode(cont)
+        if not cont or back != target:
+            raise ValueError(
+                f"the tokenizer cannot produce the target {target!r} exactly (it reads back as {back!r}); "
+                f"check leading spaces, e.g. target=' Paris' after 'The capital of France is'"
+            )
+        return ids + list(cont)
+    if target is not None:
+        if isinstance(target, bool) or not isinstance(target, (int, np.integer)):
+            raise TypeError(f"target must be a string, a token id or None, got {type(target).__name__}")
+        vocab = model.model.get_input_embeddings().num_embeddings
+        if not 0 <= int(target) < vocab:
+            raise ValueError(f"target token id {target} is out of range: the vocabulary has {vocab} tokens")
+        return ids + [int(target)]
+    steps = max(1, generate)
+    with torch.inference_mode():
+        out = model.model.generate(
+            input_ids=torch.as_tensor([ids], device=model.device), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+            max_new_tokens=steps, do_sample=False,
+        )[0].tolist()
+    return out
+
+
+def _foil(model: LoadedModel, contrast) -> int | None:
+    if contrast is None:
+        return None
+    if isinstance(contrast, str):
+        ids = model.tokenizer(contrast, add_special_tokens=False)["input_ids"]
+        if len(ids) != 1:
+            raise ValueError(
+                f"the contrast must be one token; {contrast!r} is {len(ids)} tokens "
+                f"({model.tokenizer.convert_ids_to_tokens(ids)}); pick a single token, e.g. ' Rome'"
+            )
+        return int(ids[0])
+    if isinstance(contrast, bool) or not isinstance(contrast, (int, np.integer)):
+        raise TypeError(f"contrast must be a one-token string or a token id, got {type(contrast).__name__}")
+    return int(contrast)
+
+
+__all__ = ["ATTRIBUTION_METHODS", "AttributionResult", "attribute", "attribution_method", "get_attribution_method"]
