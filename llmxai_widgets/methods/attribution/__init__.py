@@ -17,7 +17,7 @@ import torch
 
 from ...models.wrapped import LoadedModel, Tokens, check_text
 from ..registry import register
-from . import gradient  # noqa: F401  (registers the gradient methods)
+from . import gradient, perturbation, vector  # noqa: F401  (each registers its methods)
 from .core import (
     ATTRIBUTION_METHODS,
     TARGET_FUNCTIONS,

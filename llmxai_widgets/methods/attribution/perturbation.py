@@ -1,0 +1,1 @@
+"""Perturbation-based attribution (being written)."""

@@ -1,0 +1,1 @@
+"""Vector-based attribution (being written)."""
