@@ -13,7 +13,7 @@ from .methods.attribution import AttributionResult, attribute
 from .methods.head_summary import HeadSummary, head_summary
 from .models import LoadedModel, Tokens, load_model
 from .results import AttentionResult
-from .widgets import AttentionView
+from .widgets import AttentionView, AttributionView
 from .bertviz_compat import head_view, model_view  # noqa: E402  (needs the widgets)
 from .export_html import save_html, to_html  # noqa: E402
 
@@ -21,6 +21,7 @@ __all__ = [
     "AttentionResult",
     "AttentionView",
     "AttributionResult",
+    "AttributionView",
     "HeadSummary",
     "LoadedModel",
     "Tokens",

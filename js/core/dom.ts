@@ -59,6 +59,16 @@ const CSS = `
 .lxw-root button.lxw-swatch.lxw-off { opacity: 0.25; }
 .lxw-caption { max-width: 760px; margin-top: 4px; }
 .lxw-export-group { display: inline-flex; align-items: center; gap: 4px; }
+.lxw-text { line-height: 2.1; max-width: 900px; font-size: 14px; white-space: pre-wrap; word-break: break-word; }
+.lxw-tok { padding: 2px 1px; border-radius: 2px; }
+.lxw-tok.lxw-target { outline: 2px solid var(--jp-brand-color1, #1976d2); font-weight: 600; }
+.lxw-tok.lxw-generated { cursor: pointer; text-decoration: underline dotted; }
+.lxw-tok.lxw-later { color: var(--jp-ui-font-color3, #9e9e9e); }
+.lxw-sep { color: var(--jp-ui-font-color3, #9e9e9e); padding: 0 2px; }
+.lxw-notice { border-left: 4px solid var(--jp-warn-color1, #f9a825); background: var(--jp-warn-color3, #fff8e1);
+  color: var(--jp-ui-font-color1, #1a1a1a); padding: 4px 10px; margin: 4px 0 8px; font-size: 12px; }
+.lxw-legend-row { flex-direction: row; align-items: center; gap: 6px; margin: 6px 0 2px; }
+.lxw-attr-matrix { margin-top: 10px; }
 .lxw-placeholder { padding: 24px; color: var(--jp-ui-font-color2, #616161); }
 /* Each view is followed by a static figure of itself for places that cannot run it (GitHub,
    nbconvert, a notebook opened without its kernel): hidden wherever the live view drew. */

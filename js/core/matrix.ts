@@ -26,6 +26,11 @@ export class MatrixCanvas {
   private drag: { x: number; y: number; q0: number; k0: number; moved: boolean } | null = null;
   private dragged = false;
 
+  /** Tooltip words (attention: query, key, weight; attribution: target, source, score). */
+  labels = { row: "query", col: "key", value: "weight", masked: "masked (a token cannot attend to later tokens)" };
+  /** Called when a cell is clicked (after pinning). */
+  onPick: ((cell: Cell) => void) | null = null;
+
   constructor(private redraw: () => void) {
     this.overlay.style.cssText = "position:absolute;left:0;top:0;pointer-events:none";
     this.node.append(this.canvas, this.overlay, this.tooltip);
@@ -50,6 +55,8 @@ export class MatrixCanvas {
     this.canvas.addEventListener("click", (e) => {
       if (this.dragged) { this.dragged = false; return; } // the end of a pan, not a pin
       this.hover(e.offsetX, e.offsetY, true);
+      const cell = this.geometry ? cellAt(this.geometry, e.offsetX, e.offsetY) : null;
+      if (cell && this.onPick) this.onPick(cell);
     });
   }
 
@@ -171,9 +178,10 @@ export class MatrixCanvas {
     const weight = tensor.value(query * cols.length + key);
     this.tooltip.replaceChildren();
     const line = (label: string, value: string) => this.tooltip.append(el("b", "", label), el("span", "", value));
-    line("query", `#${query} ${JSON.stringify(displayToken(rows[query], 40))}`);
-    line("key", `#${key} ${JSON.stringify(displayToken(cols[key], 40))}`);
-    line("weight", causal && key > query ? "masked (a token cannot attend to later tokens)" : weight.toFixed(4));
+    const L = this.labels;
+    line(L.row, `#${query} ${JSON.stringify(displayToken(rows[query], 40))}`);
+    line(L.col, `#${key} ${JSON.stringify(displayToken(cols[key], 40))}`);
+    line(L.value, (causal && key > query) || Number.isNaN(weight) ? L.masked : weight.toFixed(4));
     Object.assign(this.tooltip.dataset, { query: String(query), key: String(key), weight: String(weight) });
     this.tooltip.style.display = "grid";
     const left = g.left + (key - g.k0 + 1) * g.cell + 12;

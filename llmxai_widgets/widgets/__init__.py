@@ -1,5 +1,6 @@
 """Thin anywidget classes; each pairs with js/widgets/<name>.ts."""
 
 from .attention import AttentionView
+from .attribution import AttributionView
 
-__all__ = ["AttentionView"]
+__all__ = ["AttentionView", "AttributionView"]

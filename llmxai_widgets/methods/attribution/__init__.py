@@ -46,15 +46,23 @@ def attribute(
     """Scores of every prompt (and earlier continuation) token for each target token; see the
     module docstring and :class:`AttributionResult`. ``options`` go to the method (e.g.
     ``n_steps``, ``rule``, ``baseline`` for integrated gradients)."""
+    spec = get_attribution_method(method)
+    problem, tokens = prepare(model, prompt, target, generate, contrast, target_fn=target_fn, method=spec.id)
+    return explain(problem, tokens, spec.id, on_row=on_row, cancelled=cancelled, **options)
+
+
+def prepare(model: LoadedModel, prompt: str, target=None, generate: int = 0, contrast=None, *,
+            target_fn: str = "logprob", method: str = "integrated_gradients") -> tuple[Problem, Tokens]:
+    """Fix what is explained: the token sequence (running the generation if asked) and the
+    target positions; validates every argument with an error that says what to pass."""
     if not isinstance(model, LoadedModel):
         raise TypeError(
             f"model must come from llmxai_widgets.load_model(), got {type(model).__name__}; "
             f"wrap a transformers model with load_model(model=m, tokenizer=t)"
         )
-    spec = get_attribution_method(method)
     if model.kind != "causal":
         raise ValueError(
-            f"{spec.id} on a {model.kind} model is not built yet: attribute() explains causal language "
+            f"{method} on a {model.kind} model is not built yet: attribute() explains causal language "
             f"models' predictions for now (load one with kind='causal')"
         )
     if target_fn not in TARGET_FUNCTIONS:
@@ -68,32 +76,56 @@ def attribute(
     model.check_length(prompt_tokens)
     with model.lock:
         ids = _sequence(model, prompt_tokens, target, int(generate))
-        targets = list(range(len(prompt_tokens), len(ids)))
-        foil = _foil(model, contrast)
-        problem = Problem(model, torch.as_tensor(ids, device=model.device), len(prompt_tokens), targets,
-                          [foil] * len(targets), target_fn)
+    targets = list(range(len(prompt_tokens), len(ids)))
+    foil = _foil(model, contrast)
+    problem = Problem(model, torch.as_tensor(ids, device=model.device), len(prompt_tokens), targets,
+                      [foil] * len(targets), target_fn)
+    tokens = _with_prompt_offsets(model.tokens_from_ids(ids), prompt_tokens)
+    return problem, tokens
+
+
+def explain(problem: Problem, tokens: Tokens, method: str, *, on_row=None, cancelled=lambda: False,
+            **options) -> AttributionResult:
+    """Run attribution ``method`` on a prepared problem."""
+    spec = get_attribution_method(method)
+    model = problem.model
+    targets = problem.targets
+    with model.lock:
         scores, extra = spec.fn(problem, on_row=on_row, cancelled=cancelled, **options)
         with torch.no_grad():
             logits = problem.logits(problem.embed(problem.ids[None]))
             probs = torch.softmax(logits[0, [t - 1 for t in targets]].float(), dim=-1)
             target_probs = probs[torch.arange(len(targets)), problem.ids[targets]].numpy()
             values = np.array([float(problem.score(logits, i)[0]) for i in range(len(targets))], np.float32)
-    tokens = model.tokens_from_ids(ids) if len(ids) > len(prompt_tokens) else prompt_tokens
+    foil = problem.foils[0] if problem.foils else None
     foil_text = None if foil is None else model.tokenizer.decode([foil])
     return AttributionResult(
         tokens=tokens,
-        n_prompt=len(prompt_tokens),
+        n_prompt=problem.n_prompt,
         target_positions=targets,
         scores=mask_after_targets(scores, targets),
         target_probs=target_probs.astype(np.float32),
         target_values=values,
         method=spec.id,
-        params={"target_fn": target_fn, **{k: v for k, v in options.items() if isinstance(v, (int, float, str))}},
+        params={"target_fn": problem.target_fn, **{k: v for k, v in options.items() if isinstance(v, (int, float, str))}},
         model_name=model.name,
         foils=[foil_text] * len(targets),
         completeness=extra.get("completeness"),
         converged=extra.get("converged"),
         notes=list(extra.get("notes", [])),
+    )
+
+
+def _with_prompt_offsets(tokens: Tokens, prompt: Tokens) -> Tokens:
+    """The whole sequence's tokens, with the prompt's own token texts and special-token marks
+    (the tokenizer knows them better than decoding does)."""
+    n = len(prompt)
+    return Tokens(
+        source=tokens.source,
+        ids=tokens.ids,
+        text=list(prompt.text) + list(tokens.text[n:]),
+        offsets=tokens.offsets,
+        special=np.concatenate([prompt.special, tokens.special[n:]]).astype(bool),
     )
 
 
@@ -141,4 +173,5 @@ def _foil(model: LoadedModel, contrast) -> int | None:
     return int(contrast)
 
 
-__all__ = ["ATTRIBUTION_METHODS", "AttributionResult", "attribute", "attribution_method", "get_attribution_method"]
+__all__ = ["ATTRIBUTION_METHODS", "AttributionResult", "attribute", "attribution_method", "explain",
+           "get_attribution_method", "prepare"]

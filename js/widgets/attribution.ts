@@ -1,0 +1,294 @@
+// AttributionView frontend. Synced state: llmxai_widgets/widgets/attribution.py (AttributionView).
+import { ErrorPanel, ProgressLine } from "../core/chrome";
+import { colorIndex, cssColor, rgb } from "../core/colors";
+import { el, ensureStyle } from "../core/dom";
+import { measureLabels } from "../core/heatmap";
+import { displayToken } from "../core/layout";
+import { MatrixCanvas } from "../core/matrix";
+import { BaseState, WidgetModel } from "../core/model";
+import { formatWeight } from "../core/scale";
+import { Tensor, WireHeader, decodeTrait } from "../core/wire";
+
+type Level = "token" | "word" | "sentence" | "turn";
+export type AttributionState = BaseState & {
+  widget_id: string;
+  model_name: string;
+  tokens: string[];
+  special: boolean[];
+  n_prompt: number;
+  targets: number[];
+  target_probs: number[];
+  scores: (WireHeader & { data: DataView }) | Record<string, never>;
+  rows_done: number;
+  selected: number;
+  method: string;
+  methods: Array<{ id: string; family: string; description: string }>;
+  level: Level;
+  group_ids: Record<string, number[]>;
+  show_special: boolean;
+  colormap: string;
+  completeness: number[];
+  notes: string[];
+  contrast: string;
+};
+type Model = WidgetModel<AttributionState>;
+const LEVELS: Array<[Level, string]> = [["token", "tokens"], ["word", "words"], ["sentence", "sentences"], ["turn", "chat turns"]];
+
+/** Per-token scores of one row, summed over the groups of ``level`` (NaN where nothing counts). */
+export function aggregateRow(row: number[], groups: number[] | undefined, hidden: boolean[]): number[] {
+  if (!groups) return row.map((v, i) => (hidden[i] ? NaN : v));
+  const sums = new Map<number, number>();
+  row.forEach((v, i) => {
+    if (hidden[i] || Number.isNaN(v)) return;
+    sums.set(groups[i], (sums.get(groups[i]) ?? 0) + v);
+  });
+  return row.map((v, i) => (hidden[i] || Number.isNaN(v) ? NaN : sums.get(groups[i]) ?? NaN));
+}
+
+class AttributionPane {
+  private root = el("div", "lxw-root");
+  private methodSelect = el("select", "lxw-method");
+  private levelSelect = el("select", "lxw-level");
+  private specialBox = el("input");
+  private progress: ProgressLine;
+  private errors: ErrorPanel;
+  private notice = el("div", "lxw-notice");
+  private text = el("div", "lxw-text");
+  private legend = el("div", "lxw-legend lxw-legend-row");
+  private legendBar = el("canvas");
+  private legendMin = el("span", "lxw-muted");
+  private legendMax = el("span", "lxw-muted");
+  private caption = el("div", "lxw-muted lxw-caption");
+  private matrixTitle = el("div", "lxw-muted");
+  private matrix = new MatrixCanvas(() => this.drawMatrix());
+  private cleanups: Array<() => void> = [];
+  private cache: { trait: unknown; tensor: Tensor | null } | null = null;
+
+  constructor(private model: Model, host: HTMLElement) {
+    this.progress = new ProgressLine(model);
+    this.errors = new ErrorPanel(model);
+    this.matrix.labels = { row: "target", col: "source", value: "score", masked: "not used (comes at or after the target)" };
+    this.matrix.onPick = (cell) => this.select(this.model.get("targets").indexOf(this.model.get("targets")[cell.query]));
+    this.build();
+    host.appendChild(this.root);
+    for (const key of ["tokens", "scores", "selected", "level", "show_special", "completeness", "notes", "targets", "rows_done", "method", "methods"]) {
+      this.on(`change:${key}`, () => this.draw());
+    }
+    this.on("change:error", () => this.errors.show(this.model.get("error")));
+    for (const key of ["status", "progress", "progress_label"]) this.on(`change:${key}`, () => { this.progress.update(); this.draw(); });
+    const resize = new ResizeObserver(() => this.drawMatrix());
+    resize.observe(this.root);
+    this.cleanups.push(() => resize.disconnect());
+    this.draw();
+  }
+
+  private on(event: string, fn: () => void): void {
+    this.model.on(event, fn);
+    this.cleanups.push(() => this.model.off(event, fn));
+  }
+
+  private build(): void {
+    const bar = el("div", "lxw-bar");
+    const methodLabel = el("label", "", "Method ");
+    methodLabel.appendChild(this.methodSelect);
+    const levelLabel = el("label", "", "Show ");
+    levelLabel.appendChild(this.levelSelect);
+    for (const [value, label] of LEVELS) {
+      const o = el("option", "", label);
+      o.value = value;
+      this.levelSelect.appendChild(o);
+    }
+    this.specialBox.type = "checkbox";
+    const special = el("label", "", "");
+    special.append(this.specialBox, document.createTextNode("special tokens"));
+    bar.append(el("span", "lxw-title", "Attribution"), el("span", "lxw-muted", this.model.get("model_name")),
+      methodLabel, levelLabel, special, this.progress.node);
+    this.methodSelect.addEventListener("change", () => { this.model.set("method", this.methodSelect.value); this.model.save_changes(); });
+    this.levelSelect.addEventListener("change", () => { this.model.set("level", this.levelSelect.value as Level); this.model.save_changes(); });
+    this.specialBox.addEventListener("change", () => { this.model.set("show_special", this.specialBox.checked); this.model.save_changes(); });
+    this.legend.append(this.legendMin, this.legendBar, this.legendMax);
+    const matrixPane = el("div", "lxw-attr-matrix");
+    matrixPane.append(this.matrixTitle, this.matrix.node);
+    this.root.append(bar, this.errors.node, this.notice, this.text, this.legend, this.caption, matrixPane);
+  }
+
+  private tensor(): Tensor | null {
+    const trait = this.model.get("scores");
+    if (!trait || !("data" in trait)) return null;
+    if (this.cache?.trait !== trait) this.cache = { trait, tensor: decodeTrait(trait as WireHeader & { data: DataView }) };
+    return this.cache.tensor;
+  }
+
+  private select(i: number): void {
+    if (i < 0) return;
+    this.model.set("selected", i);
+    this.model.save_changes();
+  }
+
+  draw(): void {
+    try {
+      this.drawText();
+      this.drawMatrix();
+    } catch (err) {
+      this.errors.show(`llmxai_widgets could not draw this view: ${err}`);
+    }
+  }
+
+  private fillMenus(): void {
+    const methods = this.model.get("methods") ?? [];
+    if (this.methodSelect.options.length !== methods.length) {
+      this.methodSelect.replaceChildren();
+      const families = new Map<string, HTMLOptGroupElement>();
+      for (const m of methods) {
+        let group = families.get(m.family);
+        if (!group) {
+          group = el("optgroup");
+          group.label = `${m.family}-based`;
+          families.set(m.family, group);
+          this.methodSelect.appendChild(group);
+        }
+        const o = el("option", "", m.id.replace(/_/g, " "));
+        o.value = m.id;
+        o.title = m.description;
+        group.appendChild(o);
+      }
+    }
+    this.methodSelect.value = this.model.get("method");
+    this.levelSelect.value = this.model.get("level");
+    this.specialBox.checked = this.model.get("show_special");
+  }
+
+  private drawText(): void {
+    this.fillMenus();
+    const tokens = this.model.get("tokens");
+    const targets = this.model.get("targets");
+    const t = this.tensor();
+    const selected = Math.min(this.model.get("selected"), Math.max(0, targets.length - 1));
+    const n = tokens.length;
+    const special = this.model.get("special");
+    const hidden = tokens.map((_, i) => !!special[i] && !this.model.get("show_special"));
+    const rowRaw = t && t.shape[0] > selected ? Array.from({ length: n }, (_, j) => t.value(selected * t.shape[1] + j)) : [];
+    const level = this.model.get("level");
+    const row = rowRaw.length ? aggregateRow(rowRaw, level === "token" ? undefined : this.model.get("group_ids")[level], hidden) : [];
+    let vmax = 0;
+    for (const v of row) if (!Number.isNaN(v)) vmax = Math.max(vmax, Math.abs(v));
+    if (vmax === 0) vmax = 1;
+    const colormap = this.model.get("colormap");
+    const target = targets[selected] ?? -1;
+    this.text.replaceChildren();
+    tokens.forEach((token, j) => {
+      if (hidden[j]) return;
+      const span = el("span", "lxw-tok", displayToken(token, 40).replace(/\u2423/g, " "));
+      span.dataset.index = String(j);
+      const v = row[j];
+      if (j === target) {
+        span.classList.add("lxw-target");
+        span.title = `target #${selected}: ${JSON.stringify(token)}, p = ${(this.model.get("target_probs")[selected] ?? NaN).toFixed(3)}`;
+      } else if (row.length && !Number.isNaN(v)) {
+        const idx = colorIndex(v, -vmax, vmax);
+        span.style.background = cssColor(colormap, idx);
+        const [r, g, b] = rgb(colormap, idx);
+        span.style.color = 0.2126 * r + 0.7152 * g + 0.0722 * b > 140 ? "#000" : "#fff";
+        span.dataset.score = String(v);
+        span.title = `${JSON.stringify(token)}: ${v.toFixed(4)}`;
+      } else if (j > target && target >= 0) {
+        span.classList.add("lxw-later");
+      }
+      const k = targets.indexOf(j);
+      if (k >= 0) {
+        span.classList.add("lxw-generated");
+        span.addEventListener("click", () => this.select(k));
+        if (k !== selected) span.title = `target #${k}: click to see what it drew on`;
+      }
+      if (j === this.model.get("n_prompt") && j > 0) this.text.appendChild(el("span", "lxw-sep", "\u2502"));
+      this.text.appendChild(span);
+    });
+    this.text.dataset.selected = String(selected);
+    this.text.dataset.vmax = String(vmax);
+    this.drawHorizontalBar(colormap);
+    this.legendMin.textContent = `\u2212${formatWeight(vmax)}`;
+    this.legendMax.textContent = `+${formatWeight(vmax)}`;
+    const method = this.model.get("method").replace(/_/g, " ");
+    const contrast = this.model.get("contrast");
+    this.caption.textContent =
+      `Colour: how much each token raised (red) or lowered (blue) the ${contrast ? `difference between the target and ${JSON.stringify(contrast)}` : "log-probability of the outlined target token"}, by ${method}. ` +
+      (targets.length > 1 ? "Click a generated token to see its row." : "");
+    const notes = [...this.model.get("notes")];
+    const completeness = this.model.get("completeness");
+    if (completeness.length && completeness[selected] !== undefined) {
+      notes.unshift(`Completeness error of integrated gradients for this target: ${(completeness[selected] * 100).toFixed(1)}% ` +
+        "(|sum of scores - (f(input) - f(baseline))| / |f(input) - f(baseline)|).");
+    }
+    this.notice.replaceChildren(...notes.map((n) => el("div", "", n)));
+    this.notice.style.display = notes.length ? "" : "none";
+  }
+
+  private drawHorizontalBar(colormap: string): void {
+    const c = this.legendBar;
+    const w = 140;
+    const h = 10;
+    c.width = w;
+    c.height = h;
+    c.style.width = `${w}px`;
+    c.style.height = `${h}px`;
+    const ctx = c.getContext("2d")!;
+    for (let x = 0; x < w; x++) {
+      ctx.fillStyle = cssColor(colormap, Math.round((x / (w - 1)) * 255));
+      ctx.fillRect(x, 0, 1, h);
+    }
+  }
+
+  private drawMatrix(): void {
+    const targets = this.model.get("targets");
+    const t = this.tensor();
+    const wrap = this.matrix.node.parentElement!;
+    if (!t || targets.length < 2) {
+      wrap.style.display = "none";
+      return;
+    }
+    wrap.style.display = "";
+    const tokens = this.model.get("tokens");
+    const rows = targets.map((p) => tokens[p]);
+    const n = tokens.length;
+    let vmax = 0;
+    for (let i = 0; i < t.shape[0] * n; i++) {
+      const v = t.value(i);
+      if (!Number.isNaN(v)) vmax = Math.max(vmax, Math.abs(v));
+    }
+    if (vmax === 0) vmax = 1;
+    this.matrixTitle.textContent = "Every generated token (rows) and what it drew on (columns); click a row to show it above.";
+    const style = getComputedStyle(this.root);
+    const ctx = this.matrix.canvas.getContext("2d")!;
+    const font = style.fontFamily || "sans-serif";
+    const labelWidth = Math.max(measureLabels(ctx, rows, font), measureLabels(ctx, tokens, font));
+    this.matrix.render(rows, tokens, t, false, { q0: 0, q1: rows.length, k0: 0, k1: n }, (this.root.clientWidth || 720) - 40, labelWidth, {
+      colormap: this.model.get("colormap"),
+      index: (v) => colorIndex(v, -vmax, vmax),
+      textColor: style.color || "#000",
+      fontFamily: font,
+      emptyColor: document.body.dataset.jpThemeLight === "false" ? [70, 70, 70] : [200, 200, 200],
+      isEmpty: (q, k) => k >= targets[q] || Number.isNaN(t.value(q * n + k)),
+    });
+    this.matrix.canvas.dataset.vmax = String(vmax);
+  }
+
+  dispose(): void {
+    for (const fn of this.cleanups) fn();
+    this.matrix.dispose();
+    this.root.remove();
+  }
+}
+
+export default {
+  render({ model, el: host }: { model: Model; el: HTMLElement }) {
+    ensureStyle();
+    try {
+      const view = new AttributionPane(model, host);
+      return () => view.dispose();
+    } catch (err) {
+      const panel = el("div", "lxw-error", `llmxai_widgets could not open this view: ${err}`);
+      host.appendChild(panel);
+      return () => panel.remove();
+    }
+  },
+};

@@ -1,0 +1,225 @@
+"""``AttributionView``: which input tokens made the model say what it said (JS:
+js/widgets/attribution.ts)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import traitlets as t
+
+from ..methods.attention import Cancelled
+from ..methods.attribution import ATTRIBUTION_METHODS, AttributionResult, explain, get_attribution_method, prepare
+from ..models.wrapped import LoadedModel, Tokens, check_text
+from ..wire import to_wire
+from .base import ExplainerWidget, bundle
+
+LEVELS = ("token", "word", "sentence", "turn")
+
+
+def groups(tokens: Tokens, level: str) -> list[int]:
+    """Group id of every token at ``level``: "token" (itself), "word" (a new word starts at a
+    token beginning with whitespace or after one), "sentence" (after . ! ? and a space or line
+    break), "turn" (chat-template turns: a new turn at each special token that opens one, such
+    as ``<|im_start|>``)."""
+    n = len(tokens)
+    if level == "token":
+        return list(range(n))
+    out, group = [], 0
+    for i, text in enumerate(tokens.text):
+        special = bool(tokens.special[i]) if i < len(tokens.special) else False
+        if i > 0:
+            prev = tokens.text[i - 1]
+            if level == "word" and (special or bool(tokens.special[i - 1]) or text[:1].isspace() or prev[-1:].isspace()):
+                group += 1
+            elif level == "sentence" and (re.search(r"[.!?]\s*$", prev) and (text[:1].isspace() or prev[-1:].isspace())
+                                          or "\n" in prev):
+                group += 1
+            elif level == "turn" and special and re.search(r"start|begin|\[INST\]|<\|user\|>|<\|assistant\|>", text):
+                group += 1
+        out.append(group)
+    return out
+
+
+class AttributionView(ExplainerWidget):
+    """Attribution of ``model``'s output for ``prompt``: a text heatmap of the prompt coloured by
+    each token's contribution to the selected target token, and for generations a target x
+    source matrix (click a generated token to see its row). ``method=`` picks the method (the
+    view's menu switches and recomputes in the background); other arguments as
+    :func:`llmxai_widgets.attribute`."""
+
+    _esm = bundle("attribution")
+
+    model_name = t.Unicode("").tag(sync=True)
+    tokens = t.List(t.Unicode()).tag(sync=True)
+    """Every token: the prompt, then the continuation (untrusted text, drawn as text only)."""
+    special = t.List(t.Bool()).tag(sync=True)
+    n_prompt = t.Int(0).tag(sync=True)
+    targets = t.List(t.Int()).tag(sync=True)
+    """Positions in ``tokens`` of the target tokens (rows of ``scores``)."""
+    target_probs = t.List(t.Float()).tag(sync=True)
+    scores = t.Dict().tag(sync=True)
+    """Wire tensor ``[target, token]`` float32; NaN at and after each target and for rows not
+    computed yet (they stream in as each target is done)."""
+    rows_done = t.Int(0).tag(sync=True)
+    selected = t.Int(0).tag(sync=True)
+    """The target row the text heatmap shows."""
+    method = t.Unicode("integrated_gradients").tag(sync=True)
+    methods = t.List(t.Dict()).tag(sync=True)
+    """``[{"id", "family", "description"}]`` of every registered method (the menu)."""
+    level = t.Unicode("token").tag(sync=True)
+    """Aggregation shown: "token", "word", "sentence" or "turn" (chat turns)."""
+    group_ids = t.Dict().tag(sync=True)
+    """``{level: [group id per token]}`` for the aggregation menu."""
+    show_special = t.Bool(False).tag(sync=True)
+    """Special tokens (BOS, chat-template markers) are hidden unless this is on."""
+    colormap = t.Unicode("RdBu_r").tag(sync=True)
+    completeness = t.List(t.Float()).tag(sync=True)
+    """Integrated gradients' completeness error per target (empty for other methods)."""
+    notes = t.List(t.Unicode()).tag(sync=True)
+    """What the method says about its result (e.g. integrated gradients did not converge)."""
+    contrast = t.Unicode("").tag(sync=True)
+
+    def __init__(self, model: LoadedModel | None = None, prompt: str | None = None, target=None, generate: int = 0,
+                 method: str = "integrated_gradients", contrast=None, *, background: bool | None = None, **options):
+        self._model = model
+        self._result: AttributionResult | None = None
+        self._options = options
+        self._job = None
+        self._problem = None
+        self._tokens = None
+        super().__init__()
+        self.methods = [{"id": m.id, "family": m.family, "description": m.description}
+                        for m in sorted(ATTRIBUTION_METHODS.values(), key=lambda m: (m.family, m.id))]
+        if model is None:
+            return
+        if not isinstance(model, LoadedModel):
+            raise TypeError(
+                f"model must come from llmxai_widgets.load_model(), got {type(model).__name__}; "
+                f"wrap a transformers model with load_model(model=m, tokenizer=t)"
+            )
+        check_text(prompt)
+        get_attribution_method(method)  # a clear error before anything runs
+        self._job = {"prompt": prompt, "target": target, "generate": generate, "contrast": contrast}
+        self.model_name = model.name
+        self.contrast = "" if contrast is None else str(contrast)
+        self._background = background
+        self._suspend_method = True
+        self.method = method
+        self._suspend_method = False
+        self._recompute(method)
+
+    @property
+    def result(self) -> AttributionResult | None:
+        """The :class:`AttributionResult` shown (waits for a running computation)."""
+        self.wait()
+        return self._result
+
+    # -- computation ---------------------------------------------------------------------------
+    def _recompute(self, method: str) -> None:
+        self._start(lambda: self._compute(method), background=self._background)
+
+    def _compute(self, method: str) -> None:
+        job = self._job
+        if self._problem is None:
+            self.progress_label = "preparing the tokens to explain\u2026"
+            self._problem, self._tokens = prepare(self._model, job["prompt"], job["target"], job["generate"],
+                                                  job["contrast"], method=method)
+            with self.hold_sync():
+                tokens = self._tokens
+                self.tokens, self.special = list(tokens.text), [bool(s) for s in tokens.special]
+                self.n_prompt, self.targets = self._problem.n_prompt, list(self._problem.targets)
+                self.group_ids = {level: groups(tokens, level) for level in LEVELS}
+        n_targets, n = len(self._problem.targets), len(self._problem.ids)
+        matrix = np.full((n_targets, n), np.nan, np.float32)
+        done = []
+
+        def on_row(i, row):
+            matrix[i] = np.asarray(row, np.float32)[:n]
+            done.append(i)
+            header, data = to_wire(matrix)
+            with self.hold_sync():
+                self.scores = {**header, "data": data}  # a new dict each time: the view redraws
+                self.rows_done = len(done)
+                self.progress = len(done) / n_targets
+                self.progress_label = f"{method}: {len(done)} of {n_targets} target tokens"
+
+        with self.hold_sync():
+            self.completeness, self.notes, self.rows_done = [], [], 0
+            header, data = to_wire(matrix)
+            self.scores = {**header, "data": data}
+        try:
+            result = explain(self._problem, self._tokens, method, on_row=on_row, cancelled=lambda: self.cancelled,
+                             **self._options)
+        except Cancelled:
+            with self.hold_sync():
+                self.status = "cancelled"
+                self.progress_label = f"cancelled: {len(done)} of {n_targets} target rows kept"
+            return
+        self._show(result)
+
+    def _show(self, result: AttributionResult) -> None:
+        self._result = result
+        with self.hold_sync():
+            self.tokens = list(result.tokens.text)
+            self.special = [bool(s) for s in result.tokens.special]
+            self.n_prompt = result.n_prompt
+            self.targets = list(result.target_positions)
+            self.target_probs = [float(p) for p in result.target_probs]
+            self.group_ids = {level: groups(result.tokens, level) for level in LEVELS}
+            header, data = to_wire(result.scores)
+            self.scores = {**header, "data": data}
+            self.rows_done = len(result.target_positions)
+            self.completeness = [] if result.completeness is None else [float(c) for c in result.completeness]
+            self.notes = list(result.notes)
+            if self.selected >= len(result.target_positions):
+                self.selected = 0
+            self.progress, self.progress_label = 1.0, ""
+            self.status = "ready"
+
+    # -- reactions -------------------------------------------------------------------------------
+    @t.observe("method")
+    def _method_changed(self, change) -> None:
+        if getattr(self, "_suspend_method", False) or self._job is None or change["old"] == change["new"]:
+            return
+        try:
+            get_attribution_method(change["new"])
+        except ValueError as err:
+            self.error = str(err)
+            return
+        if self.status == "computing":
+            self.cancel()
+            self.wait(30)
+        self.error = ""
+        self._recompute(change["new"])
+
+    @t.validate("level")
+    def _valid_level(self, proposal):
+        if proposal["value"] not in LEVELS:
+            message = f"level must be one of {', '.join(LEVELS)}, got {proposal['value']!r}"
+            self.error = message
+            raise t.TraitError(message)
+        return proposal["value"]
+
+    @t.validate("selected")
+    def _valid_selected(self, proposal):
+        value = proposal["value"]
+        if self.targets and not 0 <= value < len(self.targets):
+            message = f"selected {value} is out of range: there are {len(self.targets)} target tokens, numbered 0-{len(self.targets) - 1}"
+            self.error = message
+            raise t.TraitError(message)
+        return value
+
+    def show(self, selected: int | None = None, *, method: str | None = None, level: str | None = None) -> AttributionView:
+        """Show target row ``selected``, switch ``method`` (recomputes) or the aggregation ``level``."""
+        with self.hold_sync():
+            if selected is not None:
+                self.selected = selected
+            if level is not None:
+                self.level = level
+        if method is not None:
+            self.method = method
+        return self
+
+
+__all__ = ["AttributionView", "groups"]
