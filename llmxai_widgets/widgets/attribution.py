@@ -210,6 +210,55 @@ class AttributionView(ExplainerWidget):
             raise t.TraitError(message)
         return value
 
+    # -- figures ---------------------------------------------------------------------------------
+    def figure(self, *, selected: int | None = None, **options):
+        """The text heatmap of target row ``selected`` (default: the one shown), aggregated at the
+        view's level, special tokens hidden unless shown, as a
+        :class:`~llmxai_widgets.figures.Figure` (``.save("fig.pdf")``). ``options``: see
+        :class:`~llmxai_widgets.figures.FigureOptions` (width, font, title, theme, ...)."""
+        from ..figures import FigureOptions
+        from ..figures.attribution import text_heatmap_figure
+
+        result = self._result
+        if result is None:
+            raise ValueError("nothing to save yet: the attribution is still being computed (view.wait() waits)")
+        i = self.selected if selected is None else int(selected)
+        if not 0 <= i < len(result.target_positions):
+            raise IndexError(f"selected {i} is out of range: there are {len(result.target_positions)} target tokens")
+        hidden = [bool(s) and not self.show_special for s in result.tokens.special]
+        row = result.scores[i].astype(np.float64)
+        if self.level != "token":
+            ids = self.group_ids.get(self.level) or groups(result.tokens, self.level)
+            sums: dict[int, float] = {}
+            for j, v in enumerate(row):
+                if not hidden[j] and np.isfinite(v):
+                    sums[ids[j]] = sums.get(ids[j], 0.0) + float(v)
+            row = np.array([sums.get(ids[j], np.nan) if np.isfinite(v) and not hidden[j] else np.nan
+                            for j, v in enumerate(row)])
+        options.setdefault("colormap", self.colormap)
+        label = f"{result.method.replace('_', ' ')} score"
+        return text_heatmap_figure(list(result.tokens.text), row, target=result.target_positions[i], hidden=hidden,
+                                   label=label, options=FigureOptions(**options))
+
+    def save(self, path, **options):
+        """Write the text heatmap to ``path`` (.svg, .pdf, .png); see :meth:`figure`."""
+        dpi = options.get("dpi", 200)
+        return self.figure(**options).save(path, dpi=dpi)
+
+    def _static_figure(self):
+        if self._result is None:
+            return None
+        return self.figure(title=f"{self.model_name}: {self.method.replace('_', ' ')}")
+
+    @t.observe("status", "selected", "level", "show_special")
+    def _static_changed(self, change) -> None:
+        if getattr(self, "_static_id", None) is None or self.status not in ("ready", "cancelled", "error"):
+            return
+        if change["name"] == "status":
+            self._update_static()
+        else:
+            self._schedule_static()
+
     def show(self, selected: int | None = None, *, method: str | None = None, level: str | None = None) -> AttributionView:
         """Show target row ``selected``, switch ``method`` (recomputes) or the aggregation ``level``."""
         with self.hold_sync():
