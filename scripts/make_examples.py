@@ -248,6 +248,9 @@ ATTRIBUTION = [
 
 def write(name: str, cells: list) -> None:
     nb = new_notebook(cells=cells)
+    stem = name.removesuffix(".ipynb").replace("_", "-")
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"{stem}-{i}"  # stable ids: regenerating changes only what changed
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     nbformat.write(nb, EXAMPLES / name)
