@@ -100,9 +100,10 @@ class AttributionResult:
       score (its log-probability by default).
     - ``target_probs[i]``: the model's probability of target ``i``; ``target_values[i]`` the
       function explained (``target_fn``, minus the foil's with a contrast).
-    - ``completeness[i]``: for integrated gradients, ``|sum_j scores[i, j] - (f(x) - f(baseline))|
-      / |f(x) - f(baseline)|`` (None for other methods); ``converged`` says whether it is under
-      the tolerance asked for, ``notes`` what was done about it.
+    - ``completeness[i]``: for path methods (integrated gradients, gradient SHAP),
+      ``|sum_j scores[i, j] - (f(x) - f(baseline))| / |f(x) - f(baseline)|`` (the expected
+      baseline value for gradient SHAP; None for other methods); ``converged`` says whether it is
+      under the tolerance asked for, ``notes`` what was done about it.
     """
 
     tokens: Tokens
