@@ -1,1 +1,805 @@
-"""Perturbation-based attribution (being written)."""
+"""Perturbation-based attribution: occlusion (leave one out), Shapley value sampling, LIME and
+KernelSHAP.
+
+Each method changes the input, runs the model again and reads how the explained value of every
+target moved (its log-probability by default; see :mod:`.core`). Target ``i`` at position
+``targets[i]`` only sees the tokens before it, so its row covers those tokens.
+
+Units. The players that are removed or kept are *units*: ``level="token"`` (every token),
+``"word"`` or ``"sentence"``. Every token of a unit gets the unit's score (so a row still has one
+score per token). Units are contiguous runs of tokens, found from the decoded text of the
+sequence (:meth:`LoadedModel.tokens_from_ids`: each token's character span):
+
+- a *word* starts at a token that begins with whitespace or punctuation, or that follows
+  whitespace or punctuation; a token continues the word when both the character before it and
+  its first character are letters, digits or ``_`` (so ``"chloroplast" + "s"`` is one word, and
+  ``","``, ``"'t"`` or the ``"."`` of ``"3.14"`` are units of their own); a token of whitespace
+  only joins the word after it (``"\\n" + "New"``);
+- a *sentence* ends after ``.``, ``!`` or ``?`` (possibly followed by closing quotes or brackets)
+  when whitespace or a newline comes next; the whitespace opens the next sentence;
+- special tokens (BOS, chat markers) are always units of their own at every level.
+
+For target ``i`` a unit reaching past its position is cut at it (the target cannot see the rest).
+
+Baseline. A unit that is "absent" is replaced by the ``baseline`` token: by default the
+tokenizer's pad token, else its end-of-sequence token, else id 0; a token id or one of
+``"pad"``, ``"unk"``, ``"eos"``, ``"bos"`` choose another. Occlusion can instead delete the unit
+(``mode="remove"``): later tokens shift left, as if the text had never contained it.
+
+Speed. Every perturbed copy reuses the key/value cache of the longest prefix it shares with a
+reference sequence (the original text; for the sampling methods also the all-baseline text), so
+occluding unit ``j`` recomputes only the tokens from ``j`` on: about ``L^2 / 2`` token positions
+for token-level occlusion of ``L`` tokens instead of ``L^2``, which is the least an exact leave-one-
+out can run. The suffixes are packed several to a row (no padding) and run ``batch`` rows at a
+time; only the logits the targets read are projected on the vocabulary; identical perturbed
+sequences (frequent when sampling coalitions of few units) run once. See :class:`_Runner`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import inspect
+import math
+import re
+
+import numpy as np
+import torch
+
+from ...models.wrapped import Tokens
+from .core import Problem, attribution_method
+from .gradient import _cancel, baseline_ids
+
+LEVELS = ("token", "word", "sentence")
+MODES = ("replace", "remove")
+
+
+# -- options ------------------------------------------------------------------------------------
+def _choice(name: str, value, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
+    return value
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _no_mode(method: str, options: dict) -> None:
+    if "mode" in options:
+        raise ValueError(
+            f"mode= is an occlusion option; {method} always replaces the absent units by the baseline token "
+            f"(choose it with baseline=)"
+        )
+
+
+def resolve_baseline(problem: Problem, baseline=None) -> int:
+    """The token id that replaces absent units: ``None`` means the tokenizer's pad token, else its
+    end-of-sequence token, else 0; otherwise a token id or "pad", "unk", "eos", "bos"."""
+    if baseline is None:
+        tok = problem.model.tokenizer
+        for candidate in (tok.pad_token_id, tok.eos_token_id):
+            if candidate is not None:
+                return int(candidate)
+        return 0
+    if baseline == "zeros":
+        raise ValueError(
+            "perturbation methods replace tokens by a baseline token; baseline='zeros' (zero embeddings) is for "
+            "integrated gradients: pass a token id or 'pad', 'unk', 'eos', 'bos'"
+        )
+    return int(baseline_ids(problem, baseline, 1)[0])
+
+
+# -- units --------------------------------------------------------------------------------------
+_SENTENCE_END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s)")
+
+
+def _word_char(c: str) -> bool:
+    return c.isalnum() or c == "_"
+
+
+def group_tokens(tokens: Tokens, level: str) -> list[tuple[int, int]]:
+    """Contiguous ``(start, end)`` token ranges of the units of ``tokens`` at ``level`` (see the
+    module docstring for the rules)."""
+    _choice("level", level, LEVELS)
+    n = len(tokens)
+    if level == "token":
+        return [(j, j + 1) for j in range(n)]
+    src = tokens.source
+    cuts = [m.end() for m in _SENTENCE_END.finditer(src)] if level == "sentence" else []
+    starts: list[int] = []
+    after_special = True  # the first token opens a unit, as does every token after a special one
+    blank = False  # the unit read so far is whitespace only
+    sentence = -1
+    for k in range(n):
+        a, b = (int(x) for x in tokens.offsets[k])
+        if tokens.special[k]:
+            starts.append(k)
+            after_special, blank = True, False
+            continue
+        if a < 0:  # a piece of a character: it belongs with the token before it
+            new = after_special
+        elif level == "word":
+            before = src[a - 1] if a > 0 else ""
+            new = after_special or not (before and _word_char(before) and _word_char(src[a]))
+            new = new and not (blank and not after_special)  # whitespace tokens join the word after them
+        else:
+            index = int(np.searchsorted(cuts, a, side="right"))
+            new = after_special or index != sentence
+            sentence = index
+        text_blank = a >= 0 and not src[a:b].strip()
+        blank = text_blank if new else blank and text_blank
+        if new:
+            starts.append(k)
+        after_special = False
+    return [(s, e) for s, e in zip(starts, [*starts[1:], n])]
+
+
+def units(problem: Problem, level: str) -> list[tuple[int, int]]:
+    """Units over the tokens the targets can see (positions before the last target)."""
+    _choice("level", level, LEVELS)
+    end = max(problem.targets)
+    if level == "token":
+        return [(j, j + 1) for j in range(end)]
+    tokens = problem.model.tokens_from_ids(problem.ids[:end].tolist())
+    return group_tokens(tokens, level)
+
+
+def _target_units(spans: list[tuple[int, int]], t: int) -> list[tuple[int, int]]:
+    """The units target at position ``t`` sees: those starting before it, cut at ``t``."""
+    return [(s, min(e, t)) for s, e in spans if s < t]
+
+
+# -- running perturbed sequences ----------------------------------------------------------------
+class _Segment:
+    """One distinct perturbed sequence to run: the tokens from ``offset`` on (those before it are
+    the reference's, taken from its cache) and the ``(target, position)`` pairs read from it."""
+
+    __slots__ = ("u", "ref", "offset", "tokens", "reads")
+
+    def __init__(self, u: int, ref: int, offset: int, tokens: torch.Tensor, reads: list[tuple[int, int]]):
+        self.u, self.ref, self.offset, self.tokens, self.reads = u, ref, offset, tokens, reads
+
+
+class _Runner:
+    """Runs perturbed copies of a problem's sequence and reads the targets' values off them.
+
+    ``run(seqs, reads)``: ``seqs[r]`` a 1-D id tensor, ``reads[r]`` a list of ``(target index,
+    position)``: the position whose logits predict that target in ``seqs[r]``. Returns
+    ``[len(seqs), n_targets]`` values (NaN where not read).
+
+    How: identical sequences run once; each one reuses the cached keys and values of the longest
+    prefix it shares with a reference sequence (the original, or another one given), so only its
+    suffix runs. Suffixes are packed several to a row of at most the longest suffix's length
+    (best-fit decreasing), each attending to its own cached prefix and to itself through a 4-D
+    attention mask, with its own position ids; ``batch`` rows run at a time. Packing is checked
+    once against the plain forward pass and dropped (plain right-padded batches) if the model does
+    not reproduce it. Only the logits read are projected on the vocabulary."""
+
+    def __init__(self, problem: Problem, batch: int, cancelled, references=()):
+        self.problem = problem
+        self.model = problem.model.model
+        self.batch = batch
+        self.cancelled = cancelled
+        self.end = max(problem.targets)  # the model reads ids[:end]
+        self.n_targets = len(problem.targets)
+        params = inspect.signature(self.model.forward).parameters
+        self.keep = "logits_to_keep" in params
+        self.keep_rows = self.keep and _keeps_rows(self.model)
+        self.cache_arg = "cache" if "cache" in params else "past_key_values"  # transformers 5 renamed it
+        self.bool_mask = getattr(self.model.config, "_attn_implementation", None) == "sdpa"
+        self.tokens_run = 0  # token positions run through the model, padding included (for the record)
+        self.rows_run = 0
+        self.refs: list[tuple[torch.Tensor, list | None]] = []
+        self.original = self._reference(problem.ids[: self.end], [(i, t - 1) for i, t in enumerate(problem.targets)])
+        for seq in references:
+            self._reference(seq, [])
+        self.packing = self.refs[0][1] is not None and self.end >= 2 and self._packing_works()
+
+    # -- references and forward passes ---------------------------------------------------------
+    def _reference(self, seq: torch.Tensor, reads) -> np.ndarray:
+        """Run ``seq`` once and keep its key/value cache; the values of ``reads``."""
+        positions = sorted({p for _, p in reads}) or [len(seq) - 1]
+        keep = torch.as_tensor(positions, device=seq.device)
+        out = self._forward(seq[None], keep=keep, use_cache=True)
+        cache = getattr(out, "cache", None)
+        if cache is None:
+            cache = getattr(out, "past_key_values", None)
+        kv = None
+        try:
+            from transformers.cache_utils import DynamicCache, DynamicLayer
+
+            layers = getattr(cache, "layers", None)
+            if (isinstance(cache, DynamicCache) and layers and all(type(layer) is DynamicLayer for layer in layers)
+                    and all(layer.keys is not None and layer.keys.shape[-2] == len(seq) for layer in layers)):
+                kv = [(layer.keys, layer.values) for layer in layers]
+        except ImportError:  # an old transformers: no prefix reuse
+            kv = None
+        self.refs.append((seq, kv))
+        values = np.full(self.n_targets, np.nan)
+        if reads:
+            logits = self._logits(out, 1, keep)
+            where = {p: k for k, p in enumerate(positions)}
+            got = self._values(logits[0, [where[p] for _, p in reads]], [i for i, _ in reads])
+            for (i, _), v in zip(reads, got.tolist()):
+                values[i] = v
+        return values
+
+    def _forward(self, ids, *, keep, kv=None, offset=0, use_cache=False, **kwargs):
+        if kv is not None and offset > 0:
+            from transformers.cache_utils import DynamicCache
+
+            kwargs[self.cache_arg] = DynamicCache(ddp_cache_data=kv)
+            use_cache = True
+        if self.keep:
+            kwargs["logits_to_keep"] = keep
+        self.tokens_run += ids.numel()
+        self.rows_run += ids.shape[0]
+        return self.model(input_ids=ids, use_cache=use_cache, **kwargs)
+
+    def _logits(self, out, rows: int, keep: torch.Tensor) -> torch.Tensor:
+        """``[rows, len(keep), vocab]`` whatever the model did with ``logits_to_keep``."""
+        logits = out.logits
+        if not self.keep:
+            logits = logits[:, keep] if keep.ndim == 1 else torch.take_along_dim(logits, keep[..., None], dim=1)
+        return logits
+
+    def _values(self, rows: torch.Tensor, targets: list[int]) -> torch.Tensor:
+        """Value of ``targets[r]`` read off logits ``rows[r]`` (as :meth:`Problem.score`)."""
+        p = self.problem
+        values = p._transform(rows.float())
+        index = torch.arange(len(targets))
+        tok = torch.as_tensor([int(p.ids[p.targets[i]]) for i in targets])
+        out = values[index, tok]
+        foils = [p.foils[i] for i in targets]
+        if any(f is not None for f in foils):
+            fo = torch.as_tensor([0 if f is None else int(f) for f in foils])
+            has = torch.as_tensor([f is not None for f in foils])
+            out = out - torch.where(has, values[index, fo], torch.zeros_like(out))
+        return out
+
+    def _cache(self, refs: list[int], length: int):
+        """Per-layer (keys, values) of the first ``length`` tokens of each row's reference."""
+        if length == 0:
+            return None
+        kv = [self.refs[r][1] for r in refs]
+        if all(r == refs[0] for r in refs):
+            n = len(refs)
+            return [(k[:, :, :length].expand(n, -1, -1, -1), v[:, :, :length].expand(n, -1, -1, -1)) for k, v in kv[0]]
+        return [(torch.cat([layers[j][0][:, :, :length] for layers in kv]),
+                 torch.cat([layers[j][1][:, :, :length] for layers in kv])) for j in range(len(kv[0]))]
+
+    def _run_plain(self, segments: list[_Segment]) -> list[list[float]]:
+        """Right-padded rows, one segment each, all from the smallest offset of the group."""
+        common = min(s.offset for s in segments)
+        suffixes = [torch.cat([self.refs[s.ref][0][common:s.offset], s.tokens]) for s in segments]
+        width = max(len(x) for x in suffixes)
+        ids = torch.zeros((len(segments), width), dtype=torch.long, device=self.problem.ids.device)
+        for b, x in enumerate(suffixes):  # right padding: a causal model's earlier positions ignore it
+            ids[b, : len(x)] = x
+        positions = sorted({p - common for s in segments for _, p in s.reads})
+        where = {p: k for k, p in enumerate(positions)}
+        keep = torch.as_tensor(positions, device=ids.device)
+        out = self._forward(ids, keep=keep, kv=self._cache([s.ref for s in segments], common), offset=common)
+        logits = self._logits(out, len(segments), keep)
+        wanted = [(b, i, where[p - common]) for b, s in enumerate(segments) for i, p in s.reads]
+        values = self._values(logits[[w[0] for w in wanted], [w[2] for w in wanted]], [w[1] for w in wanted]).tolist()
+        return _split(values, [len(s.reads) for s in segments])
+
+    def _run_packed(self, rows: list[list[_Segment]]) -> list[list[float]]:
+        """Several segments to a row, each seeing its reference's cached prefix and itself."""
+        device = self.problem.ids.device
+        n = len(rows)
+        width = max(sum(len(s.tokens) for s in row) for row in rows)
+        cached = max(s.offset for row in rows for s in row)
+        ids = torch.zeros((n, width), dtype=torch.long, device=device)
+        pos = torch.zeros((n, width), dtype=torch.long, device=device)
+        allow = torch.zeros((n, width, cached + width), dtype=torch.bool, device=device)
+        tril = torch.ones((width, width), dtype=torch.bool, device=device).tril()
+        columns = []  # per row: the column of every read, in segment order
+        for b, row in enumerate(rows):
+            c, cols = 0, []
+            for s in row:
+                m = len(s.tokens)
+                ids[b, c:c + m] = s.tokens
+                pos[b, c:c + m] = torch.arange(s.offset, s.offset + m, device=device)
+                allow[b, c:c + m, : s.offset] = True
+                allow[b, c:c + m, cached + c:cached + c + m] = tril[:m, :m]
+                cols += [c + p - s.offset for _, p in s.reads]
+                c += m
+            for q in range(c, width):  # padding attends to itself only
+                allow[b, q, cached + q] = True
+            columns.append(cols)
+        if self.bool_mask:
+            mask = allow[:, None]
+        else:
+            dtype = next(self.model.parameters()).dtype
+            mask = torch.zeros(allow.shape, dtype=dtype, device=device).masked_fill_(~allow, torch.finfo(dtype).min)
+            mask = mask[:, None]
+        k = max(len(c) for c in columns)
+        if self.keep_rows:
+            keep = torch.as_tensor([c + [c[0]] * (k - len(c)) for c in columns], device=device)
+            pick = torch.arange(k, device=device).expand(n, k)
+        else:
+            union = sorted({x for c in columns for x in c})
+            where = {x: j for j, x in enumerate(union)}
+            keep = torch.as_tensor(union, device=device)
+            pick = torch.as_tensor([[where[x] for x in c + [c[0]] * (k - len(c))] for c in columns], device=device)
+        out = self._forward(ids, keep=keep, kv=self._cache([row[0].ref for row in rows], cached), offset=cached,
+                            attention_mask=mask, position_ids=pos)
+        logits = out.logits if self.keep else out.logits[:, keep]  # [rows, columns kept, vocab]
+        flat_rows = [b for b, c in enumerate(columns) for _ in c]
+        flat_pick = [int(pick[b, j]) for b, c in enumerate(columns) for j in range(len(c))]
+        targets = [i for row in rows for s in row for i, _ in s.reads]
+        values = self._values(logits[flat_rows, flat_pick], targets).tolist()
+        return _split(values, [len(s.reads) for row in rows for s in row])
+
+    def _packing_works(self) -> bool:
+        """Two suffixes of the original packed in one row must give the original's value."""
+        last = self.problem.targets.index(self.end)
+        seq = self.refs[0][0]
+        row = [_Segment(0, 0, self.end - 2, seq[self.end - 2:], [(last, self.end - 1)]),
+               _Segment(1, 0, self.end - 1, seq[self.end - 1:], [(last, self.end - 1)])]
+        try:
+            got = [v for vs in self._run_packed([row]) for v in vs]
+        except Exception:  # noqa: BLE001  (a model that takes no 4-D mask or position ids: plain batches)
+            return False
+        want = self.original[last]
+        return all(abs(v - want) <= 1e-3 * (1.0 + abs(want)) for v in got)
+
+    # -- the public part -----------------------------------------------------------------------
+    def run(self, seqs: list[torch.Tensor], reads: list[list[tuple[int, int]]], after_batch=None) -> np.ndarray:
+        out = np.full((len(seqs), self.n_targets), np.nan)
+        unique: dict[bytes, int] = {}
+        members: list[list[int]] = []
+        useqs: list[torch.Tensor] = []
+        ureads: list[set] = []
+        for r, seq in enumerate(seqs):
+            u = unique.setdefault(seq.cpu().numpy().tobytes(), len(useqs))
+            if u == len(useqs):
+                useqs.append(seq)
+                members.append([])
+                ureads.append(set())
+            members[u].append(r)
+            ureads[u].update(reads[r])
+        segments = []
+        for u, seq in enumerate(useqs):
+            ref, lcp = self._prefix(seq)
+            reads_u = sorted(ureads[u])
+            offset = min(lcp, min(p for _, p in reads_u))
+            segments.append(_Segment(u, ref, offset, seq[offset:], reads_u))
+        groups = self._pack(segments) if self.packing else self._group(segments)
+        for group in groups:
+            if self.packing:
+                values = self._run_packed(group)
+                done = [s for row in group for s in row]
+            else:
+                values = self._run_plain(group)
+                done = group
+            finished = []
+            for s, vs in zip(done, values):
+                got = dict(zip(s.reads, vs))
+                for r in members[s.u]:
+                    for i, p in reads[r]:
+                        out[r, i] = got[(i, p)]
+                    finished.append(r)
+            if after_batch is not None:
+                after_batch(finished, out)
+            if self.cancelled():
+                _cancel()
+        return out
+
+    def _prefix(self, seq: torch.Tensor) -> tuple[int, int]:
+        """(reference index, length of the prefix ``seq`` shares with it), the longest."""
+        best = (0, 0)
+        for r, (ref, kv) in enumerate(self.refs):
+            if kv is None:
+                continue
+            m = min(len(seq), len(ref))
+            diff = (seq[:m] != ref[:m]).nonzero()
+            lcp = int(diff[0, 0]) if len(diff) else m
+            if lcp > best[1]:
+                best = (r, lcp)
+        return best
+
+    def _group(self, segments: list[_Segment]) -> list[list[_Segment]]:
+        """Plain batches: ``batch`` segments of one reference with neighbouring offsets."""
+        segments = sorted(segments, key=lambda s: (s.ref, s.offset))
+        groups: list[list[_Segment]] = []
+        for s in segments:
+            if groups and groups[-1][0].ref == s.ref and len(groups[-1]) < self.batch:
+                groups[-1].append(s)
+            else:
+                groups.append([s])
+        return groups
+
+    def _pack(self, segments: list[_Segment]) -> list[list[list[_Segment]]]:
+        """Best-fit decreasing: rows no longer than the longest suffix, one reference per row;
+        then ``batch`` rows per forward pass."""
+        segments = sorted(segments, key=lambda s: (-len(s.tokens), s.offset))
+        if not segments:
+            return []
+        capacity, shortest = len(segments[0].tokens), len(segments[-1].tokens)
+        rows: list[list[_Segment]] = []
+        room: dict[int, list[tuple[int, int]]] = {}  # per reference, sorted (room left, row) of open rows
+        for s in segments:
+            m = len(s.tokens)
+            free = room.setdefault(s.ref, [])
+            k = bisect.bisect_left(free, (m, -1))
+            if k < len(free):
+                left, j = free.pop(k)
+                rows[j].append(s)
+            else:
+                left, j = capacity, len(rows)
+                rows.append([s])
+            if left - m >= shortest:
+                bisect.insort(free, (left - m, j))
+        return [rows[k:k + self.batch] for k in range(0, len(rows), self.batch)]
+
+
+def _split(values: list[float], sizes: list[int]) -> list[list[float]]:
+    out, k = [], 0
+    for n in sizes:
+        out.append(values[k:k + n])
+        k += n
+    return out
+
+
+def _keeps_rows(model) -> bool:
+    """Whether the model's forward takes a 2-D ``logits_to_keep`` (positions per row): those
+    calling transformers' ``slice_logits_to_keep`` do."""
+    try:
+        return "slice_logits_to_keep" in inspect.getsource(type(model).forward)
+    except (OSError, TypeError):
+        return False
+
+
+def _coalitions(ids: torch.Tensor, spans: list[tuple[int, int]], present: np.ndarray, base: int) -> list[torch.Tensor]:
+    """One sequence per row of ``present`` ``[m, n_units]``: ``ids`` with the tokens of absent
+    units replaced by ``base`` (``spans`` cover ``ids``)."""
+    unit_of = np.empty(len(ids), dtype=np.int64)
+    for u, (s, e) in enumerate(spans):
+        unit_of[s:e] = u
+    absent = torch.as_tensor(~present[:, unit_of], device=ids.device)
+    seqs = torch.where(absent, torch.full_like(ids, base), ids[None].expand(len(present), -1))
+    return list(seqs)
+
+
+def _spread(rows: np.ndarray, i: int, spans: list[tuple[int, int]], scores) -> None:
+    """Every token of a unit gets the unit's score."""
+    for (s, e), v in zip(spans, scores):
+        rows[i, s:e] = v
+
+
+# -- occlusion ----------------------------------------------------------------------------------
+@attribution_method(
+    "occlusion", "perturbation",
+    "leave one out: how much the target's value drops when a token, word or sentence is replaced by a baseline "
+    "token or removed",
+)
+def occlusion(problem: Problem, *, level: str = "token", mode: str = "replace", baseline=None, batch: int = 16,
+              on_row=None, cancelled=lambda: False, **_):
+    """Score of unit ``u`` for target ``i``: ``f_i(x) - f_i(x without u)``, where ``u`` is replaced
+    by the baseline token (``mode="replace"``) or deleted (``mode="remove"``; the target is then
+    read after the last token left before it). Positive: the unit raises the target's value."""
+    _choice("level", level, LEVELS)
+    _choice("mode", mode, MODES)
+    batch = _positive_int("batch", batch)
+    base = resolve_baseline(problem, baseline) if mode == "replace" else None
+    ids = problem.ids
+    targets = problem.targets
+    spans = units(problem, level)
+    served: dict[tuple[int, int], list[int]] = {}
+    for i, t in enumerate(targets):
+        for span in _target_units(spans, t):
+            served.setdefault(span, []).append(i)
+    if mode == "remove":
+        for (s, e), who in served.items():
+            if s == 0 and any(e == targets[i] for i in who):
+                i = next(i for i in who if e == targets[i])
+                raise ValueError(
+                    f"mode='remove' would delete every token before target {i} ({_text(problem, targets[i])!r}): "
+                    f"the model needs at least one token to read; use mode='replace' or a finer level"
+                )
+    requests = list(served.items())
+    seqs, reads = [], []
+    for (s, e), who in requests:
+        last = max(targets[i] for i in who)
+        if mode == "replace":
+            seq = ids[:last].clone()
+            seq[s:e] = base
+            reads.append([(i, targets[i] - 1) for i in who])
+        else:
+            seq = torch.cat([ids[:s], ids[e:last]])
+            reads.append([(i, targets[i] - 1 - (e - s)) for i in who])
+        seqs.append(seq)
+    rows = np.full((len(targets), len(ids)), np.nan, np.float32)
+    remaining = [0] * len(targets)
+    for _, who in requests:
+        for i in who:
+            remaining[i] += 1
+    emitted = [0]  # rows go out in target order, each once every unit it sees has run
+
+    def after_batch(done: list[int], values: np.ndarray):
+        for r in done:
+            (s, e), who = requests[r]
+            for i in who:
+                rows[i, s:e] = runner.original[i] - values[r, i]
+                remaining[i] -= 1
+        while emitted[0] < len(targets) and remaining[emitted[0]] == 0:
+            if on_row is not None:
+                on_row(emitted[0], rows[emitted[0]])
+            emitted[0] += 1
+
+    with torch.inference_mode():
+        runner = _Runner(problem, batch, cancelled)
+        runner.run(seqs, reads, after_batch=after_batch)
+    extra = {"units": spans, "baseline": base, "tokens_run": runner.tokens_run, "rows_run": runner.rows_run}
+    return rows, extra
+
+
+def _text(problem: Problem, t: int) -> str:
+    return problem.model.tokenizer.decode([int(problem.ids[t])])
+
+
+# -- Shapley values -----------------------------------------------------------------------------
+def exact_shapley(values) -> np.ndarray:
+    """Shapley values of ``n`` players from the value of every coalition: ``values[m]`` for each
+    bitmask ``m`` in ``[0, 2**n)`` (bit ``j`` set: player ``j`` present; trailing axes allowed).
+    ``phi[j] = sum over S without j of |S|! (n - |S| - 1)! / n! * (v(S + j) - v(S))``."""
+    values = np.asarray(values, dtype=np.float64)
+    size = len(values)
+    n = size.bit_length() - 1
+    if size < 2 or 1 << n != size:
+        raise ValueError(f"values must hold one value per coalition: 2**n entries for n players, got {size}")
+    if n > 20:
+        raise ValueError(f"exact Shapley values of {n} players need 2**{n} coalitions; use shapley_sampling")
+    masks = np.arange(size)
+    count = np.array([bin(m).count("1") for m in range(size)])
+    weight = np.array([math.factorial(k) * math.factorial(n - k - 1) / math.factorial(n) for k in range(n)])
+    phi = np.zeros((n, *values.shape[1:]))
+    for j in range(n):
+        without = masks[(masks >> j) & 1 == 0]
+        w = weight[count[without]].reshape(-1, *([1] * (values.ndim - 1)))
+        phi[j] = (w * (values[without | (1 << j)] - values[without])).sum(axis=0)
+    return phi
+
+
+def coalition_values(problem: Problem, i: int = 0, *, level: str = "token", baseline=None, batch: int = 16,
+                     cancelled=lambda: False) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """Every coalition's value for target ``i`` (absent units replaced by the baseline token):
+    ``(units, values)`` with ``values[m]`` for bitmask ``m`` (bit ``j``: unit ``j`` present), ready
+    for :func:`exact_shapley`. For small inputs (at most 16 units)."""
+    _choice("level", level, LEVELS)
+    batch = _positive_int("batch", batch)
+    base = resolve_baseline(problem, baseline)
+    t = problem.targets[i]
+    spans = _target_units(units(problem, level), t)
+    n = len(spans)
+    if n > 16:
+        raise ValueError(f"target {i} sees {n} units: 2**{n} coalitions is too many; use shapley_sampling")
+    present = (np.arange(1 << n)[:, None] >> np.arange(n)) & 1 == 1
+    with torch.inference_mode():
+        runner = _Runner(problem, batch, cancelled, references=[_all_baseline(problem, base)])
+        values = runner.run(_coalitions(problem.ids[:t], spans, present, base), [[(i, t - 1)]] * len(present))
+    return spans, values[:, i]
+
+
+def _all_baseline(problem: Problem, base: int) -> torch.Tensor:
+    return torch.full((max(problem.targets),), base, dtype=torch.long, device=problem.ids.device)
+
+
+@attribution_method(
+    "shapley_sampling", "perturbation",
+    "Shapley values of tokens, words or sentences, estimated from random orderings (Castro et al. 2009); absent "
+    "units are replaced by a baseline token",
+)
+def shapley_sampling(problem: Problem, *, level: str = "token", n_samples: int = 25, seed=0, baseline=None,
+                     batch: int = 16, on_row=None, cancelled=lambda: False, **options):
+    """Each of ``n_samples`` permutations adds the units one by one, starting from all of them
+    replaced by the baseline token; a unit's score is its mean marginal contribution. The
+    permutations come in antithetic pairs (a random order, then its reverse), which lowers the
+    variance (Mitchell et al. 2022); identical coalitions run once. One chain of sequences serves
+    every target (a target ignores the units at or after it, and a permutation restricted to the
+    units it sees is a random permutation of them). ``seed`` makes the estimate reproducible
+    (None: a fresh one each call). ``extra["stderr"]`` holds the standard error of every score."""
+    _no_mode("shapley_sampling", options)
+    _choice("level", level, LEVELS)
+    n_samples = _positive_int("n_samples", n_samples)
+    batch = _positive_int("batch", batch)
+    base = resolve_baseline(problem, baseline)
+    spans = units(problem, level)
+    n, end, targets = len(spans), max(problem.targets), problem.targets
+    rng = np.random.default_rng(seed)
+    perms = np.empty((n_samples, n), dtype=np.int64)
+    for r in range(n_samples):  # antithetic pairs: a random order, then the same order reversed
+        perms[r] = rng.permutation(n) if r % 2 == 0 else perms[r - 1][::-1]
+    present = np.zeros((n_samples, n + 1, n), dtype=bool)
+    for k in range(1, n + 1):
+        present[:, k] = present[:, k - 1]
+        present[np.arange(n_samples), k, perms[:, k - 1]] = True
+    seqs = _coalitions(problem.ids[:end], spans, present.reshape(-1, n), base)
+    reads = [[(i, t - 1) for i, t in enumerate(targets)]] * len(seqs)
+    with torch.inference_mode():
+        runner = _Runner(problem, batch, cancelled, references=[_all_baseline(problem, base)])
+        values = runner.run(seqs, reads).reshape(n_samples, n + 1, len(targets))
+    gains = values[:, 1:] - values[:, :-1]  # [sample, k, target]: the gain of adding unit perms[sample, k]
+    per_unit = np.empty((n_samples, n, len(targets)))
+    per_unit[np.arange(n_samples)[:, None], perms] = gains
+    phi = per_unit.mean(axis=0)
+    even = n_samples - n_samples % 2
+    pairs = per_unit[:even].reshape(-1, 2, n, len(targets)).mean(axis=1)  # the pairs are independent draws
+    if n_samples % 2:
+        pairs = np.concatenate([pairs, per_unit[even:]])
+    spread = pairs.std(axis=0, ddof=1) / np.sqrt(len(pairs)) if len(pairs) > 1 else np.full_like(phi, np.nan)
+    rows = np.full((len(targets), len(problem.ids)), np.nan, np.float32)
+    stderr = np.full_like(rows, np.nan)
+    for i, t in enumerate(targets):
+        seen = _target_units(spans, t)
+        _spread(rows, i, seen, phi[: len(seen), i])
+        _spread(stderr, i, seen, spread[: len(seen), i])
+        if on_row is not None:
+            on_row(i, rows[i])
+    return rows, {"units": spans, "baseline": base, "stderr": stderr, "evaluations": runner.rows_run}
+
+
+# -- linear surrogates: KernelSHAP and LIME -----------------------------------------------------
+def shapley_kernel(n: int, k: np.ndarray) -> np.ndarray:
+    """KernelSHAP's weight of a coalition of ``k`` of ``n`` players (0 < k < n)."""
+    k = np.asarray(k)
+    return (n - 1) / (np.array([math.comb(n, int(x)) for x in k.ravel()]).reshape(k.shape) * k * (n - k))
+
+
+def _kernel_shap_masks(n: int, budget: int, rng) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(masks, weights, enumerated): every coalition but the empty and full ones with its kernel
+    weight when the budget covers them; else ``budget`` masks drawn from the kernel (a size with
+    probability proportional to its total weight, then a uniform subset of that size), in
+    complementary pairs, each weighing 1 (duplicates merged)."""
+    if n < 2:
+        return np.zeros((0, n), dtype=bool), np.zeros(0), True
+    if n <= 30 and budget >= (1 << n) - 2:
+        codes = np.arange(1, (1 << n) - 1)
+        masks = (codes[:, None] >> np.arange(n)) & 1 == 1
+        return masks, shapley_kernel(n, masks.sum(axis=1)), True
+    sizes = np.arange(1, n)
+    p = (n - 1) / (sizes * (n - sizes))
+    p = p / p.sum()
+    masks = np.zeros((budget, n), dtype=bool)
+    for r in range(0, budget, 2):
+        k = rng.choice(sizes, p=p)
+        masks[r, rng.choice(n, size=k, replace=False)] = True
+        if r + 1 < budget:
+            masks[r + 1] = ~masks[r]
+    unique, counts = np.unique(masks, axis=0, return_counts=True)
+    return unique, counts.astype(np.float64), False
+
+
+def kernel_shap_fit(masks: np.ndarray, values: np.ndarray, weights: np.ndarray, empty: float, full: float) -> np.ndarray:
+    """KernelSHAP's weighted least squares: ``values ~ empty + masks @ phi`` with
+    ``sum(phi) = full - empty`` (the constraint removes the last player)."""
+    n = masks.shape[1]
+    gap = full - empty
+    if n == 1:
+        return np.array([gap])
+    z = masks.astype(np.float64)
+    x = z[:, :-1] - z[:, -1:]
+    y = values - empty - z[:, -1] * gap
+    root = np.sqrt(weights)
+    beta = np.linalg.lstsq(x * root[:, None], y * root, rcond=None)[0]
+    return np.concatenate([beta, [gap - beta.sum()]])
+
+
+def _target_loop(problem: Problem, level: str, baseline, batch: int, cancelled, fit, on_row):
+    """Shared by KernelSHAP and LIME: per target, ``fit(i, spans, evaluate)`` returns the unit
+    scores and a record; ``evaluate(present)`` runs the coalitions ``present [m, n_units]``."""
+    base = resolve_baseline(problem, baseline)
+    spans = units(problem, level)
+    rows = np.full((len(problem.targets), len(problem.ids)), np.nan, np.float32)
+    records = []
+    with torch.inference_mode():
+        runner = _Runner(problem, batch, cancelled, references=[_all_baseline(problem, base)])
+        for i, t in enumerate(problem.targets):
+            seen = _target_units(spans, t)
+
+            def evaluate(present, i=i, t=t, seen=seen):
+                if len(present) == 0:
+                    return np.zeros(0)
+                seqs = _coalitions(problem.ids[:t], seen, present, base)
+                return runner.run(seqs, [[(i, t - 1)]] * len(seqs))[:, i]
+
+            scores, record = fit(i, seen, evaluate, runner.original[i])
+            _spread(rows, i, seen, scores)
+            records.append(record)
+            if on_row is not None:
+                on_row(i, rows[i])
+    return rows, {"units": spans, "baseline": base, "fits": records, "evaluations": runner.rows_run}
+
+
+@attribution_method(
+    "kernel_shap", "perturbation",
+    "KernelSHAP: Shapley values from a weighted linear fit on coalitions of tokens, words or sentences (Lundberg & "
+    "Lee 2017); absent units are replaced by a baseline token",
+)
+def kernel_shap(problem: Problem, *, level: str = "token", n_samples: int = 100, seed=0, baseline=None,
+                batch: int = 16, on_row=None, cancelled=lambda: False, **options):
+    """Scores ``phi`` minimise ``sum_z w(z) (f(z) - f(empty) - z . phi)^2`` under
+    ``sum(phi) = f(x) - f(empty)`` with the Shapley kernel ``w``. When ``n_samples`` covers all
+    ``2**n - 2`` proper coalitions they are all used, once each, and the scores are the exact
+    Shapley values; else ``n_samples`` coalitions are drawn from the kernel in complementary pairs.
+    ``extra["fits"][i]`` has the coalitions, values and weights of target ``i``."""
+    _no_mode("kernel_shap", options)
+    _choice("level", level, LEVELS)
+    n_samples = _positive_int("n_samples", n_samples)
+    batch = _positive_int("batch", batch)
+    rng = np.random.default_rng(seed)
+
+    def fit(i, spans, evaluate, full):
+        n = len(spans)
+        masks, weights, enumerated = _kernel_shap_masks(n, n_samples, rng)
+        values = evaluate(np.concatenate([np.zeros((1, n), dtype=bool), masks]))
+        empty, values = values[0], values[1:]
+        phi = kernel_shap_fit(masks, values, weights, empty, full)
+        return phi, {"masks": masks, "values": values, "weights": weights, "empty": empty, "full": full,
+                     "enumerated": enumerated}
+
+    return _target_loop(problem, level, baseline, batch, cancelled, fit, on_row)
+
+
+def lime_fit(masks: np.ndarray, values: np.ndarray, weights: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
+    """Weighted ridge regression with an (unpenalised) intercept: ``(coefficients, intercept)``."""
+    w = weights / weights.sum()
+    z = masks.astype(np.float64)
+    mean_z = w @ z
+    mean_y = w @ values
+    zc = z - mean_z
+    yc = values - mean_y
+    gram = zc.T @ (zc * weights[:, None]) + alpha * np.eye(z.shape[1])
+    coef = np.linalg.lstsq(gram, zc.T @ (yc * weights), rcond=None)[0]
+    return coef, float(mean_y - mean_z @ coef)
+
+
+@attribution_method(
+    "lime", "perturbation",
+    "LIME: coefficients of a weighted ridge regression of the target on which tokens, words or sentences are kept "
+    "(Ribeiro et al. 2016); absent units are replaced by a baseline token",
+)
+def lime(problem: Problem, *, level: str = "token", n_samples: int = 100, seed=0, baseline=None,
+         kernel_width: float = 0.25, alpha: float = 1.0, batch: int = 16, on_row=None, cancelled=lambda: False,
+         **options):
+    """Samples: the input itself, then coalitions keeping each unit with probability 1/2 (all
+    ``2**n`` coalitions once each when ``n_samples`` covers them). Weights: the exponential kernel
+    ``exp(-d^2 / (2 kernel_width^2))`` of the cosine distance ``d = 1 - sqrt(kept / n)`` between
+    the coalition and the input (kernel_width 0.25 is the lime package's text default: distance
+    x 100, width 25). Fit: ridge regression (``alpha``, as lime's ``Ridge(alpha=1)``) of the
+    target's value on the kept units, with an intercept. Scores: the coefficients.
+    ``extra["fits"][i]`` has the samples, values, weights, coefficients, intercept and the weighted
+    R^2 of the fit."""
+    _no_mode("lime", options)
+    _choice("level", level, LEVELS)
+    n_samples = _positive_int("n_samples", n_samples)
+    batch = _positive_int("batch", batch)
+    if isinstance(kernel_width, bool) or not isinstance(kernel_width, (int, float)) or not kernel_width > 0:
+        raise ValueError(f"kernel_width must be a positive number, got {kernel_width!r}")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha >= 0:
+        raise ValueError(f"alpha must be a number >= 0, got {alpha!r}")
+    rng = np.random.default_rng(seed)
+
+    def fit(i, spans, evaluate, full):
+        n = len(spans)
+        if n <= 30 and n_samples >= 1 << n:
+            masks = (np.arange(1 << n)[::-1, None] >> np.arange(n)) & 1 == 1  # the input first
+        else:
+            masks = np.concatenate([np.ones((1, n), dtype=bool), rng.random((n_samples - 1, n)) < 0.5])
+        values = evaluate(masks)
+        distance = 1.0 - np.sqrt(masks.sum(axis=1) / n)
+        weights = np.exp(-(distance ** 2) / (2.0 * float(kernel_width) ** 2))
+        coef, intercept = lime_fit(masks, values, weights, float(alpha))
+        predicted = intercept + masks @ coef
+        mean = np.average(values, weights=weights)
+        spread = np.sum(weights * (values - mean) ** 2)
+        r2 = 1.0 - np.sum(weights * (values - predicted) ** 2) / spread if spread > 0 else 1.0
+        return coef, {"masks": masks, "values": values, "weights": weights, "coefficients": coef,
+                      "intercept": intercept, "r2": float(r2)}
+
+    return _target_loop(problem, level, baseline, batch, cancelled, fit, on_row)
