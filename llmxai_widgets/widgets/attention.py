@@ -607,12 +607,7 @@ class AttentionView(ExplainerWidget):
     @t.observe("status", "layer", "head", "aggregate", "part", "pair_filter", "colormap", "log_scale",
                "exclude_first", "pattern")
     def _static_changed(self, change) -> None:
-        if getattr(self, "_static_id", None) is None or self.status not in ("ready", "cancelled", "error"):
-            return
-        if change["name"] == "status":  # the computation just ended: draw now, in its thread
-            self._update_static()
-        else:  # a person clicking around: wait until the view is still
-            self._schedule_static()
+        self._static_follows(change)
 
     def _on_frontend_msg(self, widget, content, buffers) -> None:
         if isinstance(content, dict) and content.get("kind") == "export":

@@ -252,12 +252,7 @@ class AttributionView(ExplainerWidget):
 
     @t.observe("status", "selected", "level", "show_special")
     def _static_changed(self, change) -> None:
-        if getattr(self, "_static_id", None) is None or self.status not in ("ready", "cancelled", "error"):
-            return
-        if change["name"] == "status":
-            self._update_static()
-        else:
-            self._schedule_static()
+        self._static_follows(change)
 
     def show(self, selected: int | None = None, *, method: str | None = None, level: str | None = None) -> AttributionView:
         """Show target row ``selected``, switch ``method`` (recomputes) or the aggregation ``level``."""

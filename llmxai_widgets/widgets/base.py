@@ -177,6 +177,17 @@ class ExplainerWidget(anywidget.AnyWidget):
         self._static_timer.daemon = True
         self._static_timer.start()
 
+    def _static_follows(self, change) -> None:
+        """Keep the static figure current: redraw as soon as a computation ends, and once the
+        view has been still after a person's changes. Subclasses call this from an observer of
+        the traits their figure depends on."""
+        if getattr(self, "_static_id", None) is None or self.status not in ("ready", "cancelled", "error"):
+            return
+        if change["name"] == "status":  # the computation just ended: draw now, in its thread
+            self._update_static()
+        else:
+            self._schedule_static()
+
     def _update_static(self) -> None:
         from IPython.display import update_display
 
