@@ -1,5 +1,6 @@
-"""Helpers for benchmarks/attention.py: text of an exact token length, child processes with a
-timeout and a memory cap, a JupyterLab server, and bertviz's page in a bare Chromium.
+"""Helpers for benchmarks/attention.py and attribution.py: text of an exact token length, child
+processes with a timeout and a memory cap, a JupyterLab server, and bertviz's page in a bare
+Chromium.
 
 Run as a script it is one of the child processes (``python`` or ``page`` mode); each prints one
 JSON line on stdout.
@@ -79,15 +80,16 @@ def make_text(tokenize, n: int, seed: int = 0) -> str:
 
 # -- child processes ---------------------------------------------------------------------------
 
-def run_child(args: list[str], timeout: float, mem_cap_gb: float) -> dict:
-    """Run ``python _harness.py *args``; its last stdout line as JSON, or {"failed": why}.
+def run_child(args: list[str], timeout: float, mem_cap_gb: float, script: str | Path | None = None) -> dict:
+    """Run ``python _harness.py *args`` (or ``python script *args``); its last stdout line as
+    JSON, or {"failed": why}.
 
     The child and everything it starts (Chromium) are killed when they pass ``timeout`` seconds or
     ``mem_cap_gb`` of resident memory together.
     """
     import psutil
 
-    cmd = [sys.executable, str(HERE / "_harness.py"), *args]
+    cmd = [sys.executable, str(script or HERE / "_harness.py"), *args]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, start_new_session=True)
         root, start, peak, why = psutil.Process(proc.pid), time.monotonic(), 0, None
