@@ -93,7 +93,9 @@ def explain(problem: Problem, tokens: Tokens, method: str, *, on_row=None, cance
     with model.lock:
         scores, extra = spec.fn(problem, on_row=on_row, cancelled=cancelled, **options)
         with torch.no_grad():
-            logits = problem.logits(problem.embed(problem.ids[None]))
+            logits, problem.base_logits = problem.base_logits, None  # used once: [L, vocab] is large
+            if logits is None:
+                logits = problem.logits(problem.embed(problem.ids[None]))
             probs = torch.softmax(logits[0, [t - 1 for t in targets]].float(), dim=-1)
             target_probs = probs[torch.arange(len(targets)), problem.ids[targets]].numpy()
             values = np.array([float(problem.score(logits, i)[0]) for i in range(len(targets))], np.float32)

@@ -63,6 +63,9 @@ class Problem:
     targets: list[int]  # positions (>= 1) of the tokens explained
     foils: list[int | None]  # contrast token id per target, or None
     target_fn: str = "logprob"
+    base_logits: torch.Tensor | None = None
+    """Logits of the unperturbed sequence ``[1, L, vocab]``, kept by a method that computed them
+    anyway, so the target probabilities need no second forward pass."""
 
     def score(self, logits: torch.Tensor, i: int) -> torch.Tensor:
         """``[batch]`` value of target ``i`` from ``logits[batch, L, vocab]``."""

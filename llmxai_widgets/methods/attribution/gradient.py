@@ -18,6 +18,7 @@ RULES = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", 
 def _shared_forward_gradients(problem: Problem, reduce, on_row, cancelled) -> np.ndarray:
     embeds = problem.embed(problem.ids[None]).detach().requires_grad_(True)
     logits = problem.logits(embeds)
+    problem.base_logits = logits.detach()
     n = len(problem.ids)
     rows = np.full((len(problem.targets), n), np.nan, np.float32)
     last = len(problem.targets) - 1
