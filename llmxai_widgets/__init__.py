@@ -15,7 +15,7 @@ from .models import LoadedModel, Tokens, load_model
 from .results import AttentionResult
 from .widgets import AttentionView, AttributionView
 from .bertviz_compat import head_view, model_view  # noqa: E402  (needs the widgets)
-from .export_html import save_html, to_html  # noqa: E402
+from .widgets.export_html import save_html, to_html  # noqa: E402
 
 __all__ = [
     "AttentionResult",

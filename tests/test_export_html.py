@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import llmxai_widgets as lx
-from llmxai_widgets.export_html import STATE_MIME, STATIC, save_html, script_json, to_html
+from llmxai_widgets.widgets.export_html import STATE_MIME, STATIC, save_html, script_json, to_html
 from llmxai_widgets.methods.attention_views import aggregate
 from llmxai_widgets.models.wrapped import Tokens
 from llmxai_widgets.results import AttentionResult, StoredWeights

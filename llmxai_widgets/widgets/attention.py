@@ -647,7 +647,7 @@ class AttentionView(ExplainerWidget):
 
         path = Path(path)
         if path.suffix.lower() == ".html":
-            from ..export_html import save_html
+            from .export_html import save_html
 
             return save_html(self, path, **options)
         dpi = options.get("dpi", 200)

@@ -17,7 +17,7 @@ import pytest
 
 from lab_canvas import assert_color, hover, pixel, tooltip_weight
 from llmxai_widgets.colors import to_rgb
-from llmxai_widgets.export_html import save_html
+from llmxai_widgets.widgets.export_html import save_html
 
 pytestmark = [
     pytest.mark.browser,

@@ -34,9 +34,9 @@ from pathlib import Path
 import traitlets as t
 from ipywidgets.widgets.widget import _remove_buffers
 
-from .wire import to_wire
+from ..wire import to_wire
 
-STATIC = Path(__file__).resolve().parent / "static"
+STATIC = Path(__file__).resolve().parent.parent / "static"
 HOST = STATIC / "standalone.js"
 STATE_MIME = "application/vnd.jupyter.widget-state+json"
 _SLACK = 256  # bytes kept free under max_bytes (counts that grow by a digit, rounding)
@@ -102,7 +102,7 @@ def to_html(widget, *, title: str | None = None, embed_all: bool = True, max_byt
     host = _host_script()
     page = _Page(title if title is not None else _default_title(widget), manager, host, model_id)
 
-    from .widgets.attention import AttentionView
+    from .attention import AttentionView
 
     if isinstance(widget, AttentionView):
         _Attention(widget, page, embed_all=embed_all, max_bytes=max_bytes).fill()
@@ -196,7 +196,7 @@ class _Page:
         self.note = "Exported from llmxai_widgets; this page works offline and needs no Python."
 
     def render(self, extras_json: str | None = None) -> str:
-        from . import __version__
+        from .. import __version__
 
         host_hash = base64.b64encode(hashlib.sha256(self.host.encode("utf-8")).digest()).decode("ascii")
         csp = (
@@ -313,8 +313,8 @@ class _Attention:
         return self.used + self.blob.b64_len(nbytes + 3) + 300 <= self.room
 
     def _fill_part(self, result, *, first: bool) -> None:
-        from .methods.attention_views import aggregate
-        from .widgets.attention_panes import summary_payload, thumbnail_grid
+        from ..methods.attention_views import aggregate
+        from .attention_panes import summary_payload, thumbnail_grid
 
         view, part = self.view, result.part
         layers = sorted(result.layers, key=lambda layer: (abs(layer - view.layer), layer)) if first else list(result.layers)
