@@ -1,11 +1,15 @@
 """Feature attribution: which input tokens made the model produce its output.
 
 ``attribute(model, prompt, target=None, generate=0, method="integrated_gradients", contrast=None)``
-explains, for a causal language model:
+explains:
 
-- the next token (``target=None, generate=0``: the model's greedy choice);
-- a given continuation (``target="..."``: every token of it is a row);
-- a greedy generation (``generate=N``: every generated token is a row).
+- for a causal language model: the next token (``target=None, generate=0``: the model's greedy
+  choice); a given continuation (``target="..."``: every token of it is a row); a greedy
+  generation (``generate=N``: every generated token is a row);
+- for a masked language model: the token predicted at each mask token of the prompt (default
+  the model's top token; ``target=`` a token, or a list of them, one per mask);
+- for a sequence classifier: a label (default the predicted one; ``target=`` a label name or
+  index); ``text_pair=`` gives the second text of a sentence pair.
 
 Methods live in one registry keyed by string ids (``ATTRIBUTION_METHODS``).
 """
@@ -25,8 +29,10 @@ from .core import (
     Problem,
     attribution_method,
     get_attribution_method,
-    mask_after_targets,
+    mask_unseen,
 )
+
+KINDS = ("causal", "masked", "classifier")
 
 
 @register("attribute")
@@ -39,6 +45,7 @@ def attribute(
     contrast: str | int | None = None,
     *,
     target_fn: str = "logprob",
+    text_pair: str | None = None,
     on_row=None,
     cancelled=lambda: False,
     **options,
@@ -47,12 +54,14 @@ def attribute(
     module docstring and :class:`AttributionResult`. ``options`` go to the method (e.g.
     ``n_steps``, ``rule``, ``baseline`` for integrated gradients)."""
     spec = get_attribution_method(method)
-    problem, tokens = prepare(model, prompt, target, generate, contrast, target_fn=target_fn, method=spec.id)
+    problem, tokens = prepare(model, prompt, target, generate, contrast, target_fn=target_fn, method=spec.id,
+                              text_pair=text_pair)
     return explain(problem, tokens, spec.id, on_row=on_row, cancelled=cancelled, **options)
 
 
 def prepare(model: LoadedModel, prompt: str, target=None, generate: int = 0, contrast=None, *,
-            target_fn: str = "logprob", method: str = "integrated_gradients") -> tuple[Problem, Tokens]:
+            target_fn: str = "logprob", method: str = "integrated_gradients",
+            text_pair: str | None = None) -> tuple[Problem, Tokens]:
     """Fix what is explained: the token sequence (running the generation if asked) and the
     target positions; validates every argument with an error that says what to pass."""
     if not isinstance(model, LoadedModel):
@@ -60,16 +69,24 @@ def prepare(model: LoadedModel, prompt: str, target=None, generate: int = 0, con
             f"model must come from llmxai_widgets.load_model(), got {type(model).__name__}; "
             f"wrap a transformers model with load_model(model=m, tokenizer=t)"
         )
-    if model.kind != "causal":
+    if model.kind not in KINDS:
         raise ValueError(
-            f"{method} on a {model.kind} model is not built yet: attribute() explains causal language "
-            f"models' predictions for now (load one with kind='causal')"
+            f"attribute() explains causal LMs' tokens, masked LMs' mask predictions and sequence classifiers' "
+            f"labels; {model.name} was loaded as a {model.kind!r} model: load it with kind='causal', 'masked' or "
+            f"'classifier' (a model with that head)"
         )
     if target_fn not in TARGET_FUNCTIONS:
         raise ValueError(f"target_fn must be one of {', '.join(TARGET_FUNCTIONS)}, got {target_fn!r}")
     check_text(prompt)
     if isinstance(generate, bool) or not isinstance(generate, (int, np.integer)) or generate < 0:
         raise ValueError(f"generate must be a number of tokens (0 or more), got {generate!r}")
+    if model.kind != "causal":
+        from .encoders import prepare_encoder
+
+        return prepare_encoder(model, prompt, target, int(generate), contrast, target_fn=target_fn,
+                               text_pair=text_pair)
+    if text_pair is not None:
+        raise ValueError("text_pair= is for encoders (sentence pairs); a causal model reads one prompt: join the texts")
     if target is not None and generate:
         raise ValueError("give target= (a continuation to explain) or generate= (tokens to generate), not both")
     prompt_tokens = model.tokenize(prompt)
@@ -96,16 +113,16 @@ def explain(problem: Problem, tokens: Tokens, method: str, *, on_row=None, cance
             logits, problem.base_logits = problem.base_logits, None  # used once: [L, vocab] is large
             if logits is None:
                 logits = problem.logits(problem.embed(problem.ids[None]))
-            probs = torch.softmax(logits[0, [t - 1 for t in targets]].float(), dim=-1)
-            target_probs = probs[torch.arange(len(targets)), problem.ids[targets]].numpy()
+            probs = torch.softmax(logits[0, problem.reads].float(), dim=-1)
+            target_probs = probs[torch.arange(len(targets)), problem.labels].numpy()
             values = np.array([float(problem.score(logits, i)[0]) for i in range(len(targets))], np.float32)
     foil = problem.foils[0] if problem.foils else None
-    foil_text = None if foil is None else model.tokenizer.decode([foil])
+    foil_text = None if foil is None else _label_text(problem, foil)
     return AttributionResult(
         tokens=tokens,
         n_prompt=problem.n_prompt,
         target_positions=targets,
-        scores=mask_after_targets(scores, targets),
+        scores=mask_unseen(scores, problem.ends, problem.fixed),
         target_probs=target_probs.astype(np.float32),
         target_values=values,
         method=spec.id,
@@ -115,7 +132,15 @@ def explain(problem: Problem, tokens: Tokens, method: str, *, on_row=None, cance
         completeness=extra.get("completeness"),
         converged=extra.get("converged"),
         notes=list(extra.get("notes", [])),
+        kind=problem.kind,
+        target_texts=None if problem.causal else [_label_text(problem, label) for label in problem.labels],
     )
+
+
+def _label_text(problem: Problem, label: int) -> str:
+    if problem.pooled:
+        return str(problem.model.config.id2label.get(label, label))
+    return problem.model.tokenizer.decode([label])
 
 
 def _with_prompt_offsets(tokens: Tokens, prompt: Tokens) -> Tokens:

@@ -22,7 +22,7 @@ def _shared_forward_gradients(problem: Problem, reduce, on_row, cancelled) -> np
     n = len(problem.ids)
     rows = np.full((len(problem.targets), n), np.nan, np.float32)
     last = len(problem.targets) - 1
-    for i, t in enumerate(problem.targets):
+    for i, t in enumerate(problem.ends):
         value = problem.score(logits, i).sum()
         (grad,) = torch.autograd.grad(value, embeds, retain_graph=i < last)
         rows[i, :t] = reduce(grad[0, :t], embeds[0, :t].detach()).float().numpy()
@@ -91,11 +91,23 @@ def baseline_ids(problem: Problem, baseline, length: int) -> torch.Tensor | None
     return torch.full((length,), int(baseline), dtype=torch.long, device=problem.ids.device)
 
 
-def _ig_one(problem: Problem, i: int, n_steps: int, rule: str, baseline, batch: int):
-    t = problem.targets[i]
-    x = problem.embed(problem.ids[:t][None]).detach()
+def baseline_embeds(problem: Problem, baseline, x: torch.Tensor) -> torch.Tensor:
+    """Embeddings of the baseline for inputs ``x`` ``[1, t, d]``; the ``fixed`` positions (a
+    masked LM's masks) keep the input's, so the path never changes them."""
+    t = x.shape[1]
     b_ids = baseline_ids(problem, baseline, t)
     b = torch.zeros_like(x) if b_ids is None else problem.embed(b_ids[None]).detach()
+    fixed = [p for p in problem.fixed if p < t]
+    if fixed:
+        b = b.clone()
+        b[:, fixed] = x[:, fixed]
+    return b
+
+
+def _ig_one(problem: Problem, i: int, n_steps: int, rule: str, baseline, batch: int):
+    t = problem.ends[i]
+    x = problem.embed(problem.ids[:t][None]).detach()
+    b = baseline_embeds(problem, baseline, x)
     alphas, weights = integration_rule(rule, n_steps)
     total = torch.zeros_like(x[0], dtype=torch.float32)
     delta = x - b
@@ -129,7 +141,7 @@ def integrated_gradients(problem: Problem, *, n_steps="auto", rule: str = "gauss
     n = len(problem.ids)
     rows = np.full((len(problem.targets), n), np.nan, np.float32)
     errors, steps_used, notes = [], [], []
-    for i, t in enumerate(problem.targets):
+    for i, t in enumerate(problem.ends):
         steps = 50 if auto else int(n_steps)
         while True:
             scores, error, gap = _ig_one(problem, i, steps, rule, baseline, int(batch))

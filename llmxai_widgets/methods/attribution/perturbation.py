@@ -32,13 +32,13 @@ occluding unit ``j`` recomputes only the tokens from ``j`` on: about ``L^2 / 2``
 for token-level occlusion of ``L`` tokens instead of ``L^2``, which is the least an exact leave-one-
 out can run. The suffixes are packed several to a row (no padding) and run ``batch`` rows at a
 time; only the logits the targets read are projected on the vocabulary; identical perturbed
-sequences (frequent when sampling coalitions of few units) run once. See :class:`_Runner`.
+sequences (frequent when sampling coalitions of few units) run once. See :class:`.runner._Runner`.
+A masked LM's or classifier's tokens all see each other, so there every copy runs whole
+(:class:`.runner._FullRunner`).
 """
 
 from __future__ import annotations
 
-import bisect
-import inspect
 import math
 import re
 
@@ -47,7 +47,8 @@ import torch
 
 from ...models.wrapped import Tokens
 from .core import Problem, attribution_method
-from .gradient import _cancel, baseline_ids
+from .gradient import baseline_ids
+from .runner import _Runner, runner_for  # noqa: F401  (_Runner: tests read its counters)
 
 LEVELS = ("token", "word", "sentence")
 MODES = ("replace", "remove")
@@ -137,13 +138,16 @@ def group_tokens(tokens: Tokens, level: str) -> list[tuple[int, int]]:
 
 
 def units(problem: Problem, level: str) -> list[tuple[int, int]]:
-    """Units over the tokens the targets can see (positions before the last target)."""
+    """Units over the tokens the targets can see (positions before the last target), leaving out
+    the ``fixed`` ones (a masked LM's masks: where the answer goes, not evidence for it)."""
     _choice("level", level, LEVELS)
-    end = max(problem.targets)
+    end = max(problem.ends)
     if level == "token":
-        return [(j, j + 1) for j in range(end)]
-    tokens = problem.model.tokens_from_ids(problem.ids[:end].tolist())
-    return group_tokens(tokens, level)
+        spans = [(j, j + 1) for j in range(end)]
+    else:
+        spans = group_tokens(problem.model.tokens_from_ids(problem.ids[:end].tolist()), level)
+    fixed = set(problem.fixed)
+    return [(s, e) for s, e in spans if not fixed.intersection(range(s, e))]
 
 
 def _target_units(spans: list[tuple[int, int]], t: int) -> list[tuple[int, int]]:
@@ -151,316 +155,13 @@ def _target_units(spans: list[tuple[int, int]], t: int) -> list[tuple[int, int]]
     return [(s, min(e, t)) for s, e in spans if s < t]
 
 
-# -- running perturbed sequences ----------------------------------------------------------------
-class _Segment:
-    """One distinct perturbed sequence to run: the tokens from ``offset`` on (those before it are
-    the reference's, taken from its cache) and the ``(target, position)`` pairs read from it."""
-
-    __slots__ = ("u", "ref", "offset", "tokens", "reads")
-
-    def __init__(self, u: int, ref: int, offset: int, tokens: torch.Tensor, reads: list[tuple[int, int]]):
-        self.u, self.ref, self.offset, self.tokens, self.reads = u, ref, offset, tokens, reads
-
-
-class _Runner:
-    """Runs perturbed copies of a problem's sequence and reads the targets' values off them.
-
-    ``run(seqs, reads)``: ``seqs[r]`` a 1-D id tensor, ``reads[r]`` a list of ``(target index,
-    position)``: the position whose logits predict that target in ``seqs[r]``. Returns
-    ``[len(seqs), n_targets]`` values (NaN where not read).
-
-    How: identical sequences run once; each one reuses the cached keys and values of the longest
-    prefix it shares with a reference sequence (the original, or another one given), so only its
-    suffix runs. Suffixes are packed several to a row of at most the longest suffix's length
-    (best-fit decreasing), each attending to its own cached prefix and to itself through a 4-D
-    attention mask, with its own position ids; ``batch`` rows run at a time. Packing is checked
-    once against the plain forward pass and dropped (plain right-padded batches) if the model does
-    not reproduce it. Only the logits read are projected on the vocabulary."""
-
-    def __init__(self, problem: Problem, batch: int, cancelled, references=()):
-        self.problem = problem
-        self.model = problem.model.model
-        self.batch = batch
-        self.cancelled = cancelled
-        self.end = max(problem.targets)  # the model reads ids[:end]
-        self.n_targets = len(problem.targets)
-        params = inspect.signature(self.model.forward).parameters
-        self.keep = "logits_to_keep" in params
-        self.keep_rows = self.keep and _keeps_rows(self.model)
-        self.cache_arg = "cache" if "cache" in params else "past_key_values"  # transformers 5 renamed it
-        self.bool_mask = getattr(self.model.config, "_attn_implementation", None) == "sdpa"
-        self.tokens_run = 0  # token positions run through the model, padding included (for the record)
-        self.rows_run = 0
-        self.refs: list[tuple[torch.Tensor, list | None]] = []
-        self.original = self._reference(problem.ids[: self.end], [(i, t - 1) for i, t in enumerate(problem.targets)])
-        for seq in references:
-            self._reference(seq, [])
-        self.packing = self.refs[0][1] is not None and self.end >= 2 and self._packing_works()
-
-    # -- references and forward passes ---------------------------------------------------------
-    def _reference(self, seq: torch.Tensor, reads) -> np.ndarray:
-        """Run ``seq`` once and keep its key/value cache; the values of ``reads``."""
-        positions = sorted({p for _, p in reads}) or [len(seq) - 1]
-        keep = torch.as_tensor(positions, device=seq.device)
-        out = self._forward(seq[None], keep=keep, use_cache=True)
-        cache = getattr(out, "cache", None)
-        if cache is None:
-            cache = getattr(out, "past_key_values", None)
-        kv = None
-        try:
-            from transformers.cache_utils import DynamicCache, DynamicLayer
-
-            layers = getattr(cache, "layers", None)
-            if (isinstance(cache, DynamicCache) and layers and all(type(layer) is DynamicLayer for layer in layers)
-                    and all(layer.keys is not None and layer.keys.shape[-2] == len(seq) for layer in layers)):
-                kv = [(layer.keys, layer.values) for layer in layers]
-        except ImportError:  # an old transformers: no prefix reuse
-            kv = None
-        self.refs.append((seq, kv))
-        values = np.full(self.n_targets, np.nan)
-        if reads:
-            logits = self._logits(out, 1, keep)
-            where = {p: k for k, p in enumerate(positions)}
-            got = self._values(logits[0, [where[p] for _, p in reads]], [i for i, _ in reads])
-            for (i, _), v in zip(reads, got.tolist()):
-                values[i] = v
-        return values
-
-    def _forward(self, ids, *, keep, kv=None, offset=0, use_cache=False, **kwargs):
-        if kv is not None and offset > 0:
-            from transformers.cache_utils import DynamicCache
-
-            kwargs[self.cache_arg] = DynamicCache(ddp_cache_data=kv)
-            use_cache = True
-        if self.keep:
-            kwargs["logits_to_keep"] = keep
-        self.tokens_run += ids.numel()
-        self.rows_run += ids.shape[0]
-        return self.model(input_ids=ids, use_cache=use_cache, **kwargs)
-
-    def _logits(self, out, rows: int, keep: torch.Tensor) -> torch.Tensor:
-        """``[rows, len(keep), vocab]`` whatever the model did with ``logits_to_keep``."""
-        logits = out.logits
-        if not self.keep:
-            logits = logits[:, keep] if keep.ndim == 1 else torch.take_along_dim(logits, keep[..., None], dim=1)
-        return logits
-
-    def _values(self, rows: torch.Tensor, targets: list[int]) -> torch.Tensor:
-        """Value of ``targets[r]`` read off logits ``rows[r]`` (as :meth:`Problem.score`)."""
-        p = self.problem
-        values = p._transform(rows.float())
-        index = torch.arange(len(targets))
-        tok = torch.as_tensor([int(p.ids[p.targets[i]]) for i in targets])
-        out = values[index, tok]
-        foils = [p.foils[i] for i in targets]
-        if any(f is not None for f in foils):
-            fo = torch.as_tensor([0 if f is None else int(f) for f in foils])
-            has = torch.as_tensor([f is not None for f in foils])
-            out = out - torch.where(has, values[index, fo], torch.zeros_like(out))
-        return out
-
-    def _cache(self, refs: list[int], length: int):
-        """Per-layer (keys, values) of the first ``length`` tokens of each row's reference."""
-        if length == 0:
-            return None
-        kv = [self.refs[r][1] for r in refs]
-        if all(r == refs[0] for r in refs):
-            n = len(refs)
-            return [(k[:, :, :length].expand(n, -1, -1, -1), v[:, :, :length].expand(n, -1, -1, -1)) for k, v in kv[0]]
-        return [(torch.cat([layers[j][0][:, :, :length] for layers in kv]),
-                 torch.cat([layers[j][1][:, :, :length] for layers in kv])) for j in range(len(kv[0]))]
-
-    def _run_plain(self, segments: list[_Segment]) -> list[list[float]]:
-        """Right-padded rows, one segment each, all from the smallest offset of the group."""
-        common = min(s.offset for s in segments)
-        suffixes = [torch.cat([self.refs[s.ref][0][common:s.offset], s.tokens]) for s in segments]
-        width = max(len(x) for x in suffixes)
-        ids = torch.zeros((len(segments), width), dtype=torch.long, device=self.problem.ids.device)
-        for b, x in enumerate(suffixes):  # right padding: a causal model's earlier positions ignore it
-            ids[b, : len(x)] = x
-        positions = sorted({p - common for s in segments for _, p in s.reads})
-        where = {p: k for k, p in enumerate(positions)}
-        keep = torch.as_tensor(positions, device=ids.device)
-        out = self._forward(ids, keep=keep, kv=self._cache([s.ref for s in segments], common), offset=common)
-        logits = self._logits(out, len(segments), keep)
-        wanted = [(b, i, where[p - common]) for b, s in enumerate(segments) for i, p in s.reads]
-        values = self._values(logits[[w[0] for w in wanted], [w[2] for w in wanted]], [w[1] for w in wanted]).tolist()
-        return _split(values, [len(s.reads) for s in segments])
-
-    def _run_packed(self, rows: list[list[_Segment]]) -> list[list[float]]:
-        """Several segments to a row, each seeing its reference's cached prefix and itself."""
-        device = self.problem.ids.device
-        n = len(rows)
-        width = max(sum(len(s.tokens) for s in row) for row in rows)
-        cached = max(s.offset for row in rows for s in row)
-        ids = torch.zeros((n, width), dtype=torch.long, device=device)
-        pos = torch.zeros((n, width), dtype=torch.long, device=device)
-        allow = torch.zeros((n, width, cached + width), dtype=torch.bool, device=device)
-        tril = torch.ones((width, width), dtype=torch.bool, device=device).tril()
-        columns = []  # per row: the column of every read, in segment order
-        for b, row in enumerate(rows):
-            c, cols = 0, []
-            for s in row:
-                m = len(s.tokens)
-                ids[b, c:c + m] = s.tokens
-                pos[b, c:c + m] = torch.arange(s.offset, s.offset + m, device=device)
-                allow[b, c:c + m, : s.offset] = True
-                allow[b, c:c + m, cached + c:cached + c + m] = tril[:m, :m]
-                cols += [c + p - s.offset for _, p in s.reads]
-                c += m
-            for q in range(c, width):  # padding attends to itself only
-                allow[b, q, cached + q] = True
-            columns.append(cols)
-        if self.bool_mask:
-            mask = allow[:, None]
-        else:
-            dtype = next(self.model.parameters()).dtype
-            mask = torch.zeros(allow.shape, dtype=dtype, device=device).masked_fill_(~allow, torch.finfo(dtype).min)
-            mask = mask[:, None]
-        k = max(len(c) for c in columns)
-        if self.keep_rows:
-            keep = torch.as_tensor([c + [c[0]] * (k - len(c)) for c in columns], device=device)
-            pick = torch.arange(k, device=device).expand(n, k)
-        else:
-            union = sorted({x for c in columns for x in c})
-            where = {x: j for j, x in enumerate(union)}
-            keep = torch.as_tensor(union, device=device)
-            pick = torch.as_tensor([[where[x] for x in c + [c[0]] * (k - len(c))] for c in columns], device=device)
-        out = self._forward(ids, keep=keep, kv=self._cache([row[0].ref for row in rows], cached), offset=cached,
-                            attention_mask=mask, position_ids=pos)
-        logits = out.logits if self.keep else out.logits[:, keep]  # [rows, columns kept, vocab]
-        flat_rows = [b for b, c in enumerate(columns) for _ in c]
-        flat_pick = [int(pick[b, j]) for b, c in enumerate(columns) for j in range(len(c))]
-        targets = [i for row in rows for s in row for i, _ in s.reads]
-        values = self._values(logits[flat_rows, flat_pick], targets).tolist()
-        return _split(values, [len(s.reads) for row in rows for s in row])
-
-    def _packing_works(self) -> bool:
-        """Two suffixes of the original packed in one row must give the original's value."""
-        last = self.problem.targets.index(self.end)
-        seq = self.refs[0][0]
-        row = [_Segment(0, 0, self.end - 2, seq[self.end - 2:], [(last, self.end - 1)]),
-               _Segment(1, 0, self.end - 1, seq[self.end - 1:], [(last, self.end - 1)])]
-        try:
-            got = [v for vs in self._run_packed([row]) for v in vs]
-        except Exception:  # noqa: BLE001  (a model that takes no 4-D mask or position ids: plain batches)
-            return False
-        want = self.original[last]
-        return all(abs(v - want) <= 1e-3 * (1.0 + abs(want)) for v in got)
-
-    # -- the public part -----------------------------------------------------------------------
-    def run(self, seqs: list[torch.Tensor], reads: list[list[tuple[int, int]]], after_batch=None) -> np.ndarray:
-        out = np.full((len(seqs), self.n_targets), np.nan)
-        unique: dict[bytes, int] = {}
-        members: list[list[int]] = []
-        useqs: list[torch.Tensor] = []
-        ureads: list[set] = []
-        for r, seq in enumerate(seqs):
-            u = unique.setdefault(seq.cpu().numpy().tobytes(), len(useqs))
-            if u == len(useqs):
-                useqs.append(seq)
-                members.append([])
-                ureads.append(set())
-            members[u].append(r)
-            ureads[u].update(reads[r])
-        segments = []
-        for u, seq in enumerate(useqs):
-            ref, lcp = self._prefix(seq)
-            reads_u = sorted(ureads[u])
-            offset = min(lcp, min(p for _, p in reads_u))
-            segments.append(_Segment(u, ref, offset, seq[offset:], reads_u))
-        groups = self._pack(segments) if self.packing else self._group(segments)
-        for group in groups:
-            if self.packing:
-                values = self._run_packed(group)
-                done = [s for row in group for s in row]
-            else:
-                values = self._run_plain(group)
-                done = group
-            finished = []
-            for s, vs in zip(done, values):
-                got = dict(zip(s.reads, vs))
-                for r in members[s.u]:
-                    for i, p in reads[r]:
-                        out[r, i] = got[(i, p)]
-                    finished.append(r)
-            if after_batch is not None:
-                after_batch(finished, out)
-            if self.cancelled():
-                _cancel()
-        return out
-
-    def _prefix(self, seq: torch.Tensor) -> tuple[int, int]:
-        """(reference index, length of the prefix ``seq`` shares with it), the longest."""
-        best = (0, 0)
-        for r, (ref, kv) in enumerate(self.refs):
-            if kv is None:
-                continue
-            m = min(len(seq), len(ref))
-            diff = (seq[:m] != ref[:m]).nonzero()
-            lcp = int(diff[0, 0]) if len(diff) else m
-            if lcp > best[1]:
-                best = (r, lcp)
-        return best
-
-    def _group(self, segments: list[_Segment]) -> list[list[_Segment]]:
-        """Plain batches: ``batch`` segments of one reference with neighbouring offsets."""
-        segments = sorted(segments, key=lambda s: (s.ref, s.offset))
-        groups: list[list[_Segment]] = []
-        for s in segments:
-            if groups and groups[-1][0].ref == s.ref and len(groups[-1]) < self.batch:
-                groups[-1].append(s)
-            else:
-                groups.append([s])
-        return groups
-
-    def _pack(self, segments: list[_Segment]) -> list[list[list[_Segment]]]:
-        """Best-fit decreasing: rows no longer than the longest suffix, one reference per row;
-        then ``batch`` rows per forward pass."""
-        segments = sorted(segments, key=lambda s: (-len(s.tokens), s.offset))
-        if not segments:
-            return []
-        capacity, shortest = len(segments[0].tokens), len(segments[-1].tokens)
-        rows: list[list[_Segment]] = []
-        room: dict[int, list[tuple[int, int]]] = {}  # per reference, sorted (room left, row) of open rows
-        for s in segments:
-            m = len(s.tokens)
-            free = room.setdefault(s.ref, [])
-            k = bisect.bisect_left(free, (m, -1))
-            if k < len(free):
-                left, j = free.pop(k)
-                rows[j].append(s)
-            else:
-                left, j = capacity, len(rows)
-                rows.append([s])
-            if left - m >= shortest:
-                bisect.insort(free, (left - m, j))
-        return [rows[k:k + self.batch] for k in range(0, len(rows), self.batch)]
-
-
-def _split(values: list[float], sizes: list[int]) -> list[list[float]]:
-    out, k = [], 0
-    for n in sizes:
-        out.append(values[k:k + n])
-        k += n
-    return out
-
-
-def _keeps_rows(model) -> bool:
-    """Whether the model's forward takes a 2-D ``logits_to_keep`` (positions per row): those
-    calling transformers' ``slice_logits_to_keep`` do."""
-    try:
-        return "slice_logits_to_keep" in inspect.getsource(type(model).forward)
-    except (OSError, TypeError):
-        return False
-
-
 def _coalitions(ids: torch.Tensor, spans: list[tuple[int, int]], present: np.ndarray, base: int) -> list[torch.Tensor]:
     """One sequence per row of ``present`` ``[m, n_units]``: ``ids`` with the tokens of absent
     units replaced by ``base`` (``spans`` cover ``ids``)."""
-    unit_of = np.empty(len(ids), dtype=np.int64)
+    unit_of = np.full(len(ids), len(spans), dtype=np.int64)  # tokens in no unit (a mask) are always there
     for u, (s, e) in enumerate(spans):
         unit_of[s:e] = u
+    present = np.concatenate([present, np.ones((len(present), 1), dtype=bool)], axis=1)
     absent = torch.as_tensor(~present[:, unit_of], device=ids.device)
     seqs = torch.where(absent, torch.full_like(ids, base), ids[None].expand(len(present), -1))
     return list(seqs)
@@ -488,31 +189,34 @@ def occlusion(problem: Problem, *, level: str = "token", mode: str = "replace", 
     batch = _positive_int("batch", batch)
     base = resolve_baseline(problem, baseline) if mode == "replace" else None
     ids = problem.ids
-    targets = problem.targets
+    targets, ends, reads = problem.targets, problem.ends, problem.reads
     spans = units(problem, level)
     served: dict[tuple[int, int], list[int]] = {}
-    for i, t in enumerate(targets):
+    for i, t in enumerate(ends):
         for span in _target_units(spans, t):
             served.setdefault(span, []).append(i)
     if mode == "remove":
         for (s, e), who in served.items():
-            if s == 0 and any(e == targets[i] for i in who):
+            if s == 0 and problem.causal and any(e == targets[i] for i in who):
                 i = next(i for i in who if e == targets[i])
                 raise ValueError(
                     f"mode='remove' would delete every token before target {i} ({_text(problem, targets[i])!r}): "
                     f"the model needs at least one token to read; use mode='replace' or a finer level"
                 )
     requests = list(served.items())
-    seqs, reads = [], []
+    seqs, wanted, types = [], [], []
+    kinds = problem.token_type_ids
     for (s, e), who in requests:
-        last = max(targets[i] for i in who)
+        last = max(ends[i] for i in who)
         if mode == "replace":
             seq = ids[:last].clone()
             seq[s:e] = base
-            reads.append([(i, targets[i] - 1) for i in who])
+            wanted.append([(i, reads[i]) for i in who])
+            types.append(None if kinds is None else kinds[:last])
         else:
             seq = torch.cat([ids[:s], ids[e:last]])
-            reads.append([(i, targets[i] - 1 - (e - s)) for i in who])
+            wanted.append([(i, _after_removal(problem, reads[i], s, e)) for i in who])
+            types.append(None if kinds is None else torch.cat([kinds[:s], kinds[e:last]]))
         seqs.append(seq)
     rows = np.full((len(targets), len(ids)), np.nan, np.float32)
     remaining = [0] * len(targets)
@@ -533,10 +237,18 @@ def occlusion(problem: Problem, *, level: str = "token", mode: str = "replace", 
             emitted[0] += 1
 
     with torch.inference_mode():
-        runner = _Runner(problem, batch, cancelled)
-        runner.run(seqs, reads, after_batch=after_batch)
+        runner = runner_for(problem, batch, cancelled)
+        runner.run(seqs, wanted, after_batch=after_batch, types=types)
     extra = {"units": spans, "baseline": base, "tokens_run": runner.tokens_run, "rows_run": runner.rows_run}
     return rows, extra
+
+
+def _after_removal(problem: Problem, read: int, s: int, e: int) -> int:
+    """Where position ``read`` is once tokens ``[s, e)`` are deleted (a causal target whose
+    predicting token was deleted is read after the last token left before it)."""
+    if problem.pooled or read < s:
+        return read
+    return read - (e - s) if read >= e else s - 1
 
 
 def _text(problem: Problem, t: int) -> str:
@@ -574,20 +286,24 @@ def coalition_values(problem: Problem, i: int = 0, *, level: str = "token", base
     _choice("level", level, LEVELS)
     batch = _positive_int("batch", batch)
     base = resolve_baseline(problem, baseline)
-    t = problem.targets[i]
+    t, r = problem.ends[i], problem.reads[i]
     spans = _target_units(units(problem, level), t)
     n = len(spans)
     if n > 16:
         raise ValueError(f"target {i} sees {n} units: 2**{n} coalitions is too many; use shapley_sampling")
     present = (np.arange(1 << n)[:, None] >> np.arange(n)) & 1 == 1
     with torch.inference_mode():
-        runner = _Runner(problem, batch, cancelled, references=[_all_baseline(problem, base)])
-        values = runner.run(_coalitions(problem.ids[:t], spans, present, base), [[(i, t - 1)]] * len(present))
+        runner = runner_for(problem, batch, cancelled, references=[_all_baseline(problem, base)])
+        values = runner.run(_coalitions(problem.ids[:t], spans, present, base), [[(i, r)]] * len(present))
     return spans, values[:, i]
 
 
 def _all_baseline(problem: Problem, base: int) -> torch.Tensor:
-    return torch.full((max(problem.targets),), base, dtype=torch.long, device=problem.ids.device)
+    """The reference sequence with every unit absent (fixed positions kept)."""
+    seq = torch.full((max(problem.ends),), base, dtype=torch.long, device=problem.ids.device)
+    fixed = [p for p in problem.fixed if p < len(seq)]
+    seq[fixed] = problem.ids[fixed]
+    return seq
 
 
 @attribution_method(
@@ -610,7 +326,7 @@ def shapley_sampling(problem: Problem, *, level: str = "token", n_samples: int =
     batch = _positive_int("batch", batch)
     base = resolve_baseline(problem, baseline)
     spans = units(problem, level)
-    n, end, targets = len(spans), max(problem.targets), problem.targets
+    n, end, targets = len(spans), max(problem.ends), problem.targets
     rng = np.random.default_rng(seed)
     perms = np.empty((n_samples, n), dtype=np.int64)
     for r in range(n_samples):  # antithetic pairs: a random order, then the same order reversed
@@ -620,9 +336,9 @@ def shapley_sampling(problem: Problem, *, level: str = "token", n_samples: int =
         present[:, k] = present[:, k - 1]
         present[np.arange(n_samples), k, perms[:, k - 1]] = True
     seqs = _coalitions(problem.ids[:end], spans, present.reshape(-1, n), base)
-    reads = [[(i, t - 1) for i, t in enumerate(targets)]] * len(seqs)
+    reads = [list(enumerate(problem.reads))] * len(seqs)
     with torch.inference_mode():
-        runner = _Runner(problem, batch, cancelled, references=[_all_baseline(problem, base)])
+        runner = runner_for(problem, batch, cancelled, references=[_all_baseline(problem, base)])
         values = runner.run(seqs, reads).reshape(n_samples, n + 1, len(targets))
     gains = values[:, 1:] - values[:, :-1]  # [sample, k, target]: the gain of adding unit perms[sample, k]
     per_unit = np.empty((n_samples, n, len(targets)))
@@ -635,7 +351,7 @@ def shapley_sampling(problem: Problem, *, level: str = "token", n_samples: int =
     spread = pairs.std(axis=0, ddof=1) / np.sqrt(len(pairs)) if len(pairs) > 1 else np.full_like(phi, np.nan)
     rows = np.full((len(targets), len(problem.ids)), np.nan, np.float32)
     stderr = np.full_like(rows, np.nan)
-    for i, t in enumerate(targets):
+    for i, t in enumerate(problem.ends):
         seen = _target_units(spans, t)
         _spread(rows, i, seen, phi[: len(seen), i])
         _spread(stderr, i, seen, spread[: len(seen), i])
@@ -698,15 +414,15 @@ def _target_loop(problem: Problem, level: str, baseline, batch: int, cancelled, 
     rows = np.full((len(problem.targets), len(problem.ids)), np.nan, np.float32)
     records = []
     with torch.inference_mode():
-        runner = _Runner(problem, batch, cancelled, references=[_all_baseline(problem, base)])
-        for i, t in enumerate(problem.targets):
+        runner = runner_for(problem, batch, cancelled, references=[_all_baseline(problem, base)])
+        for i, (t, r) in enumerate(zip(problem.ends, problem.reads)):
             seen = _target_units(spans, t)
 
-            def evaluate(present, i=i, t=t, seen=seen):
+            def evaluate(present, i=i, t=t, r=r, seen=seen):
                 if len(present) == 0:
                     return np.zeros(0)
                 seqs = _coalitions(problem.ids[:t], seen, present, base)
-                return runner.run(seqs, [[(i, t - 1)]] * len(seqs))[:, i]
+                return runner.run(seqs, [[(i, r)]] * len(seqs))[:, i]
 
             scores, record = fit(i, seen, evaluate, runner.original[i])
             _spread(rows, i, seen, scores)

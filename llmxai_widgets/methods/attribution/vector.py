@@ -15,6 +15,8 @@ does not depend on later tokens, so one forward pass over the sequence serves ev
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 
@@ -22,7 +24,7 @@ from ...hooks import capture
 from ..attention import Cancelled, attention, eager_attention, resolve_layers
 from ..attention_views import rollout
 from .core import Problem, attribution_method
-from .gradient import _cancel, baseline_ids
+from .gradient import _cancel, baseline_embeds
 
 
 def _positive_int(value, name: str) -> int:
@@ -54,7 +56,7 @@ def _emit(rows: np.ndarray, i: int, on_row, cancelled) -> None:
 
 def _context(problem: Problem) -> torch.Tensor:
     """The ids every target needs: up to the position predicting the last target."""
-    return problem.ids[: max(problem.targets)]
+    return problem.ids[: max(problem.ends)]
 
 
 # -- gradient SHAP ----------------------------------------------------------------------------
@@ -110,11 +112,11 @@ def gradient_shap(problem: Problem, *, n_samples: int = 20, stdev="auto", baseli
 
     rows = np.full((len(problem.targets), len(problem.ids)), np.nan, np.float32)
     errors = []
-    for i, t in enumerate(problem.targets):
+    for i, t in enumerate(problem.ends):
         x = problem.embed(problem.ids[:t][None]).detach()
-        b_ids = baseline_ids(problem, baseline, t)
-        b0 = torch.zeros_like(x) if b_ids is None else problem.embed(b_ids[None]).detach()
+        b0 = baseline_embeds(problem, baseline, x)
         noise = torch.randn((n_samples, *x.shape[1:]), generator=generator) * stdev
+        noise[:, [p for p in problem.fixed if p < t]] = 0.0  # a masked LM's masks stay as they are
         alphas = torch.rand(n_samples, generator=generator)
         if stratified:  # one alpha in each of n_samples equal strata of [0, 1], in random order
             alphas = (torch.randperm(n_samples, generator=generator) + alphas) / n_samples
@@ -171,18 +173,19 @@ def attention_x_gradient(problem: Problem, *, layers=None, on_row=None, cancelle
     rows = np.full((len(problem.targets), len(problem.ids)), np.nan, np.float32)
     with model.lock, eager_attention(model):
         embeds = problem.embed(_context(problem)[None]).detach().requires_grad_(True)
-        out = model.model(inputs_embeds=embeds, output_attentions=True, use_cache=False)
+        out = model.model(inputs_embeds=embeds, output_attentions=True, **problem.forward_kwargs(*embeds.shape[:2]))
         if not out.attentions or any(a is None for a in out.attentions):
             raise RuntimeError(f"{model.name} returned no attention weights with output_attentions=True")
         weights = [out.attentions[layer] for layer in wanted]
         if cancelled():
             _cancel()
+        logits = out.logits[:, None] if problem.pooled else out.logits
         last = len(problem.targets) - 1
-        for i, t in enumerate(problem.targets):
-            grads = torch.autograd.grad(problem.score(out.logits, i).sum(), weights, retain_graph=i < last)
+        for i, (t, q) in enumerate(zip(problem.ends, problem.queries)):
+            grads = torch.autograd.grad(problem.score(logits, i).sum(), weights, retain_graph=i < last)
             row = torch.zeros(t, dtype=torch.float64)
             for a, g in zip(weights, grads):
-                row += (a[0, :, t - 1, :t].detach().double() * g[0, :, t - 1, :t].double()).sum(dim=0).cpu()
+                row += (a[0, :, q, :t].detach().double() * g[0, :, q, :t].double()).sum(dim=0).cpu()
             rows[i, :t] = row.numpy()
             _emit(rows, i, on_row, cancelled)
     return rows, {"layers": wanted}
@@ -199,6 +202,8 @@ def _attention(problem: Problem, layers: list[int], cancelled):
             raise Cancelled
 
     tokens = problem.model.tokens_from_ids(_context(problem).tolist())
+    if problem.token_type_ids is not None:  # sentence A/B of a pair
+        tokens = dataclasses.replace(tokens, segments=problem.token_type_ids.cpu().numpy())
     result = attention(problem.model, tokens, layers, on_layer=on_layer)
     if not result.complete:
         _cancel()
@@ -223,8 +228,8 @@ def attention_rollout(problem: Problem, *, layer=-1, on_row=None, cancelled=lamb
     result = _attention(problem, list(range(upto + 1)), cancelled)
     joint = rollout(result, upto)
     rows = np.full((len(problem.targets), len(problem.ids)), np.nan, np.float32)
-    for i, t in enumerate(problem.targets):
-        rows[i, :t] = joint[t - 1, :t]
+    for i, (t, q) in enumerate(zip(problem.ends, problem.queries)):
+        rows[i, :t] = joint[q, :t]
         _emit(rows, i, on_row, cancelled)
     return rows, {"layer": upto}
 
@@ -266,7 +271,7 @@ def norm_attention(problem: Problem, *, layers=None, on_row=None, cancelled=lamb
         result = _attention(problem, wanted, cancelled)
     n_heads, n_kv = model.n_heads, model.n_kv_heads
     kv_group = torch.as_tensor(model.kv_group)
-    queries = [t - 1 for t in problem.targets]
+    queries = problem.queries
     total = torch.zeros(len(queries), len(_context(problem)), dtype=torch.float64)
     for layer in wanted:
         if not values.get(str(layer)):
@@ -286,7 +291,7 @@ def norm_attention(problem: Problem, *, layers=None, on_row=None, cancelled=lamb
             _cancel()
     total /= len(wanted)
     rows = np.full((len(problem.targets), len(problem.ids)), np.nan, np.float32)
-    for i, t in enumerate(problem.targets):
+    for i, t in enumerate(problem.ends):
         rows[i, :t] = total[i, :t].numpy()
         _emit(rows, i, on_row, cancelled)
     return rows, {"layers": wanted}
