@@ -117,3 +117,18 @@ def test_models_without_a_head_to_explain_say_so(minilm):
     """A bare encoder predicts nothing: the error names the kinds that work."""
     with pytest.raises(ValueError, match="loaded as a 'encoder' model: load it with kind='causal', 'masked' or"):
         attribute(minilm, "The cat sat.", method="saliency")
+
+
+def test_integrated_gradients_share_passes_across_a_continuation(smollm2):
+    """Every target of a continuation comes from one set of passes over the whole path; each row
+    still equals Captum run on that target's own prefix."""
+    from captum.attr import LayerIntegratedGradients
+
+    ours = attribute(smollm2, PROMPT, target=" Paris, and", n_steps=20, baseline=0, batch=8)
+    assert len(ours.targets) >= 3
+    for i, t in enumerate(ours.target_positions):
+        ids = torch.as_tensor(ours.tokens.ids[:t])[None]
+        lig = LayerIntegratedGradients(forward_logprob(smollm2, int(ours.tokens.ids[t])),
+                                       smollm2.model.get_input_embeddings())
+        theirs = lig.attribute(ids, baselines=torch.zeros_like(ids), n_steps=20, internal_batch_size=20)
+        relative_close(ours.row(i), theirs[0].sum(-1).detach().numpy())

@@ -110,12 +110,12 @@ def explain(problem: Problem, tokens: Tokens, method: str, *, on_row=None, cance
     with model.lock:
         scores, extra = spec.fn(problem, on_row=on_row, cancelled=cancelled, **options)
         with torch.no_grad():
-            logits, problem.base_logits = problem.base_logits, None  # used once: [L, vocab] is large
-            if logits is None:
-                logits = problem.logits(problem.embed(problem.ids[None]))
-            probs = torch.softmax(logits[0, problem.reads].float(), dim=-1)
-            target_probs = probs[torch.arange(len(targets)), problem.labels].numpy()
-            values = np.array([float(problem.score(logits, i)[0]) for i in range(len(targets))], np.float32)
+            rows, problem.base_rows = problem.base_rows, None  # used once
+            if rows is None:
+                rows = problem.read_logits(problem.embed(problem.ids[None]), list(range(len(targets))))[0]
+            rows = rows.float()
+            target_probs = torch.softmax(rows, dim=-1)[torch.arange(len(targets)), problem.labels].numpy()
+            values = problem.values(rows, list(range(len(targets)))).numpy().astype(np.float32)
     foil = problem.foils[0] if problem.foils else None
     foil_text = None if foil is None else _label_text(problem, foil)
     return AttributionResult(

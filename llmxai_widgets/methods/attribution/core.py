@@ -10,6 +10,7 @@ difference between the target's and the foil's value (contrastive explanation).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -77,9 +78,9 @@ class Problem:
     targets: list[int]  # positions shown as targets (-1: a class label)
     foils: list[int | None]  # contrast token (or class) id per target, or None
     target_fn: str = "logprob"
-    base_logits: torch.Tensor | None = None
-    """Logits of the unperturbed sequence ``[1, L, vocab]``, kept by a method that computed them
-    anyway, so the target probabilities need no second forward pass."""
+    base_rows: torch.Tensor | None = None
+    """Logits each target is read from, unperturbed ``[n_targets, vocab]``, kept by a method that
+    computed them anyway, so the target probabilities need no second forward pass."""
     kind: str = "causal"
     reads: list[int] = field(default_factory=list)
     labels: list[int] = field(default_factory=list)
@@ -153,11 +154,39 @@ class Problem:
             kwargs["token_type_ids"] = types.reshape(-1, length).expand(batch, length)
         return kwargs
 
+    def target_values(self, embeds: torch.Tensor, which=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(values [batch, k], rows [batch, k, vocab])``: the explained value of targets
+        ``which`` (default all, ``k`` of them) and the logits they are read from, for the model
+        run on ``embeds [batch, L, d]``. A causal LM projects only the positions read on the
+        vocabulary (``logits_to_keep``)."""
+        which = list(range(len(self.targets))) if which is None else list(which)
+        rows = self.read_logits(embeds, which)
+        b, k = rows.shape[:2]
+        return self.values(rows.reshape(b * k, -1), which * b).reshape(b, k), rows
+
+    def read_logits(self, embeds: torch.Tensor, which: list[int]) -> torch.Tensor:
+        """``[batch, len(which), vocab]`` logits at the read positions of targets ``which``."""
+        model = self.model.model
+        kwargs = self.forward_kwargs(*embeds.shape[:2])
+        positions = [self.reads[i] for i in which]
+        if self.pooled:
+            return model(inputs_embeds=embeds, **kwargs).logits[:, None].expand(-1, len(which), -1)
+        if self.causal and _takes_logits_to_keep(model):
+            kept = sorted(set(positions))
+            kwargs["logits_to_keep"] = torch.as_tensor(kept, device=embeds.device)
+            logits = model(inputs_embeds=embeds, **kwargs).logits
+            return logits[:, [kept.index(p) for p in positions]]
+        return model(inputs_embeds=embeds, **kwargs).logits[:, positions]
+
     def logits(self, embeds: torch.Tensor) -> torch.Tensor:
         """``[batch, L, vocab]`` logits of the model run on input embeddings (a classifier's
         ``[batch, 1, labels]``)."""
         out = self.model.model(inputs_embeds=embeds, **self.forward_kwargs(*embeds.shape[:2])).logits
         return out[:, None, :] if self.pooled else out
+
+
+def _takes_logits_to_keep(model) -> bool:
+    return "logits_to_keep" in inspect.signature(model.forward).parameters
 
 
 @dataclass

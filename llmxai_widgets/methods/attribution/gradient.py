@@ -15,19 +15,46 @@ from .core import Problem, attribution_method
 RULES = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle")
 
 
+def vjps(values: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """``[k, *inputs.shape]``: the gradient of each of the ``k`` ``values`` with respect to
+    ``inputs``, from one batched backward pass (the ``k`` cotangents vmapped through the graph,
+    ``is_grads_batched``), or a loop of backward passes where an op of the model does not batch.
+    The graph is kept (callers may ask again)."""
+    k = len(values)
+    if k > 1:
+        try:
+            eye = torch.eye(k, dtype=values.dtype, device=values.device)
+            (grads,) = torch.autograd.grad(values, inputs, grad_outputs=eye, is_grads_batched=True, retain_graph=True)
+            return grads
+        except RuntimeError:  # an op without a batching rule: one backward pass per value
+            pass
+    return torch.stack([torch.autograd.grad(v, inputs, retain_graph=True)[0] for v in values])
+
+
+def _chunk(problem: Problem) -> int:
+    """Targets per batched backward pass: all of a short text's, fewer for long ones (memory
+    grows with targets x tokens), so rows still stream in."""
+    return max(1, min(16, 8192 // max(1, len(problem.ids))))
+
+
 def _shared_forward_gradients(problem: Problem, reduce, on_row, cancelled) -> np.ndarray:
+    """One forward pass over the whole sequence serves every target (a causal model's target
+    cannot see later tokens, so their gradients are zero); the targets' gradients come from
+    batched backward passes of up to :func:`_chunk` targets."""
     embeds = problem.embed(problem.ids[None]).detach().requires_grad_(True)
-    logits = problem.logits(embeds)
-    problem.base_logits = logits.detach()
+    values, logits = problem.target_values(embeds)
+    problem.base_rows = logits[0].detach()
     n = len(problem.ids)
     rows = np.full((len(problem.targets), n), np.nan, np.float32)
-    last = len(problem.targets) - 1
-    for i, t in enumerate(problem.ends):
-        value = problem.score(logits, i).sum()
-        (grad,) = torch.autograd.grad(value, embeds, retain_graph=i < last)
-        rows[i, :t] = reduce(grad[0, :t], embeds[0, :t].detach()).float().numpy()
-        if on_row is not None:
-            on_row(i, rows[i])
+    step = _chunk(problem)
+    for start in range(0, len(problem.targets), step):
+        which = list(range(start, min(len(problem.targets), start + step)))
+        grads = vjps(values[0, which], embeds)
+        for g, i in zip(grads, which):
+            t = problem.ends[i]
+            rows[i, :t] = reduce(g[0, :t], embeds[0, :t].detach()).float().numpy()
+            if on_row is not None:
+                on_row(i, rows[i])
         if cancelled():
             _cancel()
     return rows
@@ -104,26 +131,35 @@ def baseline_embeds(problem: Problem, baseline, x: torch.Tensor) -> torch.Tensor
     return b
 
 
-def _ig_one(problem: Problem, i: int, n_steps: int, rule: str, baseline, batch: int):
-    t = problem.ends[i]
-    x = problem.embed(problem.ids[:t][None]).detach()
+def _ig_targets(problem: Problem, which: list[int], n_steps: int, rule: str, baseline, batch: int, cancelled):
+    """Integrated gradients of targets ``which``, sharing every forward pass: the path runs over
+    the tokens the last of them sees; a causal target's gradient is zero on tokens after it, so
+    its share of that path is its own path. Each pass takes ``batch // len(which)`` (at least
+    one) interpolation points, and one batched backward pass per point set serves every target.
+    Returns ``(scores [k, end], errors [k], gaps [k])``."""
+    end = max(problem.ends[i] for i in which)
+    x = problem.embed(problem.ids[:end][None]).detach()
     b = baseline_embeds(problem, baseline, x)
     alphas, weights = integration_rule(rule, n_steps)
-    total = torch.zeros_like(x[0], dtype=torch.float32)
+    total = torch.zeros((len(which), *x.shape[1:]), dtype=torch.float32)
     delta = x - b
-    for start in range(0, n_steps, batch):
-        a = torch.as_tensor(alphas[start:start + batch], dtype=x.dtype)[:, None, None]
-        w = torch.as_tensor(weights[start:start + batch], dtype=torch.float32)
+    per_pass = max(1, batch // len(which))
+    for start in range(0, n_steps, per_pass):
+        a = torch.as_tensor(alphas[start:start + per_pass], dtype=x.dtype)[:, None, None]
+        w = torch.as_tensor(weights[start:start + per_pass], dtype=torch.float32)
         path = (b + a * delta).requires_grad_(True)
-        values = problem.score(problem.logits(path), i)
-        (grad,) = torch.autograd.grad((values * w).sum(), path)
-        total += grad.float().sum(dim=0)
-    scores = (delta[0].float() * total).sum(dim=-1)
+        values, _ = problem.target_values(path, which)  # [points, k]
+        grads = vjps((values * w[:, None]).sum(dim=0), path)  # [k, points, end, d]
+        total += grads.float().sum(dim=1)
+        del grads, values, path
+        if cancelled():
+            _cancel()
+    scores = (delta[0].float()[None] * total).sum(dim=-1)
     with torch.no_grad():
-        ends = problem.score(problem.logits(torch.cat([x, b])), i)
-    gap = float(ends[0] - ends[1])
-    error = abs(float(scores.sum()) - gap) / max(abs(gap), 1e-12)
-    return scores.numpy(), error, gap
+        ends, _ = problem.target_values(torch.cat([x, b]), which)
+    gaps = (ends[0] - ends[1]).double()
+    errors = (scores.sum(dim=-1).double() - gaps).abs() / gaps.abs().clamp_min(1e-12)
+    return scores.numpy(), errors.numpy(), gaps.numpy()
 
 
 @attribution_method("integrated_gradients", "gradient",
@@ -138,29 +174,33 @@ def integrated_gradients(problem: Problem, *, n_steps="auto", rule: str = "gauss
         raise ValueError(f"n_steps must be a positive integer or 'auto', got {n_steps!r}")
     if rule not in RULES:
         raise ValueError(f"unknown integration rule {rule!r}; choose one of {', '.join(RULES)}")
-    n = len(problem.ids)
-    rows = np.full((len(problem.targets), n), np.nan, np.float32)
-    errors, steps_used, notes = [], [], []
-    for i, t in enumerate(problem.ends):
+    n, k = len(problem.ids), len(problem.targets)
+    rows = np.full((k, n), np.nan, np.float32)
+    errors, steps_used, gaps = [0.0] * k, [0] * k, [0.0] * k
+    group = max(1, int(batch))  # targets sharing one set of passes
+    emitted = 0
+    for first in range(0, k, group):
+        pending = list(range(first, min(k, first + group)))
         steps = 50 if auto else int(n_steps)
-        while True:
-            scores, error, gap = _ig_one(problem, i, steps, rule, baseline, int(batch))
-            if not auto or error <= tolerance or steps * 2 > max_steps:
-                break
-            steps *= 2
-        rows[i, :t] = scores
-        errors.append(error)
-        steps_used.append(steps)
-        if auto and error > tolerance:
-            notes.append(
-                f"target {i}: integrated gradients did not converge: completeness error {error:.1%} after "
-                f"{steps} steps (tolerance {tolerance:.0%}, max_steps={max_steps}); f(input) - f(baseline) = {gap:.3g}. "
-                f"Raise max_steps, try another baseline, or read the scores as approximate."
-            )
-        if on_row is not None:
-            on_row(i, rows[i])
-        if cancelled():
-            _cancel()
+        while pending:
+            scores, errs, gap = _ig_targets(problem, pending, steps, rule, baseline, int(batch), cancelled)
+            again = []
+            for row, i, err, g in zip(scores, pending, errs, gap):
+                rows[i, : problem.ends[i]] = row[: problem.ends[i]]
+                errors[i], steps_used[i], gaps[i] = float(err), steps, float(g)
+                if auto and err > tolerance and steps * 2 <= max_steps:
+                    again.append(i)
+            pending, steps = again, steps * 2
+        for i in range(emitted, min(k, first + group)):
+            if on_row is not None:
+                on_row(i, rows[i])
+        emitted = min(k, first + group)
+    notes = [
+        f"target {i}: integrated gradients did not converge: completeness error {errors[i]:.1%} after "
+        f"{steps_used[i]} steps (tolerance {tolerance:.0%}, max_steps={max_steps}); f(input) - f(baseline) = "
+        f"{gaps[i]:.3g}. Raise max_steps, try another baseline, or read the scores as approximate."
+        for i in range(k) if auto and errors[i] > tolerance
+    ]
     extra = {"completeness": np.asarray(errors, np.float32), "steps": steps_used, "notes": notes,
              "converged": all(e <= tolerance for e in errors)}
     return rows, extra

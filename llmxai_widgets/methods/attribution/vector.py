@@ -126,15 +126,15 @@ def gradient_shap(problem: Problem, *, n_samples: int = 20, stdev="auto", baseli
             b = b0 + noise[start:start + batch].to(x.device, x.dtype)
             a = alphas[start:start + batch].to(x.device, x.dtype)[:, None, None]
             path = (b + a * (x - b)).requires_grad_(True)
-            (grad,) = torch.autograd.grad(problem.score(problem.logits(path), i).sum(), path)
+            (grad,) = torch.autograd.grad(problem.target_values(path, [i])[0].sum(), path)
             total += ((x - b).float() * grad.float()).sum(dim=(0, 2))
             with torch.no_grad():
-                f_base += float(problem.score(problem.logits(b), i).sum())
+                f_base += float(problem.target_values(b, [i])[0].sum())
             if cancelled():
                 _cancel()
         rows[i, :t] = (total / n_samples).cpu().numpy()
         with torch.no_grad():
-            gap = float(problem.score(problem.logits(x), i)[0]) - f_base / n_samples
+            gap = float(problem.target_values(x, [i])[0][0, 0]) - f_base / n_samples
         errors.append(abs(float(rows[i, :t].sum()) - gap) / max(abs(gap), 1e-12))
         _emit(rows, i, on_row, cancelled)
     notes = [
