@@ -207,3 +207,69 @@ def test_long_inputs_shrink_to_a_page_and_drop_unreadable_labels():
     assert len(fig.png(dpi=72)) > 1000
     with pytest.raises(ValueError, match="over 120 million pixels"):
         matrix_figure(weights, tokens, tokens, options=FigureOptions(width="60in")).png(dpi=300)
+
+
+def attribution_case():
+    """Hostile source tokens, three generated targets; scores NaN at and after each target."""
+    from llmxai_widgets.figures.attribution import attribution_matrix_figure
+
+    tokens = ["<s>", *HOSTILE[:6], " Paris", ".", "\n"]
+    targets = [7, 8, 9]
+    scores = np.random.default_rng(3).normal(size=(3, len(tokens)))
+    scores[np.arange(len(tokens))[None, :] >= np.array(targets)[:, None]] = np.nan
+    return attribution_matrix_figure, tokens, targets, scores
+
+
+def test_attribution_matrix_svg_keeps_every_token_as_escaped_text():
+    figure, tokens, targets, scores = attribution_case()
+    svg = figure(scores, tokens, targets, label="saliency score", options=FigureOptions(colormap="RdBu_r", title="<b>")).svg()
+    assert "<script" not in svg and "<img" not in svg
+    texts = svg_texts(svg)
+    for j, token in enumerate(tokens):  # every source as a column label, every target as a row label too
+        assert texts.count(display_token(token)) == (2 if j in targets else 1), (token, texts)
+    vmax = float(np.nanmax(np.abs(scores)))
+    assert {"<b>", "saliency score", f"+{vmax:.3f}", f"\u2212{vmax:.3f}"} <= set(texts)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_attribution_matrix_png_cells_are_the_colour_table(tmp_path, theme):
+    from PIL import Image
+
+    from llmxai_widgets.colors import color_index, lut
+    from llmxai_widgets.figures.figure import THEMES
+
+    figure, tokens, targets, scores = attribution_case()
+    fig = figure(scores, tokens, targets, options=FigureOptions(colormap="RdBu_r", cell="16pt", theme=theme))
+    vmax = float(np.nanmax(np.abs(scores)))
+    assert (fig.vmin, fig.vmax) == (-vmax, vmax)  # symmetric around 0, as on screen
+    image = np.asarray(Image.open(fig.save(tmp_path / "m.png", dpi=144)).convert("RGB"))
+    scale = 144 / 72
+    for i in range(len(targets)):
+        for j in range(len(tokens)):
+            x = int((fig.left + (j + 0.5) * fig.cell) * scale)
+            y = int((fig.top + (i + 0.5) * fig.cell) * scale)
+            masked = j >= targets[i]
+            want = THEMES[theme]["masked"] if masked else lut("RdBu_r")[color_index(scores[i, j], -vmax, vmax)]
+            assert np.abs(image[y, x].astype(int) - np.asarray(want, int)).max() <= 1, (i, j, image[y, x], want)
+
+
+def test_attribution_matrix_options_and_windows():
+    figure, tokens, targets, scores = attribution_case()
+    window = figure(scores, tokens, targets, rows=(1, 3), cols=(7, 10))
+    assert window.texts[:2] == [".", "\u23ce"] and window.vmax == pytest.approx(np.nanmax(np.abs(scores)))
+    assert figure(scores, tokens, targets, options=FigureOptions(width="2in")).width == 144
+    with pytest.raises(ValueError, match="signed and always use the linear scale"):
+        figure(scores, tokens, targets, options=FigureOptions(log=True))
+    with pytest.raises(ValueError, match="shape"):
+        figure(scores[:, :3], tokens, targets)
+    from llmxai_widgets.figures.figure import Text, text_width
+
+    for n_rows, rotation in [(3, 0), (12, 90)]:  # a short bar: its label across it; a tall one: along it
+        fig = figure(np.ones((n_rows, 16)), [f"w{i}" for i in range(16)], list(range(4, 4 + n_rows)),
+                     label="integrated gradients score")
+        label = next(t for t in fig.items if isinstance(t, Text) and t.text == "integrated gradients score")
+        assert label.rotation == rotation, (n_rows, label)
+        assert label.x + text_width(label.text, label.size, fig.font_family) <= fig.width or rotation
+    many = [f"t{i}" for i in range(1500)]
+    long = figure(np.zeros((2, 1500)), many, [1498, 1499])
+    assert "t7" not in long.texts and "sources: tokens 0-1499" in long.texts and "targets 0-1" in long.texts

@@ -11,6 +11,15 @@ export function el<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
+/** Append an option per ``[value, label]`` to ``select``. */
+export function addOptions(select: HTMLSelectElement, options: ReadonlyArray<readonly [string, string]>): void {
+  for (const [value, label] of options) {
+    const o = el("option", "", label);
+    o.value = value;
+    select.appendChild(o);
+  }
+}
+
 const STYLE_ID = "llmxai-widgets-style";
 
 const CSS = `

@@ -118,18 +118,20 @@ function drawLabels(ctx: CanvasRenderingContext2D, g: Geometry, rowTokens: strin
   ctx.restore();
 }
 
-/** A vertical colour bar (top = vmax) with its range written beside it. */
-export function drawColorBar(canvas: HTMLCanvasElement, colormap: string, height: number): void {
-  const width = 14;
+/** A colour bar: vertical (top = vmax, 14 px wide) or ``horizontal`` (left = vmin, 10 px high). */
+export function drawColorBar(canvas: HTMLCanvasElement, colormap: string, length: number, horizontal = false): void {
+  const [width, height] = horizontal ? [length, 10] : [14, length];
   canvas.width = width;
   canvas.height = height;
   canvas.style.width = `${width}px`;
   canvas.style.height = `${height}px`;
   const ctx = canvas.getContext("2d")!;
   const table = lut(colormap);
-  for (let y = 0; y < height; y++) {
-    const c = 3 * Math.round((1 - y / Math.max(1, height - 1)) * 255);
+  for (let i = 0; i < length; i++) {
+    const t = i / Math.max(1, length - 1);
+    const c = 3 * Math.round((horizontal ? t : 1 - t) * 255);
     ctx.fillStyle = `rgb(${table[c]}, ${table[c + 1]}, ${table[c + 2]})`;
-    ctx.fillRect(0, y, width, 1);
+    if (horizontal) ctx.fillRect(i, 0, 1, height);
+    else ctx.fillRect(0, i, width, 1);
   }
 }

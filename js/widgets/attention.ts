@@ -1,6 +1,7 @@
 // AttentionView frontend. Synced state: llmxai_widgets/widgets/attention.py (AttentionView).
 import { ErrorPanel, ProgressLine } from "../core/chrome";
 import { el, ensureStyle } from "../core/dom";
+import { ExportFormat, download, exportGroup, forgetExports, isDarkTheme, receiveExport, requestExport } from "../core/export";
 import { ThumbnailGrid } from "../core/grid";
 import { HeadViewPane } from "../core/headview";
 import { QueryKeyData, QueryKeyPane } from "../core/querykey";
@@ -69,14 +70,14 @@ const MODES: Mode[] = ["matrix", "head", "model", "summary", "querykey"];
 
 /** Model-view thumbnails streamed during their computation (by "part:layer"), kept per model
  * so every view of it shares them. */
-type Stream = { thumbs: Map<string, Tensor>; listeners: Set<() => void>; exported: number };
+type Stream = { thumbs: Map<string, Tensor>; listeners: Set<() => void> };
 // Keyed by the widget's own id: anywidget hands initialize() and render() different model
 // wrappers, so the wrapper object cannot be the key.
 const streams = new Map<string, Stream>();
 function streamOf(model: Model): Stream {
   const id = model.get("widget_id");
   let s = streams.get(id);
-  if (!s) streams.set(id, (s = { thumbs: new Map(), listeners: new Set(), exported: 0 }));
+  if (!s) streams.set(id, (s = { thumbs: new Map(), listeners: new Set() }));
   return s;
 }
 
@@ -166,14 +167,10 @@ class AttentionMatrixView {
       this.model.set("part", this.partSelect.value);
       this.model.save_changes();
     });
-    const exportSvg = el("button", "lxw-export", "SVG");
-    const exportPng = el("button", "lxw-export", "PNG");
-    exportSvg.title = "Download the open view as a vector figure (text stays text), drawn by the same code as view.save()";
-    exportPng.title = "Download what is on screen as a PNG";
-    exportSvg.addEventListener("click", () => this.exportFigure("svg"));
-    exportPng.addEventListener("click", () => this.exportFigure("png"));
-    const exporting = el("span", "lxw-export-group");
-    exporting.append(el("span", "lxw-muted", "Export"), exportSvg, exportPng);
+    const exporting = exportGroup((format) => this.exportFigure(format), {
+      svg: "Download the open view as a vector figure (text stays text), drawn by the same code as view.save()",
+      png: "Download what is on screen as a PNG",
+    });
     bar.append(...MODES.map((m) => this.tabs[m]), this.partLabel, layerLabel, headLabel, exporting, this.progress.node);
     this.layerSelect.addEventListener("change", () => this.choose({ layer: Number(this.layerSelect.value) }));
     this.headSelect.addEventListener("change", () => {
@@ -459,26 +456,17 @@ class AttentionMatrixView {
 
   /** Ask Python for the figure of what is on screen (zoom window included); without an answer
    * (no kernel), the PNG comes from the canvas itself and the SVG explains why it cannot. */
-  private exportFigure(format: "svg" | "png"): void {
+  private exportFigure(format: ExportFormat): void {
     const g = this.matrix.geometry;
-    const dark = isDarkTheme();
-    const sentAt = Date.now();
     const matrix = this.model.get("mode") === "matrix";
-    const standalone = (this.model as { standalone?: boolean }).standalone === true;
-    if (!standalone) {
-      this.model.send({ kind: "export", format, theme: dark ? "dark" : "light",
-        window: matrix && g ? { q0: g.q0, k0: g.k0, nq: g.nq, nk: g.nk } : null });
-    }
-    window.setTimeout(() => {
-      if (streamOf(this.model).exported >= sentAt) return;
-      const why = standalone ? "This saved page has no Python kernel" : "No answer from the Python kernel";
+    requestExport(this.model, { format, window: matrix && g ? { q0: g.q0, k0: g.k0, nq: g.nq, nk: g.nk } : null }, (why) => {
       if (format === "png" && this.model.get("mode") === "matrix") {
         this.matrix.canvas.toBlob((blob) => { if (blob) download(blob, "attention.png"); });
         this.errors.show(`${why}: the PNG is the canvas as drawn (no colour bar); SVG figures are drawn in Python (view.save()).`);
       } else {
         this.errors.show(`${why}: figures are drawn in Python (view.save()); the matrix tab's PNG comes from the canvas.`);
       }
-    }, standalone ? 0 : NO_ANSWER_MS);
+    });
   }
 
   /** A slice was asked for: if Python does not answer within a few seconds, say why. */
@@ -565,23 +553,6 @@ class AttentionMatrixView {
   }
 }
 
-/** JupyterLab marks its theme on <body>; elsewhere, the browser's preference. */
-function isDarkTheme(): boolean {
-  const light = document.body.dataset.jpThemeLight;
-  if (light !== undefined) return light === "false";
-  return window.matchMedia?.("(prefers-color-scheme: dark)").matches ?? false;
-}
-
-function download(blob: Blob, name: string): void {
-  const a = document.createElement("a");
-  a.href = URL.createObjectURL(blob);
-  a.download = name;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  window.setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
-}
-
 function fill(select: HTMLSelectElement, count: number, label: (i: number) => string, value = (i: number) => String(i)): void {
   if (select.options.length !== count) {
     select.replaceChildren();
@@ -597,17 +568,7 @@ export default {
     // Listen here, not in render: chunks sent before a view exists are kept for it.
     const stream = streamOf(model);
     const onMessage = (msg: { kind?: string; tensor?: WireHeader & { layer: number; part?: string }; ok?: boolean; name?: string; format?: string }, buffers: DataView[]) => {
-      if (msg?.kind === "export") {
-        stream.exported = Date.now();
-        if (msg.ok && buffers?.length) {
-          const b = buffers[0];
-          const type = msg.format === "svg" ? "image/svg+xml" : "image/png";
-          const bytes = new Uint8Array(b.byteLength);
-          bytes.set(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
-          download(new Blob([bytes], { type }), msg.name ?? `attention.${msg.format}`);
-        }
-        return;
-      }
+      if (receiveExport(model, msg, buffers, "attention")) return;
       if (msg?.kind !== "thumbs" || !msg.tensor || !buffers?.length) return;
       const t = msg.tensor;
       stream.thumbs.set(`${t.part ?? "self"}:${t.layer}`, decodeTensor(t, buffers[0]));
@@ -616,6 +577,7 @@ export default {
     model.on("msg:custom", onMessage);
     return () => {
       model.off("msg:custom", onMessage);
+      forgetExports(model);
       streams.delete(model.get("widget_id"));
     };
   },

@@ -1,8 +1,9 @@
 // AttributionView frontend. Synced state: llmxai_widgets/widgets/attribution.py (AttributionView).
 import { ErrorPanel, ProgressLine } from "../core/chrome";
 import { colorIndex, cssColor, rgb } from "../core/colors";
-import { el, ensureStyle } from "../core/dom";
-import { measureLabels } from "../core/heatmap";
+import { addOptions, el, ensureStyle } from "../core/dom";
+import { ExportFormat, download, exportGroup, forgetExports, isDarkTheme, receiveExport, requestExport } from "../core/export";
+import { drawColorBar, measureLabels } from "../core/heatmap";
 import { displayToken } from "../core/layout";
 import { MatrixCanvas } from "../core/matrix";
 import { BaseState, WidgetModel } from "../core/model";
@@ -50,6 +51,8 @@ class AttributionPane {
   private methodSelect = el("select", "lxw-method");
   private levelSelect = el("select", "lxw-level");
   private specialBox = el("input");
+  /** Which picture the Export buttons write when both are on screen (generations). */
+  private exportWhat = el("select", "lxw-export-what");
   private progress: ProgressLine;
   private errors: ErrorPanel;
   private notice = el("div", "lxw-notice");
@@ -93,16 +96,18 @@ class AttributionPane {
     methodLabel.appendChild(this.methodSelect);
     const levelLabel = el("label", "", "Show ");
     levelLabel.appendChild(this.levelSelect);
-    for (const [value, label] of LEVELS) {
-      const o = el("option", "", label);
-      o.value = value;
-      this.levelSelect.appendChild(o);
-    }
+    addOptions(this.levelSelect, LEVELS);
     this.specialBox.type = "checkbox";
     const special = el("label", "", "");
     special.append(this.specialBox, document.createTextNode("special tokens"));
+    addOptions(this.exportWhat, [["matrix", "matrix"], ["text", "text"]]);
+    this.exportWhat.title = "Export the matrix of every generated token, or the text coloured for the selected one";
+    const exporting = exportGroup((format) => this.exportFigure(format), {
+      svg: "Download what is on screen as a vector figure (text stays text), drawn by the same code as view.save()",
+      png: "Download what is on screen as a PNG, drawn by the same code as view.save()",
+    }, this.exportWhat);
     bar.append(el("span", "lxw-title", "Attribution"), el("span", "lxw-muted", this.model.get("model_name")),
-      methodLabel, levelLabel, special, this.progress.node);
+      methodLabel, levelLabel, special, exporting, this.progress.node);
     this.methodSelect.addEventListener("change", () => { this.model.set("method", this.methodSelect.value); this.model.save_changes(); });
     this.levelSelect.addEventListener("change", () => { this.model.set("level", this.levelSelect.value as Level); this.model.save_changes(); });
     this.specialBox.addEventListener("change", () => { this.model.set("show_special", this.specialBox.checked); this.model.save_changes(); });
@@ -156,6 +161,25 @@ class AttributionPane {
     this.methodSelect.value = this.model.get("method");
     this.levelSelect.value = this.model.get("level");
     this.specialBox.checked = this.model.get("show_special");
+    this.exportWhat.style.display = this.model.get("targets").length > 1 ? "" : "none";
+  }
+
+  /** Ask Python for the figure on screen: the text of the selected target, or the matrix (its
+   * zoom window too) when it is drawn and picked. Without a kernel the matrix's PNG is the canvas. */
+  private exportFigure(format: ExportFormat): void {
+    const matrix = this.model.get("targets").length > 1 && this.exportWhat.value === "matrix";
+    const g = this.matrix.geometry;
+    requestExport(this.model, {
+      format, view: matrix ? "matrix" : "text", selected: this.model.get("selected"),
+      window: matrix && g ? { q0: g.q0, k0: g.k0, nq: g.nq, nk: g.nk } : null,
+    }, (why) => {
+      if (format === "png" && matrix) {
+        this.matrix.canvas.toBlob((blob) => { if (blob) download(blob, "attribution-matrix.png"); });
+        this.errors.show(`${why}: the PNG is the matrix canvas as drawn (no colour bar); figures are drawn in Python (view.save()).`);
+      } else {
+        this.errors.show(`${why}: figures are drawn in Python (view.save(), view.figure()).`);
+      }
+    });
   }
 
   private drawText(): void {
@@ -205,7 +229,7 @@ class AttributionPane {
     });
     this.text.dataset.selected = String(selected);
     this.text.dataset.vmax = String(vmax);
-    this.drawHorizontalBar(colormap);
+    drawColorBar(this.legendBar, colormap, 140, true);
     this.legendMin.textContent = `\u2212${formatWeight(vmax)}`;
     this.legendMax.textContent = `+${formatWeight(vmax)}`;
     const method = this.model.get("method").replace(/_/g, " ");
@@ -221,21 +245,6 @@ class AttributionPane {
     }
     this.notice.replaceChildren(...notes.map((n) => el("div", "", n)));
     this.notice.style.display = notes.length ? "" : "none";
-  }
-
-  private drawHorizontalBar(colormap: string): void {
-    const c = this.legendBar;
-    const w = 140;
-    const h = 10;
-    c.width = w;
-    c.height = h;
-    c.style.width = `${w}px`;
-    c.style.height = `${h}px`;
-    const ctx = c.getContext("2d")!;
-    for (let x = 0; x < w; x++) {
-      ctx.fillStyle = cssColor(colormap, Math.round((x / (w - 1)) * 255));
-      ctx.fillRect(x, 0, 1, h);
-    }
   }
 
   private drawMatrix(): void {
@@ -266,7 +275,8 @@ class AttributionPane {
       index: (v) => colorIndex(v, -vmax, vmax),
       textColor: style.color || "#000",
       fontFamily: font,
-      emptyColor: document.body.dataset.jpThemeLight === "false" ? [70, 70, 70] : [200, 200, 200],
+      // masked cells as in exports (llmxai_widgets/figures/figure.py THEMES)
+      emptyColor: isDarkTheme() ? [70, 70, 70] : [200, 200, 200],
       isEmpty: (q, k) => k >= targets[q] || Number.isNaN(t.value(q * n + k)),
     });
     this.matrix.canvas.dataset.vmax = String(vmax);
@@ -280,6 +290,15 @@ class AttributionPane {
 }
 
 export default {
+  initialize({ model }: { model: Model }) {
+    // Export answers are handled here, once per model (render runs once per view of it).
+    const onMessage = (msg: { kind?: string }, buffers: DataView[]) => { receiveExport(model, msg, buffers, "attribution"); };
+    model.on("msg:custom", onMessage);
+    return () => {
+      model.off("msg:custom", onMessage);
+      forgetExports(model);
+    };
+  },
   render({ model, el: host }: { model: Model; el: HTMLElement }) {
     ensureStyle();
     try {

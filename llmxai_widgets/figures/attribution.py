@@ -4,18 +4,35 @@ width, the target outlined) and the target x source matrix, on the diverging sca
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..colors import color_index, lut
 from .figure import THEMES, Figure, Image, Rect, Text, parse_length, text_width
-from .matrix import GAP, PAD, FigureOptions, _format
+from .matrix import GAP, PAD, FigureOptions, _signed, matrix_figure
 from .text import display_token
 
 
-def _diverging(values: np.ndarray, vmax: float, colormap: str, masked) -> np.ndarray:
-    rgb = lut(colormap)[color_index(np.nan_to_num(values), -vmax, vmax)]
-    rgb[np.isnan(values)] = masked
-    return rgb
+def symmetric_max(values) -> float:
+    """The end of the diverging colour scale: max |score| over the finite scores (1 if none),
+    as js/widgets/attribution.ts computes it."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.abs(values[np.isfinite(values)])
+    return float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+
+
+def aggregate_row(row, groups: list[int] | None, hidden: list[bool]) -> np.ndarray:
+    """A target row's scores at a level: each token gets the sum over its group (``groups``: a
+    group id per token; None: tokens themselves), NaN where hidden or unscored (the rule of
+    js/widgets/attribution.ts ``aggregateRow``)."""
+    row = np.asarray(row, dtype=np.float64)
+    keep = np.isfinite(row) & ~np.asarray(hidden, dtype=bool)
+    if groups is None:
+        return np.where(keep, row, np.nan)
+    ids = np.asarray(groups)
+    sums = {g: float(row[keep & (ids == g)].sum()) for g in set(ids[keep].tolist())}
+    return np.array([sums[g] if k else np.nan for g, k in zip(ids.tolist(), keep)])
 
 
 def text_heatmap_figure(tokens: list[str], scores: np.ndarray, *, target: int | None = None, hidden=None,
@@ -28,8 +45,7 @@ def text_heatmap_figure(tokens: list[str], scores: np.ndarray, *, target: int | 
     scores = np.asarray(scores, dtype=np.float64)
     hidden = hidden if hidden is not None else [False] * len(tokens)
     shown = [j for j in range(len(tokens)) if not hidden[j]]
-    finite = [abs(scores[j]) for j in shown if np.isfinite(scores[j])]
-    vmax = max(finite) if finite and max(finite) > 0 else 1.0
+    vmax = symmetric_max(scores[shown])
     width = parse_length(o.width) if o.width is not None else 6.5 * 72
     line_h = fs * 1.9
     top = PAD + (fs * 1.5 + GAP if o.title else 0)
@@ -62,7 +78,7 @@ def text_heatmap_figure(tokens: list[str], scores: np.ndarray, *, target: int | 
     y += line_h + GAP
     if o.colorbar:
         bar_w = min(160.0, width - 2 * PAD - 80)
-        lo, hi = f"\u2212{_format(vmax)}", f"+{_format(vmax)}"
+        lo, hi = _signed(-vmax), _signed(vmax)
         x0 = PAD + text_width(lo, fs * 0.9, family) + 4
         fig.items.append(Text(PAD, y + 4, lo, fs * 0.9, colors["muted"], va="center"))
         fig.items.append(Image(x0, y, bar_w, 8, table[None, :, :]))
@@ -74,3 +90,27 @@ def text_heatmap_figure(tokens: list[str], scores: np.ndarray, *, target: int | 
     fig.height = y + PAD
     fig.vmax = vmax
     return fig
+
+
+def attribution_matrix_figure(scores: np.ndarray, tokens: list[str], targets: list[int], *, label: str = "score",
+                              rows: tuple[int, int] | None = None, cols: tuple[int, int] | None = None,
+                              options: FigureOptions | None = None) -> Figure:
+    """The target x source matrix the view draws under the text: row ``i`` is target token
+    ``tokens[targets[i]]``, column ``j`` source token ``tokens[j]``, coloured by ``scores[i, j]``
+    on the diverging scale -max|score|..+max|score| of the whole matrix (as on screen, also when
+    ``rows``/``cols`` pick a window: ``(start, stop)`` target rows / token columns). Cells at or
+    after their target and unscored ones (NaN) are masked. ``label``: the colour bar's units;
+    ``options``: :class:`FigureOptions` (size, font, colour map, title, theme, ...)."""
+    o = options or FigureOptions(colormap="RdBu_r")
+    if o.log or o.exclude_first:
+        raise ValueError("log= and exclude_first= are attention colour scales; attribution scores are signed and "
+                         "always use the linear scale symmetric around 0")
+    scores = np.array(scores, dtype=np.float64)
+    targets = [int(t) for t in targets]
+    if scores.shape != (len(targets), len(tokens)):
+        raise ValueError(f"scores have shape {scores.shape} but there are {len(targets)} targets x {len(tokens)} tokens")
+    scores[np.arange(len(tokens))[None, :] >= np.array(targets)[:, None]] = np.nan  # a target draws on earlier tokens only
+    vmax = symmetric_max(scores)
+    return matrix_figure(scores, [tokens[t] for t in targets], list(tokens), row_range=rows, col_range=cols,
+                         vrange=(-vmax, vmax), axes=("targets {}-{}", "sources: tokens {}-{}"),
+                         options=replace(o, colorbar_label=label if o.colorbar_label else ""))

@@ -104,10 +104,15 @@ def matrix_figure(
     causal: bool = False,
     row_range: tuple[int, int] | None = None,
     col_range: tuple[int, int] | None = None,
+    vrange: tuple[float, float] | None = None,
+    axes: tuple[str, str] = ("queries: tokens {}-{}", "keys: tokens {}-{}"),
     options: FigureOptions | None = None,
 ) -> Figure:
     """A labelled heatmap of ``weights[row, col]`` (rows: query tokens, columns: key tokens),
-    limited to ``row_range`` / ``col_range`` (``(start, stop)`` token indices)."""
+    limited to ``row_range`` / ``col_range`` (``(start, stop)`` token indices). ``vrange``:
+    the colour bar's ends (linear; a signed range such as attribution's ``(-m, m)`` writes
+    signed ends), instead of the attention rules of :func:`color_scale`. ``axes``: what the
+    axes say when cells are too small for token labels (filled with the first and last index)."""
     o = options or FigureOptions()
     weights = np.asarray(weights, dtype=np.float64)
     if weights.shape != (len(rows), len(cols)):
@@ -120,19 +125,26 @@ def matrix_figure(
         k = np.arange(c0, c1)[None, :]
         shown[k > q] = np.nan
     colors = THEMES[o.theme]
-    vmin, vmax = color_scale(shown, log=o.log, exclude_first=o.exclude_first, first_key=c0)
-    rgb = colors_of(shown, vmin, vmax, log=o.log, colormap=o.colormap, masked=colors["masked"])
+    log = o.log and vrange is None
+    vmin, vmax = color_scale(shown, log=log, exclude_first=o.exclude_first, first_key=c0) if vrange is None else vrange
+    rgb = colors_of(shown, vmin, vmax, log=log, colormap=o.colormap, masked=colors["masked"])
 
     fs, family = float(o.font_size), o.font_family
     n_rows, n_cols = r1 - r0, c1 - c0
     angle = math.radians(o.rotation)
-    ticks = [_format(vmax), _format(vmin)]
+    ticks = [_signed(vmax), _signed(vmin)] if vmin < 0 else [_format(vmax), _format(vmin)]
     bar_w = max(6.0, fs)
-    bar_block = (GAP * 2.5 + bar_w + 3 + max(text_width(t, fs * 0.9, family) for t in ticks)
-                 + (fs * 1.3 + GAP if o.colorbar_label else 0.0)) if o.colorbar else 0.0
+    bar_label = o.colorbar_label + (" (log scale)" if log else "") if o.colorbar and o.colorbar_label else ""
+    ticks_w = max(text_width(t, fs * 0.9, family) for t in ticks)
+    label_w = text_width(bar_label, fs * 0.9, family)
     title_h = fs * 1.5 + GAP if o.title else 0.0
 
-    def layout(labelled: bool):
+    def bar_block(across: bool) -> float:
+        # the colour bar, its end labels and its label: along the bar, or across it (a short bar)
+        label = (GAP + label_w if across else fs * 1.3 + GAP) if bar_label else 0.0
+        return GAP * 2.5 + bar_w + 3 + ticks_w + label if o.colorbar else 0.0
+
+    def layout(labelled: bool, across: bool):
         rows_l = [display_token(t, o.label_chars) for t in rows[r0:r1]] if labelled else []
         cols_l = [display_token(t, o.label_chars) for t in cols[c0:c1]] if labelled else []
         widest = lambda labels: max((text_width(t, fs, family) for t in labels), default=0.0)  # noqa: E731
@@ -142,7 +154,7 @@ def matrix_figure(
         left = PAD + (row_w if labelled else fs * 1.3) + GAP
         top = PAD + title_h + col_h + GAP
         lean = col_w * math.cos(angle) if labelled else 0.0  # the last key label leans right
-        right = max(bar_block, lean) + PAD
+        right = max(bar_block(across), lean) + PAD
         cell = parse_length(o.cell, "cell")
         if o.width is not None:
             cell = (parse_length(o.width) - left - right) / n_cols
@@ -152,17 +164,25 @@ def matrix_figure(
             cell = min(cell, (parse_length(o.height, "height") - top - PAD) / n_rows)
         return rows_l, cols_l, left, top, right, cell
 
-    row_labels, col_labels, left, top, right, cell = layout(True)
-    labelled = cell >= fs * 0.8
-    if not labelled:
-        row_labels, col_labels, left, top, right, cell = layout(False)
+    def fit(across: bool):
+        parts = layout(True, across)
+        labelled = parts[-1] >= fs * 0.8
+        return (parts if labelled else layout(False, across)), labelled
+
+    (row_labels, col_labels, left, top, right, cell), labelled = fit(False)
+    bar_h = lambda: max(min(n_rows * cell, 160.0), 40.0)  # noqa: E731  (as tall as the cells, 40-160 pt)
+    across = bool(bar_label) and label_w + 2 * GAP > bar_h()  # the label would stick out of a short bar
+    if across:
+        (row_labels, col_labels, left, top, right, cell), labelled = fit(True)
     if cell <= 0:
         raise ValueError(
             f"the figure is too small for {n_rows} x {n_cols} tokens with {fs:g} pt labels; make it wider, "
             f"use a smaller font_size, or show fewer tokens (row_range/col_range, tokens=)"
         )
     width = parse_length(o.width) if o.width is not None else left + n_cols * cell + right
-    height = parse_length(o.height, "height") if o.height is not None else top + n_rows * cell + PAD
+    height = parse_length(o.height, "height") if o.height is not None else \
+        top + max(n_rows * cell, bar_h() if o.colorbar else 0.0) + PAD
+    bar_h = min(bar_h(), height - top - PAD)
     fig = Figure(width=width, height=height, font_family=family, theme=o.theme)
     text_color = colors["text"]
     if o.title:
@@ -176,21 +196,21 @@ def matrix_figure(
                               rotation=o.rotation))
     if not labelled:
         muted = colors["muted"]
-        fig.items.append(Text(left, top - GAP, f"keys: tokens {c0}-{c1 - 1}", fs, muted, va="bottom"))
-        fig.items.append(Text(left - GAP, top, f"queries: tokens {r0}-{r1 - 1}", fs, muted, ha="right", va="bottom",
+        fig.items.append(Text(left, top - GAP, axes[1].format(c0, c1 - 1), fs, muted, va="bottom"))
+        fig.items.append(Text(left - GAP, top, axes[0].format(r0, r1 - 1), fs, muted, ha="right", va="bottom",
                               rotation=90))
     if o.colorbar:
         x = left + n_cols * cell + GAP * 2.5
-        bar_h = max(min(n_rows * cell, 160.0), 40.0)
         ramp = lut(o.colormap)[::-1][:, None, :].repeat(1, axis=1)
         fig.items.append(Image(x, top, bar_w, bar_h, ramp))
         fig.items.append(Text(x + bar_w + 3, top, ticks[0], fs * 0.9, colors["muted"], va="top"))
         fig.items.append(Text(x + bar_w + 3, top + bar_h, ticks[1], fs * 0.9, colors["muted"], va="bottom"))
-        if o.colorbar_label:
-            label_x = x + bar_w + 3 + max(text_width(t, fs * 0.9, family) for t in ticks) + GAP + fs * 0.6
-            label = o.colorbar_label + (" (log scale)" if o.log else "")
-            fig.items.append(Text(label_x, top + bar_h / 2, label, fs * 0.9, colors["muted"], ha="center",
-                                  va="center", rotation=90))
+        label_x = x + bar_w + 3 + ticks_w + GAP
+        if bar_label and across:
+            fig.items.append(Text(label_x, top + bar_h / 2, bar_label, fs * 0.9, colors["muted"], va="center"))
+        elif bar_label:
+            fig.items.append(Text(label_x + fs * 0.6, top + bar_h / 2, bar_label, fs * 0.9, colors["muted"],
+                                  ha="center", va="center", rotation=90))
     fig.cell, fig.left, fig.top = cell, left, top  # where the cells are (tests, pixel checks)
     fig.vmin, fig.vmax = vmin, vmax
     return fig
@@ -214,3 +234,8 @@ def _format(v: float) -> str:
     if v == 0:
         return "0"
     return f"{v:.3f}" if v >= 0.01 else f"{v:.1e}".replace("e-0", "e-")
+
+
+def _signed(v: float) -> str:
+    # a signed colour bar's ends, as the attribution view writes them ("\u22120.120", "+0.120")
+    return ("+" if v > 0 else "\u2212" if v < 0 else "") + _format(abs(v))

@@ -609,36 +609,13 @@ class AttentionView(ExplainerWidget):
     def _static_changed(self, change) -> None:
         self._static_follows(change)
 
-    def _on_frontend_msg(self, widget, content, buffers) -> None:
-        if isinstance(content, dict) and content.get("kind") == "export":
-            threading.Thread(target=self._export_for_download, args=(content,), daemon=True).start()
-            return
-        super()._on_frontend_msg(widget, content, buffers)
-
-    def _export_for_download(self, request: dict) -> None:
-        """The export button: the picture on screen (its zoom window too) as SVG or PNG bytes,
-        rendered by the same code as ``save()``, sent back for the browser to download."""
-        fmt = request.get("format")
-        try:
-            if fmt not in ("svg", "png"):
-                raise ValueError(f"the export button offers svg and png, not {fmt!r}")
-            window = request.get("window") or {}
-            options = {}
-            if {"q0", "nq", "k0", "nk"} <= set(window):
-                options["rows"] = (int(window["q0"]), int(window["q0"]) + int(window["nq"]))
-                options["cols"] = (int(window["k0"]), int(window["k0"]) + int(window["nk"]))
-            if request.get("theme") in ("light", "dark"):
-                options["theme"] = request["theme"]
-            data = self.figure(**options).to_bytes(fmt, dpi=200)
-        except Exception as err:  # shown in the view; nothing is downloaded
-            self.error = f"could not export the figure: {type(err).__name__}: {err}"
-            self.send_chunk("export", {"format": fmt, "ok": False})
-            return
+    def _export_request(self, request: dict) -> tuple[dict, str]:
+        """The Export buttons: the open view (the matrix's zoom window too); see base.py."""
+        options = self._export_window(request)
         what = f"head{self.head}" if self.aggregate == "head" else self.aggregate
         view = {"matrix": f"layer{self.layer}-{what}", "head": f"head-view-layer{self.layer}", "model": "model-view",
                 "summary": "head-summary", "querykey": f"query-key-layer{self.layer}-head{self.head}"}[self.mode]
-        name = f"attention-{self.model_name or 'model'}-{self.part}-{view}.{fmt}".replace("/", "_")
-        self.send_chunk("export", {"format": fmt, "ok": True, "name": name}, [data])
+        return options, f"attention-{self.model_name or 'model'}-{self.part}-{view}"
 
     def save(self, path, **options):
         """Write the view to ``path``: .svg, .pdf or .png (see :meth:`figure` for ``options``),

@@ -211,44 +211,81 @@ class AttributionView(ExplainerWidget):
         return value
 
     # -- figures ---------------------------------------------------------------------------------
-    def figure(self, *, selected: int | None = None, **options):
-        """The text heatmap of target row ``selected`` (default: the one shown), aggregated at the
-        view's level, special tokens hidden unless shown, as a
-        :class:`~llmxai_widgets.figures.Figure` (``.save("fig.pdf")``). ``options``: see
-        :class:`~llmxai_widgets.figures.FigureOptions` (width, font, title, theme, ...)."""
+    VIEWS = ("text", "matrix")
+
+    def figure(self, view: str | None = None, *, selected: int | None = None, rows=None, cols=None, **options):
+        """A :class:`~llmxai_widgets.figures.Figure` (``.save("fig.pdf")``) of what the view shows:
+
+        - ``view="text"``: the text heatmap of target row ``selected`` (default: the one shown),
+          aggregated at the view's level, special tokens hidden unless shown;
+        - ``view="matrix"``: every target row (rows) x every token (columns), as the matrix under
+          the text (generations: more than one target row); ``rows=``/``cols=`` ``(start, stop)``
+          pick a window of target rows / token columns.
+
+        The default is the matrix when the view draws one, else the text. ``options``: see
+        :class:`~llmxai_widgets.figures.FigureOptions` (width, font, title, theme, colorbar_label,
+        ...)."""
         from ..figures import FigureOptions
-        from ..figures.attribution import text_heatmap_figure
+        from ..figures.attribution import aggregate_row, attribution_matrix_figure, text_heatmap_figure
 
         result = self._result
         if result is None:
             raise ValueError("nothing to save yet: the attribution is still being computed (view.wait() waits)")
-        i = self.selected if selected is None else int(selected)
-        if not 0 <= i < len(result.target_positions):
-            raise IndexError(f"selected {i} is out of range: there are {len(result.target_positions)} target tokens")
-        hidden = [bool(s) and not self.show_special for s in result.tokens.special]
-        row = result.scores[i].astype(np.float64)
-        if self.level != "token":
-            ids = self.group_ids.get(self.level) or groups(result.tokens, self.level)
-            sums: dict[int, float] = {}
-            for j, v in enumerate(row):
-                if not hidden[j] and np.isfinite(v):
-                    sums[ids[j]] = sums.get(ids[j], 0.0) + float(v)
-            row = np.array([sums.get(ids[j], np.nan) if np.isfinite(v) and not hidden[j] else np.nan
-                            for j, v in enumerate(row)])
+        n_targets = len(result.target_positions)
+        view = view if view is not None else "matrix" if n_targets > 1 else "text"
+        if view not in self.VIEWS:
+            raise ValueError(f"view must be one of {', '.join(map(repr, self.VIEWS))}, got {view!r}")
         options.setdefault("colormap", self.colormap)
-        label = f"{result.method.replace('_', ' ')} score"
-        return text_heatmap_figure(list(result.tokens.text), row, target=result.target_positions[i], hidden=hidden,
-                                   label=label, options=FigureOptions(**options))
+        options.setdefault("colorbar_label", f"{result.method.replace('_', ' ')} score")
+        if view == "matrix":
+            if n_targets < 2:
+                raise ValueError(
+                    f"the matrix needs more than one target row, and this attribution has {n_targets} target token "
+                    f"(explain a generation, e.g. generate=5, for a target x source matrix); use view='text'"
+                )
+            if selected is not None:
+                raise ValueError("selected= picks the text heatmap's target row; the matrix shows every row "
+                                 "(rows=(start, stop) picks some)")
+            return attribution_matrix_figure(result.scores, list(result.tokens.text), list(result.target_positions),
+                                             label=options["colorbar_label"], rows=rows, cols=cols,
+                                             options=FigureOptions(**options))
+        if rows is not None or cols is not None:
+            raise ValueError("rows= and cols= pick a window of the matrix (view='matrix'); the text shows one row")
+        i = self.selected if selected is None else int(selected)
+        if not 0 <= i < n_targets:
+            raise IndexError(f"selected {i} is out of range: there are {n_targets} target tokens")
+        hidden = [bool(s) and not self.show_special for s in result.tokens.special]
+        ids = None if self.level == "token" else self.group_ids.get(self.level) or groups(result.tokens, self.level)
+        return text_heatmap_figure(list(result.tokens.text), aggregate_row(result.scores[i], ids, hidden),
+                                   target=result.target_positions[i], hidden=hidden, label=options["colorbar_label"],
+                                   options=FigureOptions(**options))
 
-    def save(self, path, **options):
-        """Write the text heatmap to ``path`` (.svg, .pdf, .png); see :meth:`figure`."""
+    def save(self, path, view: str | None = None, **options):
+        """Write :meth:`figure` (``view="text"`` or ``"matrix"``, default what the view shows) to
+        ``path``: .svg, .pdf or .png (``dpi=``, default 200). Needs no browser and no kernel."""
+        from pathlib import Path
+
+        if Path(path).suffix.lower() == ".html":
+            raise ValueError("AttributionView saves figures as .svg, .pdf or .png; a standalone .html page is not "
+                             "available for this view")
         dpi = options.get("dpi", 200)
-        return self.figure(**options).save(path, dpi=dpi)
+        return self.figure(view, **options).save(path, dpi=dpi)
+
+    def _export_request(self, request: dict) -> tuple[dict, str]:
+        """The Export buttons (see base.py): the text of the target row on screen, or the matrix
+        (its zoom window too)."""
+        view = request.get("view")
+        method = self._result.method if self._result is not None else self.method
+        name = f"attribution-{self.model_name or 'model'}-{method}"
+        if view == "text":
+            selected = int(request.get("selected", self.selected))
+            return {"view": view, "selected": selected}, f"{name}-target{selected}"
+        return {"view": view, **self._export_window(request)}, f"{name}-matrix"
 
     def _static_figure(self):
         if self._result is None:
             return None
-        return self.figure(title=f"{self.model_name}: {self.method.replace('_', ' ')}")
+        return self.figure("text", title=f"{self.model_name}: {self.method.replace('_', ' ')}")
 
     @t.observe("status", "selected", "level", "show_special")
     def _static_changed(self, change) -> None:

@@ -7,6 +7,7 @@ travel as custom messages tagged with a ``kind`` and are only a faster path to t
 from __future__ import annotations
 
 import json
+import re
 import threading
 import traceback
 import uuid
@@ -203,7 +204,45 @@ class ExplainerWidget(anywidget.AnyWidget):
             self.cancel()
         elif kind == "dismiss_error":
             self.error = ""
+        elif kind == "export":  # off the message loop: a figure can take a while to draw
+            threading.Thread(target=self._export_for_download, args=(content,), daemon=True).start()
 
     def send_chunk(self, kind: str, content: dict, buffers: list[bytes] | None = None) -> None:
         """Stream one chunk to every open view (lost if none is displayed: traits stay the truth)."""
         self.send({"kind": kind, **content}, buffers=buffers or [])
+
+    # -- the Export buttons (js/core/export.ts) ------------------------------------------------
+    EXPORT_DPI = 200
+
+    def _export_request(self, request: dict) -> tuple[dict, str]:
+        """``figure()`` options for what an Export button's ``request`` says is on screen, and
+        the download's file name without its suffix. Views with Export buttons override."""
+        raise NotImplementedError(f"{type(self).__name__} has no export buttons")
+
+    @staticmethod
+    def _export_window(request: dict) -> dict:
+        """``rows=``/``cols=`` of the zoom window a matrix's Export request carries (none: all)."""
+        window = request.get("window") or {}
+        if not {"q0", "nq", "k0", "nk"} <= set(window):
+            return {}
+        q0, k0 = int(window["q0"]), int(window["k0"])
+        return {"rows": (q0, q0 + int(window["nq"])), "cols": (k0, k0 + int(window["nk"]))}
+
+    def _export_for_download(self, request: dict) -> None:
+        """An Export button: the figure on screen as SVG or PNG bytes, in the page's theme, drawn
+        by the same code as ``save()`` and sent back for the browser to download. A failure is
+        shown in the view (``error``); the computed result and the view's state stay as they were."""
+        fmt = request.get("format")
+        try:
+            if fmt not in ("svg", "png"):
+                raise ValueError(f"the export buttons offer svg and png, not {fmt!r}")
+            options, name = self._export_request(request)
+            if request.get("theme") in ("light", "dark"):
+                options["theme"] = request["theme"]
+            data = self.figure(**options).to_bytes(fmt, dpi=self.EXPORT_DPI)
+        except Exception as err:  # nothing is downloaded
+            self.error = f"could not export the figure: {type(err).__name__}: {err}"
+            self.send_chunk("export", {"format": fmt, "ok": False})
+            return
+        name = re.sub(r"[^\w.-]+", "_", name)  # a file name, whatever the model is called
+        self.send_chunk("export", {"format": fmt, "ok": True, "name": f"{name}.{fmt}"}, [data])

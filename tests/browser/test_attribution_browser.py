@@ -88,3 +88,86 @@ def test_token_colours_match_captum_and_a_click_shows_its_row(lab_page, open_not
     assert "saliency" in notebook.run("print(a.result.method)").locator(".jp-OutputArea-output").inner_text()
     cell.locator(".jp-OutputArea-output").filter(has=page.locator(".lxw-root")).screenshot(path=str(artifacts / "attribution-saliency.png"))
     assert not notebook.page_errors, notebook.page_errors
+
+
+@pytest.fixture
+def own_page(browser):
+    """A page of its own: leaving the other test's notebook in lab_page would stop at "leave the page?"."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, device_scale_factor=2, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+def test_export_buttons_download_the_matrix_and_the_text(own_page, open_notebook, artifacts):
+    """The toolbar's SVG and PNG buttons download what the view draws, drawn by Python's figure
+    code: the matrix (every token as escaped text; the PNG's cells have the canvas's colours),
+    or the selected target's text."""
+    import io
+    import xml.etree.ElementTree as ET
+
+    from PIL import Image
+
+    from lab_canvas import pixel
+    from llmxai_widgets.figures import display_token
+
+    page = own_page
+    notebook = open_notebook(page, "attribution_export")
+    cell = notebook.run(
+        "import llmxai_widgets as lx\n"
+        "model = lx.load_model()\n"
+        "a = lx.AttributionView(model, 'The tag </text><script> & <b> is', generate=3, method='saliency')\n"
+        "a"
+    )
+    matrix = cell.locator(".lxw-attr-matrix canvas").first
+    page.wait_for_function("(c) => c.dataset.rows === '3' && Number(c.dataset.vmax) > 0", arg=matrix.element_handle(),
+                           timeout=90_000)
+    notebook.run("a.wait()")
+    out = notebook.run("import json\nprint(json.dumps([a.tokens, a.special, a.targets]))")
+    tokens, special, targets = json.loads(out.locator(".jp-OutputArea-output").inner_text())
+    assert any("<" in t for t in tokens), tokens  # markup in the tokens themselves
+    view = cell.locator(".jp-OutputArea-output").filter(has=page.locator(".lxw-root"))
+    view.screenshot(path=str(artifacts / "attribution-export-buttons.png"))
+    bar = cell.locator(".lxw-bar").first
+    assert bar.locator(".lxw-export-group").is_visible() and cell.locator("select.lxw-export-what").is_visible()
+
+    def export(button: str, name: str):
+        with page.expect_download(timeout=30_000) as download:
+            cell.locator("button.lxw-export", has_text=button).click()
+        path = artifacts / name
+        download.value.save_as(path)
+        return download.value.suggested_filename, path
+
+    def svg_texts(path):
+        root = ET.fromstring(path.read_text())  # well-formed XML: the tokens are escaped
+        assert not list(root.iter("{http://www.w3.org/2000/svg}script"))
+        return ["".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text")]
+
+    name, path = export("SVG", "attribution-export-matrix.svg")
+    assert name.endswith("-saliency-matrix.svg"), name
+    texts = svg_texts(path)
+    for token in tokens:  # each token labels a column
+        assert display_token(token) in texts, (token, texts)
+
+    name, path = export("PNG", "attribution-export-matrix.png")
+    exported = np.asarray(Image.open(io.BytesIO(path.read_bytes())).convert("RGB"))
+    geometry = notebook.run("f = a.figure('matrix')\nprint(f.left, f.top, f.cell)")
+    left, top, size = map(float, geometry.locator(".jp-OutputArea-output").inner_text().split())
+    scale = 200 / 72  # the buttons ask for 200 dpi
+    worst = 0
+    for q in range(len(targets)):
+        for k in range(len(tokens)):
+            got = exported[int((top + (q + 0.5) * size) * scale), int((left + (k + 0.5) * size) * scale)].astype(int)
+            worst = max(worst, int(np.abs(got - np.array(pixel(matrix, q, k)[:3])).max()))
+    assert worst <= 8, f"exported PNG and screen differ by up to {worst} per channel in some cell"
+
+    cell.locator(".lxw-tok.lxw-generated").nth(1).click()  # show target #1's text, then export the text
+    page.wait_for_function("(t) => t.dataset.selected === '1'", arg=cell.locator(".lxw-text").element_handle())
+    cell.locator("select.lxw-export-what").select_option("text")
+    name, path = export("SVG", "attribution-export-text.svg")
+    assert name.endswith("-saliency-target1.svg"), name
+    texts = svg_texts(path)
+    for token, hidden in zip(tokens, special):  # every token of the text but special ones (hidden, as on screen)
+        assert hidden or display_token(token).replace("\u2423", " ") in texts, (token, texts)
+    assert not cell.locator(".lxw-error").is_visible() and not notebook.page_errors, notebook.page_errors
