@@ -172,3 +172,23 @@ def test_every_method_explains_encoders(classifier, masked, method):
         fixed = set(r.target_positions) - {-1}
         seen = [j for j in range(len(r.tokens)) if j not in fixed]
         assert np.isfinite(r.scores[0, seen]).all(), (method, r.scores)
+
+
+def test_views_of_encoder_targets_name_them_and_keep_word_spaces(classifier, masked, tmp_path):
+    from llmxai_widgets.figures.attribution import space_before
+
+    view = lx.AttributionView(classifier, "I loved this film.", text_pair="Great.", target="positive",
+                              method="input_x_gradient", background=False)
+    assert view.kind == "classifier" and view.target_labels == ["positive"] and view.targets == [-1]
+    tokens = view.result.tokens
+    # [CLS] I loved this film . [SEP] Great . [SEP]: BERT's tokens carry no spaces; the view adds them
+    assert view.space_before == space_before(tokens) == [False, False, True, True, True, False, False, True, False,
+                                                         False]
+    fig = view.figure()
+    assert "label: 'positive' (p = " in fig.texts[0]
+    two = lx.AttributionView(masked, "The [MASK] sat on the [MASK].", target=[None, "mat"], method="saliency",
+                             background=False)
+    assert two.kind == "masked" and two.target_labels[1] == "mat" and two.targets == two.result.target_positions
+    matrix = two.figure("matrix")
+    assert "mat" in matrix.texts and "[MASK]" in matrix.texts
+    assert two.save(tmp_path / "m.svg").stat().st_size > 500

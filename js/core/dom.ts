@@ -71,6 +71,7 @@ const CSS = `
 .lxw-text { line-height: 2.1; max-width: 900px; font-size: 14px; white-space: pre-wrap; word-break: break-word; }
 .lxw-tok { padding: 2px 1px; border-radius: 2px; }
 .lxw-tok.lxw-target { outline: 2px solid var(--jp-brand-color1, #1976d2); font-weight: 600; }
+.lxw-target-line { width: 100%; flex-basis: 100%; margin-bottom: 6px; }
 .lxw-tok.lxw-generated { cursor: pointer; text-decoration: underline dotted; }
 .lxw-tok.lxw-later { color: var(--jp-ui-font-color3, #9e9e9e); }
 .lxw-sep { color: var(--jp-ui-font-color3, #9e9e9e); padding: 0 2px; }

@@ -18,6 +18,9 @@ export type AttributionState = BaseState & {
   special: boolean[];
   n_prompt: number;
   targets: number[];
+  kind: string;
+  space_before: boolean[];
+  target_labels: string[];
   target_probs: number[];
   scores: (WireHeader & { data: DataView }) | Record<string, never>;
   rows_done: number;
@@ -71,10 +74,10 @@ class AttributionPane {
     this.progress = new ProgressLine(model);
     this.errors = new ErrorPanel(model);
     this.matrix.labels = { row: "target", col: "source", value: "score", masked: "not used (comes at or after the target)" };
-    this.matrix.onPick = (cell) => this.select(this.model.get("targets").indexOf(this.model.get("targets")[cell.query]));
+    this.matrix.onPick = (cell) => this.select(cell.query);
     this.build();
     host.appendChild(this.root);
-    for (const key of ["tokens", "scores", "selected", "level", "show_special", "completeness", "notes", "targets", "rows_done", "method", "methods"]) {
+    for (const key of ["tokens", "scores", "selected", "level", "show_special", "completeness", "notes", "targets", "rows_done", "method", "methods", "kind", "target_labels"]) {
       this.on(`change:${key}`, () => this.draw());
     }
     this.on("change:error", () => this.errors.show(this.model.get("error")));
@@ -199,6 +202,10 @@ class AttributionPane {
     if (vmax === 0) vmax = 1;
     const colormap = this.model.get("colormap");
     const target = targets[selected] ?? -1;
+    const causal = this.model.get("kind") === "causal";
+    const label = this.model.get("target_labels")[selected] ?? "";
+    const prob = (this.model.get("target_probs")[selected] ?? NaN).toFixed(3);
+    const spaces = this.model.get("space_before") ?? [];
     this.text.replaceChildren();
     tokens.forEach((token, j) => {
       if (hidden[j]) return;
@@ -207,7 +214,8 @@ class AttributionPane {
       const v = row[j];
       if (j === target) {
         span.classList.add("lxw-target");
-        span.title = `target #${selected}: ${JSON.stringify(token)}, p = ${(this.model.get("target_probs")[selected] ?? NaN).toFixed(3)}`;
+        span.title = causal ? `target #${selected}: ${JSON.stringify(token)}, p = ${prob}`
+          : `the model predicts ${JSON.stringify(label)} here, p = ${prob}`;
       } else if (row.length && !Number.isNaN(v)) {
         const idx = colorIndex(v, -vmax, vmax);
         span.style.background = cssColor(colormap, idx);
@@ -215,18 +223,25 @@ class AttributionPane {
         span.style.color = 0.2126 * r + 0.7152 * g + 0.0722 * b > 140 ? "#000" : "#fff";
         span.dataset.score = String(v);
         span.title = `${JSON.stringify(token)}: ${v.toFixed(4)}`;
-      } else if (j > target && target >= 0) {
+      } else if (causal && j > target && target >= 0) {
         span.classList.add("lxw-later");
       }
       const k = targets.indexOf(j);
-      if (k >= 0) {
+      if (k >= 0 && targets.length > 1) {
         span.classList.add("lxw-generated");
         span.addEventListener("click", () => this.select(k));
         if (k !== selected) span.title = `target #${k}: click to see what it drew on`;
       }
       if (j === this.model.get("n_prompt") && j > 0) this.text.appendChild(el("span", "lxw-sep", "\u2502"));
+      else if (spaces[j] && this.text.lastChild) this.text.appendChild(document.createTextNode(" "));
       this.text.appendChild(span);
     });
+    if (!causal) {  // the target is not a token of the text: say what is explained
+      const what = this.model.get("kind") === "classifier" ? "Label" : "Prediction at the outlined mask";
+      const line = el("div", "lxw-target-line", `${what}: `);
+      line.append(el("b", "", label), el("span", "lxw-muted", ` (p = ${prob})`));
+      this.text.prepend(line);
+    }
     this.text.dataset.selected = String(selected);
     this.text.dataset.vmax = String(vmax);
     drawColorBar(this.legendBar, colormap, 140, true);
@@ -234,9 +249,10 @@ class AttributionPane {
     this.legendMax.textContent = `+${formatWeight(vmax)}`;
     const method = this.model.get("method").replace(/_/g, " ");
     const contrast = this.model.get("contrast");
+    const explained = causal ? "the outlined target token" : `${JSON.stringify(label)}`;
     this.caption.textContent =
-      `Colour: how much each token raised (red) or lowered (blue) the ${contrast ? `difference between the target and ${JSON.stringify(contrast)}` : "log-probability of the outlined target token"}, by ${method}. ` +
-      (targets.length > 1 ? "Click a generated token to see its row." : "");
+      `Colour: how much each token raised (red) or lowered (blue) the ${contrast ? `difference between ${explained} and ${JSON.stringify(contrast)}` : `log-probability of ${explained}`}, by ${method}. ` +
+      (targets.length > 1 ? (causal ? "Click a generated token to see its row." : "Click a mask (or a matrix row) to see its row.") : "");
     const notes = [...this.model.get("notes")];
     const completeness = this.model.get("completeness");
     if (completeness.length && completeness[selected] !== undefined) {
@@ -257,7 +273,8 @@ class AttributionPane {
     }
     wrap.style.display = "";
     const tokens = this.model.get("tokens");
-    const rows = targets.map((p) => tokens[p]);
+    const causal = this.model.get("kind") === "causal";
+    const rows = causal ? targets.map((p) => tokens[p]) : this.model.get("target_labels");
     const n = tokens.length;
     let vmax = 0;
     for (let i = 0; i < t.shape[0] * n; i++) {
@@ -265,7 +282,8 @@ class AttributionPane {
       if (!Number.isNaN(v)) vmax = Math.max(vmax, Math.abs(v));
     }
     if (vmax === 0) vmax = 1;
-    this.matrixTitle.textContent = "Every generated token (rows) and what it drew on (columns); click a row to show it above.";
+    this.matrixTitle.textContent = causal ? "Every generated token (rows) and what it drew on (columns); click a row to show it above."
+      : "Every target (rows) and what it drew on (columns); click a row to show it above.";
     const style = getComputedStyle(this.root);
     const ctx = this.matrix.canvas.getContext("2d")!;
     const font = style.fontFamily || "sans-serif";
@@ -277,7 +295,7 @@ class AttributionPane {
       fontFamily: font,
       // masked cells as in exports (llmxai_widgets/figures/figure.py THEMES)
       emptyColor: isDarkTheme() ? [70, 70, 70] : [200, 200, 200],
-      isEmpty: (q, k) => k >= targets[q] || Number.isNaN(t.value(q * n + k)),
+      isEmpty: (q, k) => (causal && k >= targets[q]) || Number.isNaN(t.value(q * n + k)),
     });
     this.matrix.canvas.dataset.vmax = String(vmax);
   }

@@ -35,10 +35,28 @@ def aggregate_row(row, groups: list[int] | None, hidden: list[bool]) -> np.ndarr
     return np.array([sums[g] if k else np.nan for g, k in zip(ids.tolist(), keep)])
 
 
+def space_before(tokens) -> list[bool]:
+    """Whether the source text has whitespace right before each token (its characters start
+    after the previous token's end), or the token starts the second text of a pair. Tokens
+    without a span (special tokens) get none."""
+    out, prev_end, prev_segment = [], None, None
+    segments = tokens.segments if tokens.segments is not None else [0] * len(tokens)
+    for (start, end), segment in zip(tokens.offsets, segments):
+        start, end = int(start), int(end)
+        if start < 0 or end <= start:
+            out.append(False)
+            continue
+        out.append(bool(prev_end is not None and (start > prev_end or segment != prev_segment)))
+        prev_end, prev_segment = end, segment
+    return out
+
+
 def text_heatmap_figure(tokens: list[str], scores: np.ndarray, *, target: int | None = None, hidden=None,
-                        label: str = "score", options: FigureOptions | None = None) -> Figure:
+                        space_before=None, label: str = "score", options: FigureOptions | None = None) -> Figure:
     """``tokens`` as boxes coloured by ``scores`` (NaN: not scored), wrapped to ``width``
-    (default 6.5 in), ``target`` outlined; a colour bar from -max|score| to +max|score|."""
+    (default 6.5 in), ``target`` outlined; a colour bar from -max|score| to +max|score|.
+    ``space_before[j]``: a word space before token ``j`` (tokenizers such as BERT's keep no
+    whitespace in their tokens; see :func:`space_before`)."""
     o = options or FigureOptions(colormap="RdBu_r")
     colors = THEMES[o.theme]
     fs, family = float(o.font_size), o.font_family
@@ -60,6 +78,8 @@ def text_heatmap_figure(tokens: list[str], scores: np.ndarray, *, target: int | 
         w = text_width(text, fs, family) + 3
         if x + w > width - PAD and x > PAD:
             x, y = PAD, y + line_h
+        elif space_before is not None and space_before[j] and x > PAD:
+            x += text_width(" ", fs, family)
         value = scores[j]
         if np.isfinite(value) and j != target:
             idx = int(color_index(value, -vmax, vmax))
@@ -94,13 +114,15 @@ def text_heatmap_figure(tokens: list[str], scores: np.ndarray, *, target: int | 
 
 def attribution_matrix_figure(scores: np.ndarray, tokens: list[str], targets: list[int], *, label: str = "score",
                               rows: tuple[int, int] | None = None, cols: tuple[int, int] | None = None,
+                              row_labels: list[str] | None = None, causal: bool = True,
                               options: FigureOptions | None = None) -> Figure:
     """The target x source matrix the view draws under the text: row ``i`` is target token
     ``tokens[targets[i]]``, column ``j`` source token ``tokens[j]``, coloured by ``scores[i, j]``
     on the diverging scale -max|score|..+max|score| of the whole matrix (as on screen, also when
     ``rows``/``cols`` pick a window: ``(start, stop)`` target rows / token columns). Cells at or
-    after their target and unscored ones (NaN) are masked. ``label``: the colour bar's units;
-    ``options``: :class:`FigureOptions` (size, font, colour map, title, theme, ...)."""
+    after their target (``causal``) and unscored ones (NaN) are masked. ``row_labels``: the
+    targets' text when they are not tokens of the sequence (a classifier's labels, a masked LM's
+    predictions). ``label``: the colour bar's units; ``options``: :class:`FigureOptions` (size, font, colour map, title, theme, ...)."""
     o = options or FigureOptions(colormap="RdBu_r")
     if o.log or o.exclude_first:
         raise ValueError("log= and exclude_first= are attention colour scales; attribution scores are signed and "
@@ -109,8 +131,10 @@ def attribution_matrix_figure(scores: np.ndarray, tokens: list[str], targets: li
     targets = [int(t) for t in targets]
     if scores.shape != (len(targets), len(tokens)):
         raise ValueError(f"scores have shape {scores.shape} but there are {len(targets)} targets x {len(tokens)} tokens")
-    scores[np.arange(len(tokens))[None, :] >= np.array(targets)[:, None]] = np.nan  # a target draws on earlier tokens only
+    if causal:  # a causal target draws on earlier tokens only
+        scores[np.arange(len(tokens))[None, :] >= np.array(targets)[:, None]] = np.nan
     vmax = symmetric_max(scores)
-    return matrix_figure(scores, [tokens[t] for t in targets], list(tokens), row_range=rows, col_range=cols,
+    labels = list(row_labels) if row_labels is not None else [tokens[t] for t in targets]
+    return matrix_figure(scores, labels, list(tokens), row_range=rows, col_range=cols,
                          vrange=(-vmax, vmax), axes=("targets {}-{}", "sources: tokens {}-{}"),
                          options=replace(o, colorbar_label=label if o.colorbar_label else ""))

@@ -44,6 +44,8 @@ def load_model(
         if tokenizer is None:
             raise ValueError("load_model(model=...) also needs tokenizer=...; pass the model's tokenizer")
         name = name_or_path or getattr(model.config, "_name_or_path", None) or type(model).__name__
+        if os.sep in str(name) and os.path.exists(str(name)):  # a local folder: its last two parts name it
+            name = "/".join(os.path.normpath(str(name)).split(os.sep)[-2:])
         kind = kind or _guess_kind(model.config, type(model).__name__)
         return LoadedModel(model.eval(), tokenizer, str(name), kind)
     if name_or_path is None:

@@ -9,7 +9,9 @@ import numpy as np
 import traitlets as t
 
 from ..methods.attention import Cancelled
-from ..methods.attribution import ATTRIBUTION_METHODS, AttributionResult, explain, get_attribution_method, prepare
+from ..methods.attribution import (ATTRIBUTION_METHODS, AttributionResult, explain, get_attribution_method, label_text,
+                                   prepare)
+from ..figures.attribution import space_before
 from ..models.wrapped import LoadedModel, Tokens, check_text
 from ..wire import to_wire
 from .base import ExplainerWidget, bundle
@@ -54,9 +56,17 @@ class AttributionView(ExplainerWidget):
     tokens = t.List(t.Unicode()).tag(sync=True)
     """Every token: the prompt, then the continuation (untrusted text, drawn as text only)."""
     special = t.List(t.Bool()).tag(sync=True)
+    space_before = t.List(t.Bool()).tag(sync=True)
+    """A word space before each token (whitespace the tokens themselves do not carry)."""
     n_prompt = t.Int(0).tag(sync=True)
     targets = t.List(t.Int()).tag(sync=True)
-    """Positions in ``tokens`` of the target tokens (rows of ``scores``)."""
+    """Positions in ``tokens`` of the target tokens (rows of ``scores``): a causal LM's target
+    tokens, a masked LM's masks; -1 for a classifier's label."""
+    kind = t.Unicode("causal").tag(sync=True)
+    """"causal", "masked" (targets are mask predictions) or "classifier" (targets are labels)."""
+    target_labels = t.List(t.Unicode()).tag(sync=True)
+    """Each target as text: the token at its position, the token predicted at a mask, or a
+    classifier's label name (untrusted text)."""
     target_probs = t.List(t.Float()).tag(sync=True)
     scores = t.Dict().tag(sync=True)
     """Wire tensor ``[target, token]`` float32; NaN at and after each target and for rows not
@@ -81,7 +91,8 @@ class AttributionView(ExplainerWidget):
     contrast = t.Unicode("").tag(sync=True)
 
     def __init__(self, model: LoadedModel | None = None, prompt: str | None = None, target=None, generate: int = 0,
-                 method: str = "integrated_gradients", contrast=None, *, background: bool | None = None, **options):
+                 method: str = "integrated_gradients", contrast=None, *, text_pair: str | None = None,
+                 background: bool | None = None, **options):
         self._model = model
         self._result: AttributionResult | None = None
         self._options = options
@@ -100,7 +111,8 @@ class AttributionView(ExplainerWidget):
             )
         check_text(prompt)
         get_attribution_method(method)  # a clear error before anything runs
-        self._job = {"prompt": prompt, "target": target, "generate": generate, "contrast": contrast}
+        self._job = {"prompt": prompt, "target": target, "generate": generate, "contrast": contrast,
+                     "text_pair": text_pair}
         self.model_name = model.name
         self.contrast = "" if contrast is None else str(contrast)
         self._background = background
@@ -124,11 +136,14 @@ class AttributionView(ExplainerWidget):
         if self._problem is None:
             self.progress_label = "preparing the tokens to explain\u2026"
             self._problem, self._tokens = prepare(self._model, job["prompt"], job["target"], job["generate"],
-                                                  job["contrast"], method=method)
+                                                  job["contrast"], method=method, text_pair=job["text_pair"])
             with self.hold_sync():
-                tokens = self._tokens
+                tokens, problem = self._tokens, self._problem
                 self.tokens, self.special = list(tokens.text), [bool(s) for s in tokens.special]
-                self.n_prompt, self.targets = self._problem.n_prompt, list(self._problem.targets)
+                self.space_before = space_before(tokens)
+                self.n_prompt, self.targets = problem.n_prompt, list(problem.targets)
+                self.kind = problem.kind
+                self.target_labels = [label_text(problem, label) for label in problem.labels]
                 self.group_ids = {level: groups(tokens, level) for level in LEVELS}
         n_targets, n = len(self._problem.targets), len(self._problem.ids)
         matrix = np.full((n_targets, n), np.nan, np.float32)
@@ -163,8 +178,10 @@ class AttributionView(ExplainerWidget):
         with self.hold_sync():
             self.tokens = list(result.tokens.text)
             self.special = [bool(s) for s in result.tokens.special]
+            self.space_before = space_before(result.tokens)
             self.n_prompt = result.n_prompt
             self.targets = list(result.target_positions)
+            self.kind, self.target_labels = result.kind, list(result.targets)
             self.target_probs = [float(p) for p in result.target_probs]
             self.group_ids = {level: groups(result.tokens, level) for level in LEVELS}
             header, data = to_wire(result.scores)
@@ -248,6 +265,7 @@ class AttributionView(ExplainerWidget):
                                  "(rows=(start, stop) picks some)")
             return attribution_matrix_figure(result.scores, list(result.tokens.text), list(result.target_positions),
                                              label=options["colorbar_label"], rows=rows, cols=cols,
+                                             row_labels=result.targets, causal=result.kind == "causal",
                                              options=FigureOptions(**options))
         if rows is not None or cols is not None:
             raise ValueError("rows= and cols= pick a window of the matrix (view='matrix'); the text shows one row")
@@ -256,8 +274,14 @@ class AttributionView(ExplainerWidget):
             raise IndexError(f"selected {i} is out of range: there are {n_targets} target tokens")
         hidden = [bool(s) and not self.show_special for s in result.tokens.special]
         ids = None if self.level == "token" else self.group_ids.get(self.level) or groups(result.tokens, self.level)
+        if result.kind != "causal":  # the target is not a token of the text: name it
+            what = "label" if result.kind == "classifier" else "prediction at the outlined mask"
+            options.setdefault("title", f"{what}: {result.targets[i]!r} (p = {float(result.target_probs[i]):.3f})")
+        position = result.target_positions[i]
         return text_heatmap_figure(list(result.tokens.text), aggregate_row(result.scores[i], ids, hidden),
-                                   target=result.target_positions[i], hidden=hidden, label=options["colorbar_label"],
+                                   target=position if position >= 0 else None, hidden=hidden,
+                                   space_before=space_before(result.tokens),
+                                   label=options["colorbar_label"],
                                    options=FigureOptions(**options))
 
     def save(self, path, view: str | None = None, **options):
@@ -285,7 +309,11 @@ class AttributionView(ExplainerWidget):
     def _static_figure(self):
         if self._result is None:
             return None
-        return self.figure("text", title=f"{self.model_name}: {self.method.replace('_', ' ')}")
+        title = f"{self.model_name}: {self.method.replace('_', ' ')}"
+        if self._result.kind != "causal":
+            i = min(self.selected, len(self._result.targets) - 1)
+            title += f", explaining {self._result.targets[i]!r}"
+        return self.figure("text", title=title)
 
     @t.observe("status", "selected", "level", "show_special")
     def _static_changed(self, change) -> None:

@@ -171,3 +171,68 @@ def test_export_buttons_download_the_matrix_and_the_text(own_page, open_notebook
     for token, hidden in zip(tokens, special):  # every token of the text but special ones (hidden, as on screen)
         assert hidden or display_token(token).replace("\u2423", " ") in texts, (token, texts)
     assert not cell.locator(".lxw-error").is_visible() and not notebook.page_errors, notebook.page_errors
+
+
+def test_masked_lm_and_classifier_views_name_what_they_explain(own_page, open_notebook, artifacts):
+    """A masked LM with two masks (MiniLM's encoder, an MLM head from a fixed seed): the view says
+    which token is predicted at the outlined mask, leaves the masks uncoloured, colours the other
+    tokens by the row's scores, and a click on the second mask shows its row. A classifier's
+    view names the label."""
+    page = own_page
+    notebook = open_notebook(page, "attribution_encoders_browser")
+    cell = notebook.run(
+        "import torch, transformers, llmxai_widgets as lx\n"
+        "transformers.logging.set_verbosity_error()\n"
+        "enc = lx.load_model('minilm')\n"
+        "path = enc.model.config._name_or_path\n"
+        "torch.manual_seed(0)\n"
+        "mlm = lx.load_model(model=transformers.BertForMaskedLM.from_pretrained(path).eval(), tokenizer=enc.tokenizer)\n"
+        "m = lx.AttributionView(mlm, 'The [MASK] sat on the [MASK].', method='input_x_gradient')\n"
+        "m"
+    )
+    text = cell.locator(".lxw-text")
+    page.wait_for_function("(t) => t.querySelectorAll('.lxw-tok[data-score]').length >= 5", arg=text.element_handle(),
+                           timeout=90_000)
+    out = notebook.run("import json\nprint(json.dumps([m.targets, m.target_labels, m.result.scores.tolist()]))")
+    targets, labels, scores = json.loads(out.locator(".jp-OutputArea-output").inner_text().replace("NaN", "null"))
+    assert len(targets) == 2
+
+    def check(k):
+        page.wait_for_function("([t, k]) => t.dataset.selected === String(k)", arg=[text.element_handle(), k],
+                               timeout=15_000)
+        line = text.locator(".lxw-target-line").inner_text()
+        assert line.startswith("Prediction at the outlined mask:") and labels[k] in line
+        assert text.locator(".lxw-target").get_attribute("data-index") == str(targets[k])
+        row = np.array([np.nan if v is None else v for v in scores[k]])
+        shown = [j for j in range(len(row)) if text.locator(f".lxw-tok[data-index='{j}']").count()]
+        assert 0 not in shown  # [CLS] and [SEP] are hidden by default; the scale covers what is shown
+        vmax = np.nanmax(np.abs(row[shown]))
+        for j in shown:
+            v, span = row[j], text.locator(f".lxw-tok[data-index='{j}']")
+            if j in targets:  # the masks are not coloured
+                assert span.get_attribute("data-score") is None
+                continue
+            got = css_rgb(span.evaluate("(s) => getComputedStyle(s).backgroundColor"))
+            want = tuple(int(c) for c in to_rgb(v, -vmax, vmax, "RdBu_r"))
+            assert max(abs(a - b) for a, b in zip(got, want)) <= 3, (k, j, got, want)
+
+    check(0)
+    text.locator(f".lxw-tok[data-index='{targets[1]}']").click()
+    check(1)
+    cell.locator(".jp-OutputArea-output").filter(has=page.locator(".lxw-root")).screenshot(
+        path=str(artifacts / "attribution-masked.png"))
+    cell = notebook.run(
+        "torch.manual_seed(0)\n"
+        "clf = transformers.BertForSequenceClassification.from_pretrained(path, num_labels=2, "
+        "id2label={0: 'negative', 1: 'positive'}).eval()\n"
+        "c = lx.AttributionView(lx.load_model(model=clf, tokenizer=enc.tokenizer), 'I loved this film.', "
+        "target='positive', method='occlusion')\n"
+        "c"
+    )
+    text = cell.locator(".lxw-text")
+    page.wait_for_function("(t) => t.querySelectorAll('.lxw-tok[data-score]').length >= 4", arg=text.element_handle(),
+                           timeout=90_000)
+    assert text.locator(".lxw-target-line").inner_text().startswith("Label: positive")
+    assert text.locator(".lxw-target").count() == 0
+    cell.locator(".jp-OutputArea-output").filter(has=page.locator(".lxw-root")).screenshot(
+        path=str(artifacts / "attribution-classifier.png"))

@@ -117,7 +117,7 @@ def explain(problem: Problem, tokens: Tokens, method: str, *, on_row=None, cance
             target_probs = torch.softmax(rows, dim=-1)[torch.arange(len(targets)), problem.labels].numpy()
             values = problem.values(rows, list(range(len(targets)))).numpy().astype(np.float32)
     foil = problem.foils[0] if problem.foils else None
-    foil_text = None if foil is None else _label_text(problem, foil)
+    foil_text = None if foil is None else label_text(problem, foil)
     return AttributionResult(
         tokens=tokens,
         n_prompt=problem.n_prompt,
@@ -133,11 +133,12 @@ def explain(problem: Problem, tokens: Tokens, method: str, *, on_row=None, cance
         converged=extra.get("converged"),
         notes=list(extra.get("notes", [])),
         kind=problem.kind,
-        target_texts=None if problem.causal else [_label_text(problem, label) for label in problem.labels],
+        target_texts=None if problem.causal else [label_text(problem, label) for label in problem.labels],
     )
 
 
-def _label_text(problem: Problem, label: int) -> str:
+def label_text(problem: Problem, label: int) -> str:
+    """A target's (or foil's) text: a classifier's label name, else the token."""
     if problem.pooled:
         return str(problem.model.config.id2label.get(label, label))
     return problem.model.tokenizer.decode([label])
@@ -201,4 +202,4 @@ def _foil(model: LoadedModel, contrast) -> int | None:
 
 
 __all__ = ["ATTRIBUTION_METHODS", "AttributionResult", "attribute", "attribution_method", "explain",
-           "get_attribution_method", "prepare"]
+           "get_attribution_method", "label_text", "prepare"]
