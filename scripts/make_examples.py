@@ -241,7 +241,21 @@ ATTRIBUTION = [
         "Different methods disagree, sometimes a lot: gradients are local, perturbations put the model on "
         "inputs it never saw, and every method answers a slightly different question. Compare two or three "
         "methods before trusting one picture, and prefer claims that survive all of them. Figures save like "
-        "every view: `view.save('why-paris.pdf', width='6in')`."
+        "every view: `view.save('why-paris.pdf', width='6in')` (the *Export* buttons do the same from the view)."
+    ),
+    new_markdown_cell(
+        "## Classifiers and masked language models\n\n"
+        "The same methods explain a sentence classifier's label and a masked LM's fill-in. With any Hugging "
+        "Face classifier or masked LM (none is bundled, so this cell is not run here):\n\n"
+        "```python\n"
+        "clf = lx.load_model('path/to/a-sentiment-classifier')        # kind='classifier' is detected\n"
+        "lx.AttributionView(clf, 'I loved this film.', target='positive', method='occlusion')\n"
+        "nli = lx.attribute(clf, 'A man plays a guitar.', text_pair='Someone makes music.', target='entailment')\n"
+        "mlm = lx.load_model('path/to/a-bert-with-its-mlm-head')\n"
+        "lx.AttributionView(mlm, 'Paris is the [MASK] of France.', target='capital')\n"
+        "```\n\n"
+        "A label is not a token of the text, so the view names it above the text; a mask is outlined and never "
+        "scored (it is where the answer goes, not evidence for it)."
     ),
 ]
 
