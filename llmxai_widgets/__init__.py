@@ -10,7 +10,18 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 from .methods import attention
 from .methods.attention import encoder_decoder_attention
 from .methods.attribution import AttributionResult, attribute
+from .methods.contributions import ContributionResult, contributions
 from .methods.head_summary import HeadSummary, head_summary
+from .methods.logit_lens import LogitLensResult, logit_lens
+from .methods.neurons import (
+    NeuronExample,
+    NeuronResult,
+    NMFResult,
+    TopActivations,
+    neurons,
+    nmf,
+    top_activating,
+)
 from .models import LoadedModel, Tokens, load_model
 from .results import AttentionResult
 from .widgets import AttentionView, AttributionView
@@ -22,17 +33,28 @@ __all__ = [
     "AttentionView",
     "AttributionResult",
     "AttributionView",
+    "ContributionResult",
     "HeadSummary",
     "LoadedModel",
+    "LogitLensResult",
+    "NMFResult",
+    "NeuronExample",
+    "NeuronResult",
     "Tokens",
+    "TopActivations",
     "__version__",
     "attention",
     "attribute",
+    "contributions",
     "encoder_decoder_attention",
     "head_summary",
     "head_view",
     "load_model",
+    "logit_lens",
     "model_view",
+    "neurons",
+    "nmf",
     "save_html",
     "to_html",
+    "top_activating",
 ]

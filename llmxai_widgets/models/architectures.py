@@ -14,11 +14,22 @@ transformers' generic ``get_input_embeddings()`` / ``get_output_embeddings()``.
 - ``final_norm``: the norm applied before unembedding, or ``None``.
 - ``attention_weights_index``: where the attention module's output tuple holds its weights
   (eager attention).
+
+Direct logit attribution and the logit lens also need (None where not known or not linear):
+
+- ``attention_output``: the attention's output projection inside a block; its input holds the
+  heads side by side (``[token, head * head_dim]``) and its output is what the block adds to the
+  residual stream (LLaMA ``self_attn.o_proj``, GPT-2 ``attn.c_proj``).
+- ``mlp_output``: the module inside a block whose output the block adds to the residual stream.
+- ``final_norm_kind``: "rms" (divide by the root mean square) or "layer" (centre, divide by the
+  standard deviation) for ``final_norm``.
+- ``final_norm_weight_offset``: the norm scales by ``offset + weight`` (Gemma: 1).
+- ``unembedding``: the output embedding, relative to the whole model (not ``base_model``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,11 @@ class Architecture:
     final_norm: str | None
     attention_weights_index: int = 1
     cross_attention: str | None = None
+    attention_output: str | None = None
+    mlp_output: str | None = None
+    final_norm_kind: str | None = None
+    final_norm_weight_offset: float = 0.0
+    unembedding: str | None = None
 
 
 _LLAMA = Architecture(
@@ -38,13 +54,21 @@ _LLAMA = Architecture(
     attention="self_attn",
     mlp_activation=("mlp.down_proj", "input"),
     final_norm="norm",
+    attention_output="self_attn.o_proj",
+    mlp_output="mlp",
+    final_norm_kind="rms",
+    unembedding="lm_head",
 )
 
 ARCHITECTURES: dict[str, Architecture] = {
     **{name: _LLAMA for name in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "olmo", "phi3")},
-    "gpt2": Architecture("gpt2", {"decoder": "h"}, "attn", ("mlp.act", "output"), "ln_f"),
+    "gpt2": Architecture(
+        "gpt2", {"decoder": "h"}, "attn", ("mlp.act", "output"), "ln_f",
+        attention_output="attn.c_proj", mlp_output="mlp", final_norm_kind="layer", unembedding="lm_head",
+    ),
     "gpt_neox": Architecture(
-        "gpt_neox", {"decoder": "layers"}, "attention", ("mlp.act", "output"), "final_layer_norm"
+        "gpt_neox", {"decoder": "layers"}, "attention", ("mlp.act", "output"), "final_layer_norm",
+        attention_output="attention.dense", mlp_output="mlp", final_norm_kind="layer", unembedding="lm_head",
     ),
     **{
         name: Architecture(
@@ -80,6 +104,14 @@ ARCHITECTURES: dict[str, Architecture] = {
         for name in ("bart", "mbart", "marian")
     },
 }
+
+
+# Gemma scales by (1 + weight); Gemma 2 also norms the attention and MLP outputs before adding
+# them to the residual stream, so the projections' outputs are not what the blocks add.
+ARCHITECTURES["gemma"] = replace(_LLAMA, final_norm_weight_offset=1.0)
+ARCHITECTURES["gemma2"] = replace(_LLAMA, final_norm_weight_offset=1.0, attention_output=None, mlp_output=None)
+# OLMo's layer norms have no weight or bias.
+ARCHITECTURES["olmo"] = replace(_LLAMA, final_norm_kind="layer")
 
 
 class UnknownArchitecture(ValueError):

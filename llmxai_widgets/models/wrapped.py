@@ -135,6 +135,53 @@ class LoadedModel:
             return self.module(path, root=self.layers("decoder")[layer])
         return self.module(self.architecture.attention, root=self.layers(stack)[layer])
 
+    @property
+    def n_neurons(self) -> int:
+        """Hidden units of each block's MLP (the width of ``mlp_activation_module``'s tensor)."""
+        cfg = self.config
+        for key in ("intermediate_size", "n_inner", "d_ff", "ffn_dim", "hidden_dim"):
+            if getattr(cfg, key, None):
+                return int(getattr(cfg, key))
+        if self.config.model_type == "gpt2":  # n_inner=None means 4 x the embedding width
+            return 4 * int(cfg.n_embd)
+        raise AttributeError(f"{self.name}: config names no MLP width (intermediate_size)")
+
+    def mlp_activation_module(self, layer: int, stack: str | None = None) -> tuple[torch.nn.Module, str]:
+        """``(module, "input" | "output")``: where block ``layer``'s MLP activation after the
+        non-linearity flows (the architecture table's ``mlp_activation``)."""
+        path, what = self.architecture.mlp_activation
+        return self.module(path, root=self.layers(stack)[layer]), what
+
+    def _needs(self, field_name: str, purpose: str) -> str:
+        value = getattr(self.architecture, field_name)
+        if value is None:
+            from .architectures import ARCHITECTURES
+
+            known = ", ".join(sorted(k for k, a in ARCHITECTURES.items() if getattr(a, field_name) is not None))
+            raise ValueError(
+                f"{purpose} needs the {field_name.replace('_', ' ')} of a '{self.config.model_type}' model, "
+                f"which llmxai_widgets does not know; it works with model types: {known}. Set "
+                f"ARCHITECTURES[{self.config.model_type!r}].{field_name} in "
+                f"llmxai_widgets.models.architectures if this architecture has one."
+            )
+        return value
+
+    def attention_output_module(self, layer: int, purpose: str = "this method") -> torch.nn.Module:
+        """Block ``layer``'s attention output projection (its input: the heads side by side)."""
+        return self.module(self._needs("attention_output", purpose), root=self.layers()[layer])
+
+    def mlp_output_module(self, layer: int, purpose: str = "this method") -> torch.nn.Module:
+        """The module whose output is block ``layer``'s MLP addition to the residual stream."""
+        return self.module(self._needs("mlp_output", purpose), root=self.layers()[layer])
+
+    def final_norm_module(self, purpose: str = "this method") -> torch.nn.Module:
+        """The norm between the last block and the unembedding."""
+        return self.module(self._needs("final_norm", purpose))
+
+    def unembedding_module(self, purpose: str = "this method") -> torch.nn.Module:
+        """The output embedding (``lm_head``): residual -> logits over the vocabulary."""
+        return self.module(self._needs("unembedding", purpose), root=self.model)
+
     def n_layers_of(self, stack: str) -> int:
         """Blocks in ``stack`` ("encoder" or "decoder")."""
         return len(self.layers(stack))
