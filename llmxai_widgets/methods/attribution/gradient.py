@@ -15,12 +15,16 @@ from .core import Problem, attribution_method
 RULES = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle")
 
 
-def vjps(values: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+def vjps(values: torch.Tensor, inputs: torch.Tensor, *, retain: bool = True) -> torch.Tensor:
     """``[k, *inputs.shape]``: the gradient of each of the ``k`` ``values`` with respect to
     ``inputs``, from one batched backward pass (the ``k`` cotangents vmapped through the graph,
     ``is_grads_batched``), or a loop of backward passes where an op of the model does not batch.
-    The graph is kept (callers may ask again)."""
+    ``retain``: keep the graph (callers may ask again). A single value with ``retain=False``
+    frees each saved activation as the backward pass goes (lower peak memory); several values
+    always keep the graph until the caller drops it (a failed batched pass must be redone)."""
     k = len(values)
+    if k == 1 and not retain:
+        return torch.autograd.grad(values[0], inputs)[0][None]
     if k > 1:
         try:
             eye = torch.eye(k, dtype=values.dtype, device=values.device)
@@ -49,7 +53,7 @@ def _shared_forward_gradients(problem: Problem, reduce, on_row, cancelled) -> np
     step = _chunk(problem)
     for start in range(0, len(problem.targets), step):
         which = list(range(start, min(len(problem.targets), start + step)))
-        grads = vjps(values[0, which], embeds)
+        grads = vjps(values[0, which], embeds, retain=which[-1] < len(problem.targets) - 1)
         for g, i in zip(grads, which):
             t = problem.ends[i]
             rows[i, :t] = reduce(g[0, :t], embeds[0, :t].detach()).float().numpy()
@@ -149,7 +153,7 @@ def _ig_targets(problem: Problem, which: list[int], n_steps: int, rule: str, bas
         w = torch.as_tensor(weights[start:start + per_pass], dtype=torch.float32)
         path = (b + a * delta).requires_grad_(True)
         values, _ = problem.target_values(path, which)  # [points, k]
-        grads = vjps((values * w[:, None]).sum(dim=0), path)  # [k, points, end, d]
+        grads = vjps((values * w[:, None]).sum(dim=0), path, retain=False)  # [k, points, end, d]
         total += grads.float().sum(dim=1)
         del grads, values, path
         if cancelled():
