@@ -25,6 +25,8 @@ from .methods.neurons import (
 from .models import LoadedModel, Tokens, load_model
 from .results import AttentionResult
 from .widgets import AttentionView, AttributionView
+from .widgets import ContributionView, LogitLensView
+from .widgets import NeuronView
 from .bertviz_compat import head_view, model_view  # noqa: E402  (needs the widgets)
 from .widgets.export_html import save_html, to_html  # noqa: E402
 
@@ -34,12 +36,15 @@ __all__ = [
     "AttributionResult",
     "AttributionView",
     "ContributionResult",
+    "ContributionView",
     "HeadSummary",
     "LoadedModel",
     "LogitLensResult",
+    "LogitLensView",
     "NMFResult",
     "NeuronExample",
     "NeuronResult",
+    "NeuronView",
     "Tokens",
     "TopActivations",
     "__version__",

@@ -2,5 +2,8 @@
 
 from .attention import AttentionView
 from .attribution import AttributionView
+from .contributions import ContributionView
+from .logit_lens import LogitLensView
+from .neurons import NeuronView
 
-__all__ = ["AttentionView", "AttributionView"]
+__all__ = ["AttentionView", "AttributionView", "ContributionView", "LogitLensView", "NeuronView"]

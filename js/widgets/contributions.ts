@@ -1,0 +1,264 @@
+// ContributionView frontend. Synced state: llmxai_widgets/widgets/contributions.py (ContributionView).
+import { Legend, TargetPicker, ensureBlocksStyle, onThemeChange, quoted, tokenStrip } from "../core/blocks";
+import { CellGrid, GridCell } from "../core/cellgrid";
+import { ErrorPanel, ProgressLine } from "../core/chrome";
+import { colorIndex } from "../core/colors";
+import { Parts, allValues, columnLabels, componentName, extent, formatValue, gridValue, rankAmong, signed } from "../core/contrib";
+import { el, ensureStyle } from "../core/dom";
+import { exportGroup, forgetExports, receiveExport, requestExport } from "../core/export";
+import { WireTrait } from "../core/lens";
+import { BaseState, WidgetModel } from "../core/model";
+import { WireHeader, decodeTrait } from "../core/wire";
+
+type Picked = { layer?: number; column?: number; part?: "embed" | "constant" };
+export type ContributionState = BaseState & {
+  widget_id: string;
+  model_name: string;
+  tokens: string[];
+  position: number;
+  target: string;
+  target_text: string;
+  target_id: number;
+  n_layers: number;
+  n_heads: number;
+  logit: number;
+  total: number;
+  embed: number;
+  constant: number;
+  heads: WireTrait;
+  attention_bias: WireTrait;
+  mlp: WireTrait;
+  picked: Picked;
+  head_attention: WireTrait & { layer?: number; head?: number; position?: number };
+  colormap: string;
+};
+type Model = WidgetModel<ContributionState>;
+const STRIP = ["embed", "constant"] as const;
+
+class ContributionPane {
+  private root = el("div", "lxw-root lxw-contrib");
+  private progress: ProgressLine;
+  private errors: ErrorPanel;
+  private picker: TargetPicker;
+  private strip = el("div", "lxw-strip");
+  private sum = el("div", "lxw-sum");
+  private parts = new CellGrid();
+  private grid = new CellGrid();
+  private legend = new Legend();
+  private detail = el("div", "lxw-detail");
+  private caption = el("div", "lxw-muted lxw-caption lxw-blocks-caption");
+  private body = el("div", "lxw-blocks-body");
+  private cleanups: Array<() => void> = [];
+  private cache: { key: unknown[]; parts: Parts | null } | null = null;
+
+  constructor(private model: Model, host: HTMLElement) {
+    this.progress = new ProgressLine(model);
+    this.errors = new ErrorPanel(model);
+    this.picker = new TargetPicker("Explain", (token) => this.set("target", token));
+    this.build();
+    host.appendChild(this.root);
+    for (const key of ["heads", "attention_bias", "mlp", "embed", "constant", "logit", "total", "position", "target", "target_text", "picked", "head_attention", "tokens", "colormap"]) {
+      this.on(`change:${key}`, () => this.draw());
+    }
+    this.on("change:error", () => this.errors.show(this.model.get("error")));
+    this.cleanups.push(onThemeChange(() => this.draw()));
+    for (const key of ["status", "progress", "progress_label"]) this.on(`change:${key}`, () => { this.progress.update(); this.draw(); });
+    this.grid.describe = (cell) => this.describe({ layer: cell.row, column: cell.col });
+    this.parts.describe = (cell) => this.describe({ part: STRIP[cell.col] });
+    this.grid.onPick = (cell) => this.set("picked", cell ? { layer: cell.row, column: cell.col } : {});
+    this.parts.onPick = (cell) => this.set("picked", cell ? { part: STRIP[cell.col] } : {});
+    this.draw();
+  }
+
+  private on(event: string, fn: () => void): void {
+    this.model.on(event, fn);
+    this.cleanups.push(() => this.model.off(event, fn));
+  }
+
+  private set<K extends keyof ContributionState>(key: K, value: ContributionState[K]): void {
+    this.model.set(key, value);
+    this.model.save_changes();
+  }
+
+  private build(): void {
+    const bar = el("div", "lxw-bar");
+    const exporting = exportGroup((format) => requestExport(this.model, { format },
+      (why) => this.errors.show(`${why}: figures are drawn in Python (view.save(), view.figure()).`)), {
+      svg: "Download the heatmap as a vector figure (text stays text), drawn by the same code as view.save()",
+      png: "Download the heatmap as a PNG, drawn by the same code as view.save()",
+    });
+    bar.append(el("span", "lxw-title", "Direct logit attribution"), el("span", "lxw-muted", this.model.get("model_name")),
+      this.picker.node, exporting, this.progress.node);
+    const grids = el("div");
+    grids.append(this.parts.node, this.grid.node);
+    const body = this.body;
+    const gridBox = el("div", "lxw-blocks-grid");
+    gridBox.append(grids, this.legend.node);
+    body.append(gridBox, this.detail);
+    this.root.append(bar, this.errors.node, this.strip, this.sum, body, this.caption);
+  }
+
+  private data(): Parts | null {
+    const m = this.model;
+    const key = [m.get("heads"), m.get("attention_bias"), m.get("mlp"), m.get("embed"), m.get("constant")];
+    if (!this.cache || this.cache.key.some((v, i) => v !== key[i])) {
+      const t = (x: WireTrait) => ("data" in x ? decodeTrait(x as WireHeader & { data: DataView }) : null);
+      const [heads, bias, mlp] = [t(m.get("heads")), t(m.get("attention_bias")), t(m.get("mlp"))];
+      const parts = heads && bias && mlp ? { heads, bias, mlp, embed: m.get("embed"), constant: m.get("constant"),
+        nLayers: heads.shape[0], nHeads: heads.shape[1] } : null;
+      this.cache = { key, parts };
+    }
+    return this.cache.parts;
+  }
+
+  draw(): void {
+    try {
+      this.drawAll();
+    } catch (err) {
+      this.errors.show(`llmxai_widgets could not draw this view: ${err}`);
+    }
+  }
+
+  private drawAll(): void {
+    const m = this.model;
+    const tokens = m.get("tokens");
+    const position = m.get("position");
+    tokenStrip(this.strip, tokens, position, (i) => this.set("position", i));
+    const p = this.data();
+    const target = m.get("target_text");
+    this.picker.update(m.get("target"), target ? [target] : [], target && !m.get("target") ? `model's prediction: ${quoted(target)}` : "model's prediction");
+    if (!p) {
+      this.sum.textContent = m.get("status") === "computing" ? "Computing the contributions\u2026" : "";
+      return;
+    }
+    this.body.classList.toggle("lxw-stale", m.get("status") === "computing");
+    this.drawSum(tokens, position, target);
+    const values = allValues(p);
+    const vmax = extent(values);
+    const style = getComputedStyle(this.root);
+    const common = {
+      cellW: 48, cellH: 20, labelWidth: 32, colormap: m.get("colormap"), textColor: style.color || "#000",
+      mutedColor: style.getPropertyValue("--jp-ui-font-color2").trim() || "#616161", fontFamily: style.fontFamily || "sans-serif",
+    };
+    const strip = [p.embed, p.constant];
+    this.parts.render({
+      ...common, cellW: 68, rowLabels: [""], colLabels: ["embed", "constant"], gapBefore: [1], gap: 16,
+      index: (_r, c) => colorIndex(strip[c], -vmax, vmax), text: (_r, c) => formatValue(strip[c]),
+    });
+    const layout = this.grid.render({
+      ...common, rowLabels: Array.from({ length: p.nLayers }, (_, l) => `L${l}`), colLabels: columnLabels(p.nHeads),
+      gapBefore: [p.nHeads], gap: 16,
+      index: (r, c) => colorIndex(gridValue(p, r, c), -vmax, vmax), text: (r, c) => formatValue(gridValue(p, r, c)),
+    });
+    const picked = m.get("picked") ?? {};
+    this.grid.pin(picked.column !== undefined && picked.layer !== undefined ? { row: picked.layer, col: picked.column } : null);
+    this.parts.pin(picked.part ? { row: 0, col: STRIP.indexOf(picked.part) } : null);
+    this.grid.canvas.dataset.vmax = String(vmax);
+    this.parts.canvas.dataset.vmax = String(vmax);
+    this.legend.update(m.get("colormap"), Math.min(layout.rows * layout.cellH, 240), signed(vmax), signed(-vmax), "logit contribution");
+    this.drawDetail(p, picked, values);
+    this.caption.textContent = `Each cell is what one part of the model wrote directly into the logit of ${quoted(target)}` +
+      ` (red raised it, blue lowered it; the final norm's scale is frozen at its value on this input, so the parts add up).` +
+      ` Rows: layers; columns: attention heads, the attention output's bias, the MLP. Hover a cell for its value; click one for` +
+      ` its rank${p.nHeads ? " and, for a head, where it reads from" : ""}. Click a token above to explain the prediction after it.`;
+  }
+
+  private drawSum(tokens: string[], position: number, target: string): void {
+    const m = this.model;
+    const logit = el("b", "lxw-logit", m.get("logit").toFixed(3));
+    const total = el("b", "lxw-total", m.get("total").toFixed(3));
+    logit.dataset.value = String(m.get("logit"));
+    total.dataset.value = String(m.get("total"));
+    this.sum.replaceChildren(
+      document.createTextNode(`Predicting ${quoted(target)} after #${position} ${quoted(tokens[position] ?? "")}: logit `), logit,
+      document.createTextNode(" = embeddings + heads + attention biases + MLPs + constant = "), total,
+      el("span", "lxw-muted", " (everything below sums to the final logit)"));
+  }
+
+  private describe(what: Picked): Array<[string, string]> {
+    const p = this.data();
+    if (!p) return [];
+    const v = this.valueOf(p, what);
+    const share = this.model.get("logit") ? ` (${((v / this.model.get("logit")) * 100).toFixed(1)}% of the logit)` : "";
+    if (what.part) return [["part", what.part === "embed" ? "embeddings" : "constant (norm and unembedding biases)"], ["value", `${signed(v)}${share}`]];
+    return [["layer", `L${what.layer}`], ["component", componentName(p.nHeads, what.column!)], ["value", `${signed(v)}${share}`]];
+  }
+
+  private valueOf(p: Parts, what: Picked): number {
+    if (what.part) return what.part === "embed" ? p.embed : p.constant;
+    return gridValue(p, what.layer!, what.column!);
+  }
+
+  private drawDetail(p: Parts, picked: Picked, values: number[]): void {
+    const inGrid = picked.layer !== undefined && picked.column !== undefined && picked.layer < p.nLayers && picked.column < p.nHeads + 2;
+    if (!picked.part && !inGrid) {
+      this.detail.replaceChildren(el("p", "lxw-muted", "Click a cell to see its value, its rank among all parts and, for a head, where it reads from."));
+      delete this.detail.dataset.value;
+      return;
+    }
+    const v = this.valueOf(p, picked);
+    const { byValue, bySize } = rankAmong(values, v);
+    const name = picked.part ? (picked.part === "embed" ? "Embeddings" : "Constant") : `L${picked.layer} ${componentName(p.nHeads, picked.column!)}`;
+    const target = quoted(this.model.get("target_text"));
+    const children: HTMLElement[] = [el("h4", "", name),
+      el("p", "", `Wrote ${signed(v)} into the logit of ${target}.`),
+      el("p", "lxw-rank", `Rank ${byValue} of ${values.length} parts by value (1 = raised ${target} the most); ${bySize} by size.`)];
+    if (!picked.part && picked.column! < p.nHeads) children.push(...this.headPattern(picked.layer!, picked.column!));
+    this.detail.replaceChildren(...children);
+    Object.assign(this.detail.dataset, { value: String(v), rank: String(byValue) });
+  }
+
+  /** Where the picked head reads from at the position: its largest attention weights. */
+  private headPattern(layer: number, head: number): HTMLElement[] {
+    const m = this.model;
+    const trait = m.get("head_attention");
+    const position = m.get("position");
+    if (!("data" in trait) || trait.layer !== layer || trait.head !== head || trait.position !== position) {
+      return [el("p", "lxw-muted", "Computing where this head reads from\u2026")];
+    }
+    const weights = decodeTrait(trait as WireHeader & { data: DataView })!;
+    const tokens = m.get("tokens");
+    const order = Array.from({ length: weights.shape[0] }, (_, k) => k).sort((a, b) => weights.value(b) - weights.value(a)).slice(0, 8);
+    const table = el("table", "lxw-head-pattern");
+    for (const k of order) {
+      const w = weights.value(k);
+      const fill = el("div", "lxw-bar-fill");
+      fill.style.width = `${Math.max(1, w * 100)}%`;
+      const bar = el("td", "lxw-barcell");
+      bar.appendChild(fill);
+      const tr = el("tr");
+      tr.append(el("td", "lxw-muted", `#${k}`), el("td", "", quoted(tokens[k] ?? "", 30)), bar, el("td", "lxw-num", w.toFixed(3)));
+      table.appendChild(tr);
+    }
+    return [el("p", "", `Where it reads from at #${position} ${quoted(tokens[position] ?? "")} (largest attention weights):`), table];
+  }
+
+  dispose(): void {
+    for (const fn of this.cleanups) fn();
+    this.root.remove();
+  }
+}
+
+export default {
+  initialize({ model }: { model: Model }) {
+    // Export answers are handled here, once per model (render runs once per view of it).
+    const onMessage = (msg: { kind?: string }, buffers: DataView[]) => { receiveExport(model, msg, buffers, "contributions"); };
+    model.on("msg:custom", onMessage);
+    return () => {
+      model.off("msg:custom", onMessage);
+      forgetExports(model);
+    };
+  },
+  render({ model, el: host }: { model: Model; el: HTMLElement }) {
+    ensureStyle();
+    ensureBlocksStyle();
+    try {
+      const view = new ContributionPane(model, host);
+      return () => view.dispose();
+    } catch (err) {
+      const panel = el("div", "lxw-error", `llmxai_widgets could not open this view: ${err}`);
+      host.appendChild(panel);
+      return () => panel.remove();
+    }
+  },
+};

@@ -1,0 +1,226 @@
+"""``ContributionView``: how much each head, attention bias and MLP wrote directly into one
+token's final logit (JS: js/widgets/contributions.ts)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import traitlets as t
+
+from ..methods.attention import attention
+from ..methods.contributions import ContributionResult, contributions
+from ..methods.forward import check_position, require_causal, token_id, tokens_of
+from ..models.wrapped import LoadedModel, check_text
+from ..wire import encode
+from .base import ExplainerWidget, bundle, in_kernel
+
+
+class ContributionView(ExplainerWidget):
+    """Direct logit attribution of ``target`` (a one-token string such as ``" Paris"`` or an id;
+    None: the model's top prediction) after token ``position`` of ``text``: a layers x [heads...,
+    attention bias, MLP] heatmap of what each part wrote into the target's logit, the embeddings
+    and the constant beside it; together they sum to the model's own logit. Clicking a token in
+    the view explains the prediction after it; the target box follows another token. See
+    :func:`llmxai_widgets.contributions`."""
+
+    _esm = bundle("contributions")
+
+    model_name = t.Unicode("").tag(sync=True)
+    tokens = t.List(t.Unicode()).tag(sync=True)
+    """Every token of the text (untrusted text, drawn as text only)."""
+    position = t.Int(0).tag(sync=True)
+    """The token after which the target is predicted (the view's token strip sets it)."""
+    target = t.Unicode("").tag(sync=True)
+    """The token asked for ("" = the model's top prediction at ``position``)."""
+    target_text = t.Unicode("").tag(sync=True)
+    """The token explained (the one asked for, or the model's prediction)."""
+    target_id = t.Int(-1).tag(sync=True)
+    n_layers = t.Int(0).tag(sync=True)
+    n_heads = t.Int(0).tag(sync=True)
+    logit = t.Float(0.0).tag(sync=True)
+    """The model's own final logit of the target."""
+    total = t.Float(0.0).tag(sync=True)
+    """The sum of every part (equals ``logit`` up to float rounding)."""
+    embed = t.Float(0.0).tag(sync=True)
+    constant = t.Float(0.0).tag(sync=True)
+    heads = t.Dict().tag(sync=True)
+    """Wire tensor ``[layer, head]`` float32, logit units."""
+    attention_bias = t.Dict().tag(sync=True)
+    """Wire tensor ``[layer]`` float32 (zeros when the output projections have no bias)."""
+    mlp = t.Dict().tag(sync=True)
+    """Wire tensor ``[layer]`` float32."""
+    picked = t.Dict().tag(sync=True)
+    """The cell clicked: ``{"layer", "column"}`` (columns: heads, then the bias, then the MLP), or
+    ``{"part": "embed" | "constant"}``; empty when none."""
+    head_attention = t.Dict().tag(sync=True)
+    """The picked head's attention weights at ``position``: wire tensor ``[key]`` float32 with
+    ``layer``, ``head`` and ``position`` fields; empty when no head is picked."""
+    colormap = t.Unicode("RdBu_r").tag(sync=True)
+
+    def __init__(self, model: LoadedModel | None = None, text: str | None = None, target=None, position: int = -1,
+                 *, colormap: str = "RdBu_r", background: bool | None = None):
+        self._model, self._result, self._quiet = model, None, False
+        super().__init__()
+        if model is None:
+            return
+        if not isinstance(model, LoadedModel):
+            raise TypeError(f"model must come from llmxai_widgets.load_model(), got {type(model).__name__}")
+        check_text(text)
+        require_causal(model, "contributions")  # every problem is named before anything runs
+        self._tokens = tokens_of(model, text)
+        position = check_position(position, len(self._tokens))
+        self._target = target
+        label = "" if target is None else model.tokenizer.decode([token_id(model, target)])
+        self._background = background
+        self._quiet = True
+        with self.hold_sync():
+            self.model_name, self.tokens = model.name, list(self._tokens.text)
+            self.n_layers, self.n_heads = model.n_layers, model.n_heads
+            self.position, self.target, self.colormap = position, label, colormap
+        self._quiet = False
+        self._recompute()
+
+    @property
+    def result(self) -> ContributionResult | None:
+        """The :class:`ContributionResult` shown (waits for a running computation)."""
+        self.wait()
+        return self._result
+
+    # -- computation ---------------------------------------------------------------------------
+    def _recompute(self) -> None:
+        self.wait(60)  # one forward pass: let a running one finish rather than race it
+        self._start(self._compute, background=self._background)
+
+    def _compute(self) -> None:
+        self.progress_label = f"splitting the logit after token {self.position} \u2026"
+        result = contributions(self._model, self._tokens, self._target, self.position)
+        self._result = result
+        with self.hold_sync():
+            self.target_text, self.target_id = result.target_text, result.target_id
+            self.logit, self.total = float(result.logit), float(result.total)
+            self.embed, self.constant = float(result.embed), float(result.constant)
+            self.heads = encode(result.heads)
+            self.attention_bias = encode(result.attention_bias)
+            self.mlp = encode(result.mlp)
+            self.progress, self.progress_label, self.status = 1.0, "", "ready"
+        self._pattern_for(self.picked)
+
+    def _pattern_for(self, picked: dict) -> None:
+        """The picked head's attention at ``position`` (one forward pass up to its layer)."""
+        if not picked or picked.get("column", self.n_heads) >= self.n_heads:
+            self.head_attention = {}
+            return
+        layer, head, position = int(picked["layer"]), int(picked["column"]), self.position
+
+        def work():
+            try:
+                row = attention(self._model, self._tokens, layers=[layer]).head(layer, head)[position]
+            except Exception as err:  # the detail panel says it; the heatmap stays
+                self.error = f"could not compute head L{layer} H{head}'s attention: {type(err).__name__}: {err}"
+                return
+            if self.picked == picked and self.position == position:
+                self.head_attention = {**encode(np.asarray(row, np.float32)), "layer": layer, "head": head,
+                                       "position": position}
+
+        if in_kernel() and self._background is not False:
+            threading.Thread(target=work, daemon=True).start()
+        else:
+            work()
+
+    # -- reactions -------------------------------------------------------------------------------
+    @t.observe("position")
+    def _position_changed(self, change) -> None:
+        if self._quiet or self._model is None:
+            return
+        try:
+            position = check_position(change["new"], len(self.tokens))
+        except (IndexError, TypeError) as err:
+            self.error = str(err)  # the current picture stays
+            self._quietly(position=change["old"])
+            return
+        if position != change["new"]:
+            self._quietly(position=position)
+        self.error = ""
+        self._recompute()
+
+    @t.observe("target")
+    def _target_changed(self, change) -> None:
+        if self._quiet or self._model is None:
+            return
+        try:
+            self._follow(change["new"] or None)
+        except (ValueError, IndexError, TypeError) as err:
+            self.error = f"cannot explain {change['new']!r}: {err}"  # the current picture stays
+            self._quietly(target=change["old"])
+
+    def _follow(self, target) -> None:
+        label = "" if target is None else self._model.tokenizer.decode([token_id(self._model, target)])
+        self._quietly(target=label)
+        self.error = ""
+        self._target = target
+        self._recompute()
+
+    def _quietly(self, **values) -> None:
+        self._quiet = True
+        try:
+            for name, value in values.items():
+                setattr(self, name, value)
+        finally:
+            self._quiet = False
+
+    @t.observe("picked")
+    def _picked_changed(self, change) -> None:
+        if self._model is not None and self._result is not None:
+            self._pattern_for(change["new"])
+
+    # -- figures ---------------------------------------------------------------------------------
+    def figure(self, **options):
+        """A :class:`~llmxai_widgets.figures.Figure` of the view: the heatmap (the picked cell
+        outlined), the embeddings and constant, the sum. ``options``:
+        :class:`~llmxai_widgets.figures.FigureOptions` (width, font, title, theme, ...)."""
+        from ..figures import FigureOptions
+        from ..figures.contributions import contributions_figure
+
+        result = self._result
+        if result is None:
+            raise ValueError("nothing to draw yet: the contributions are still being computed (view.wait() waits)")
+        options.setdefault("colormap", self.colormap)
+        options.setdefault("colorbar_label", "logit contribution")
+        picked = self.picked
+        cell = (int(picked["layer"]), int(picked["column"])) if "column" in picked else None
+        return contributions_figure(result, picked=cell, options=FigureOptions(**options))
+
+    def save(self, path, **options):
+        """Write :meth:`figure` to ``path``: .svg, .pdf or .png (``dpi=``, default 200)."""
+        from pathlib import Path
+
+        if Path(path).suffix.lower() == ".html":
+            raise ValueError("ContributionView saves figures as .svg, .pdf or .png; a standalone .html page is not "
+                             "available for this view")
+        return self.figure(**options).save(path, dpi=options.get("dpi", 200))
+
+    def _export_request(self, request: dict) -> tuple[dict, str]:
+        return {}, f"contributions-{self.model_name or 'model'}-position{self.position}"
+
+    def _static_figure(self):
+        return None if self._result is None else self.figure()
+
+    @t.observe("status", "picked")
+    def _static_changed(self, change) -> None:
+        self._static_follows(change)
+
+    def show(self, position: int | None = None, *, target=None) -> ContributionView:
+        """Explain the prediction after token ``position``, or ``target`` ("" for the model's top
+        prediction); a bad value raises and the view keeps its picture."""
+        if target is not None:
+            label = "" if not target else self._model.tokenizer.decode([token_id(self._model, target)])
+            self._target = target or None
+            self._quietly(target=label)
+        if position is not None:
+            self._quietly(position=check_position(position, len(self.tokens)))
+        self._recompute()
+        return self
+
+
+__all__ = ["ContributionView"]
