@@ -259,6 +259,85 @@ ATTRIBUTION = [
     ),
 ]
 
+INSIDE = [
+    new_markdown_cell(
+        "# Inside the blocks: logit lens, what each part adds, and neurons\n\n"
+        "A transformer keeps one vector per token, the *residual stream*, and every block **adds** to it: "
+        "each attention layer (its heads) and each MLP writes something in, and the final norm and "
+        "unembedding turn the last vector into next-token scores. This notebook reads that stream three ways:\n\n"
+        "1. **logit lens**: decode the stream after every block as if it were the last one;\n"
+        "2. **direct logit attribution**: how much each head and each MLP wrote *directly* into the "
+        "prediction's logit (the parts sum to the logit);\n"
+        "3. **neurons**: the MLP's hidden units, which of them fire on which tokens, and the patterns "
+        "(factors) they form.\n\n"
+        "Runs offline on the bundled SmolLM2 (30 blocks, 9 heads each, 1,536 MLP neurons per block)."
+    ),
+    new_code_cell(
+        "import llmxai_widgets as lx\n\n"
+        "model = lx.load_model()\n"
+        "text = 'The capital of France is'\n"
+        "lens = lx.LogitLensView(model, text)\n"
+        "lens"
+    ),
+    new_markdown_cell(
+        "Each row is the stream after one block (*embed*: before the first), each column a position; a cell "
+        "shows the token the stream would predict there, coloured by its probability. Click a cell for its "
+        "top tokens; the chart follows the model's final prediction (here *Paris*) across layers. Notice how "
+        "late *Paris* appears: most layers do not yet \"speak\" in the output vocabulary.\n\n"
+        "**Where it misleads.** The lens reads every layer with the *last* layer's decoder. Early layers use "
+        "their own basis, so their top tokens (commas, spaces) say more about the decoder than about what the "
+        "layer knows. A late, sudden rise is a hint, not proof, that the answer is computed there."
+    ),
+    new_code_cell(
+        "r = lx.logit_lens(model, text, target=' Paris')\n"
+        "print('rank of \" Paris\" at the last position, layer by layer:')\n"
+        "print(dict(zip(r.labels, r.target_ranks[:, -1].tolist())))"
+    ),
+    new_markdown_cell(
+        "## Which heads and MLPs wrote *Paris*?\n\n"
+        "Because every block adds to the stream, the final logit of *Paris* splits exactly into what each "
+        "part wrote (with the final norm's scale frozen at its value on this input). Red parts raised the "
+        "logit, blue ones lowered it; click a head to see which tokens it read from."
+    ),
+    new_code_cell(
+        "parts = lx.ContributionView(model, text)\n"
+        "parts"
+    ),
+    new_code_cell(
+        "c = parts.result\n"
+        "print(f'logit {c.logit:.3f} = sum of parts {c.total:.3f}')\n"
+        "labels, values = c.components()\n"
+        "print('the five parts that raised it most:')\n"
+        "sorted(zip(labels, values.round(2).tolist()), key=lambda part: -part[1])[:5]"
+    ),
+    new_markdown_cell(
+        "**Where it misleads.** *Direct* means only what a part writes straight into the final logit. A head "
+        "that moves information that a *later* MLP turns into *Paris* gets little credit here; causal tracing "
+        "and ablations (later notebooks) measure those indirect effects.\n\n"
+        "## Neurons\n\n"
+        "An MLP neuron is one hidden unit of a block's MLP (for LLaMA-style models, a *gated* unit). Pick a "
+        "layer, hover for values, click a neuron to see where it fires in this text and in a small corpus."
+    ),
+    new_code_cell(
+        "corpus = [\n"
+        "    'Paris is the capital of France.',\n"
+        "    'Berlin is the capital of Germany.',\n"
+        "    'The river flows through the city.',\n"
+        "    'She bought bread, cheese and wine.',\n"
+        "    'Rome was not built in a day.',\n"
+        "]\n"
+        "neurons = lx.NeuronView(model, 'The capital of France is Paris. The capital of Italy is Rome.', corpus=corpus)\n"
+        "neurons"
+    ),
+    new_markdown_cell(
+        "The *Factors* tab splits a layer's activations into a few non-negative patterns (NMF, as in ecco): "
+        "tokens that light up the same group of neurons share a factor.\n\n"
+        "**Where it misleads.** Most neurons respond to several unrelated things (*polysemantic*), and a "
+        "neuron's top examples from five sentences are a tiny sample. Treat a neuron story as a hypothesis "
+        "and test it on more text. Every view saves its figure: `parts.save('parts.pdf')`."
+    ),
+]
+
 
 def write(name: str, cells: list) -> None:
     nb = new_notebook(cells=cells)
@@ -275,3 +354,4 @@ if __name__ == "__main__":
     write("quickstart.ipynb", QUICKSTART)
     write("pairs_and_translation.ipynb", PAIRS_AND_CROSS)
     write("attribution.ipynb", ATTRIBUTION)
+    write("inside_the_blocks.ipynb", INSIDE)

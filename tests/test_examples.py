@@ -33,7 +33,7 @@ def test_example_notebook_runs(path, tmp_path):
     for entry in saved:
         assert entry["state"]["status"] == "ready", entry["state"].get("error")
         paths = [b["path"] for b in entry.get("buffers", [])]
-        assert ["pattern", "data"] in paths or ["scores", "data"] in paths, "the saved notebook keeps the drawn bytes"
+        assert any(p[-1] == "data" for p in paths), "the saved notebook keeps the drawn bytes"
 
     # every view is followed by its static figure, drawn once the view was ready
     for cell in nb.cells:
@@ -41,11 +41,11 @@ def test_example_notebook_runs(path, tmp_path):
         for i, out in enumerate(outs):
             if WIDGET_MIME in out.get("data", {}):
                 static = outs[i + 1]["data"]
-                assert static["text/html"].startswith('<img alt="llmxai-widgets figure: A'), static
+                assert static["text/html"].startswith('<img alt="llmxai-widgets figure: '), static
                 assert base64.b64decode(static["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
 
     # nbconvert: the static figures are in the HTML (its widget views need a CDN this machine lacks)
     from nbconvert import HTMLExporter
 
     html, _ = HTMLExporter().from_notebook_node(nb)
-    assert html.count('alt="llmxai-widgets figure: A') == len(views)
+    assert html.count('alt="llmxai-widgets figure: ') == len(views)
