@@ -24,9 +24,7 @@ from .methods.neurons import (
 )
 from .models import LoadedModel, Tokens, load_model
 from .results import AttentionResult
-from .widgets import AttentionView, AttributionView
-from .widgets import ContributionView, LogitLensView
-from .widgets import NeuronView
+from .widgets import AttentionView, AttributionView, ContributionView, LogitLensView, NeuronView
 from .bertviz_compat import head_view, model_view  # noqa: E402  (needs the widgets)
 from .widgets.export_html import save_html, to_html  # noqa: E402
 

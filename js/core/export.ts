@@ -1,7 +1,7 @@
 // The Export buttons every view shares. A button asks Python for the figure on screen (drawn by
 // the code of view.save(): ExplainerWidget._export_for_download in llmxai_widgets/widgets/base.py),
 // which sends the file's bytes back as an "export" message; the browser downloads them.
-import { el } from "./dom";
+import { el, ensureStyle } from "./dom";
 import { WidgetModel } from "./model";
 
 export type ExportFormat = "svg" | "png";
@@ -77,4 +77,36 @@ export function receiveExport(model: Exporting, msg: ExportAnswer, buffers: Data
 
 export function forgetExports(model: Exporting): void {
   answered.delete(model.get("widget_id"));
+}
+
+/** The anywidget module of a view with export buttons: ``initialize`` listens for export answers
+ * once per model; ``render`` adds the styles and opens the view, or says why it could not (a cell
+ * is never left blank). ``open`` returns the view; its ``dispose`` runs when the output goes. */
+export function viewModule<M extends Exporting>(
+  stem: string,
+  open: (model: M, host: HTMLElement) => { dispose(): void },
+  styles: (() => void)[] = [],
+) {
+  return {
+    initialize({ model }: { model: M }) {
+      const onMessage = (msg: ExportAnswer, buffers: DataView[]) => { receiveExport(model, msg, buffers, stem); };
+      model.on("msg:custom", onMessage);
+      return () => {
+        model.off("msg:custom", onMessage);
+        forgetExports(model);
+      };
+    },
+    render({ model, el: host }: { model: M; el: HTMLElement }) {
+      ensureStyle();
+      styles.forEach((add) => add());
+      try {
+        const view = open(model, host);
+        return () => view.dispose();
+      } catch (err) {
+        const panel = el("div", "lxw-error", `llmxai_widgets could not open this view: ${err}`);
+        host.appendChild(panel);
+        return () => panel.remove();
+      }
+    },
+  };
 }

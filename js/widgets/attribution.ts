@@ -1,8 +1,8 @@
 // AttributionView frontend. Synced state: llmxai_widgets/widgets/attribution.py (AttributionView).
 import { ErrorPanel, ProgressLine } from "../core/chrome";
 import { colorIndex, cssColor, rgb } from "../core/colors";
-import { addOptions, el, ensureStyle } from "../core/dom";
-import { ExportFormat, download, exportGroup, forgetExports, isDarkTheme, receiveExport, requestExport } from "../core/export";
+import { addOptions, el } from "../core/dom";
+import { download, ExportFormat, exportGroup, isDarkTheme, requestExport, viewModule } from "../core/export";
 import { drawColorBar, measureLabels } from "../core/heatmap";
 import { displayToken } from "../core/layout";
 import { MatrixCanvas } from "../core/matrix";
@@ -307,25 +307,4 @@ class AttributionPane {
   }
 }
 
-export default {
-  initialize({ model }: { model: Model }) {
-    // Export answers are handled here, once per model (render runs once per view of it).
-    const onMessage = (msg: { kind?: string }, buffers: DataView[]) => { receiveExport(model, msg, buffers, "attribution"); };
-    model.on("msg:custom", onMessage);
-    return () => {
-      model.off("msg:custom", onMessage);
-      forgetExports(model);
-    };
-  },
-  render({ model, el: host }: { model: Model; el: HTMLElement }) {
-    ensureStyle();
-    try {
-      const view = new AttributionPane(model, host);
-      return () => view.dispose();
-    } catch (err) {
-      const panel = el("div", "lxw-error", `llmxai_widgets could not open this view: ${err}`);
-      host.appendChild(panel);
-      return () => panel.remove();
-    }
-  },
-};
+export default viewModule<Model>("attribution", (model, host) => new AttributionPane(model, host));

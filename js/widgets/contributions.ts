@@ -1,11 +1,11 @@
 // ContributionView frontend. Synced state: llmxai_widgets/widgets/contributions.py (ContributionView).
 import { Legend, TargetPicker, ensureBlocksStyle, onThemeChange, quoted, tokenStrip } from "../core/blocks";
-import { CellGrid, GridCell } from "../core/cellgrid";
+import { CellGrid } from "../core/cellgrid";
 import { ErrorPanel, ProgressLine } from "../core/chrome";
 import { colorIndex } from "../core/colors";
 import { Parts, allValues, columnLabels, componentName, extent, formatValue, gridValue, rankAmong, signed } from "../core/contrib";
-import { el, ensureStyle } from "../core/dom";
-import { exportGroup, forgetExports, receiveExport, requestExport } from "../core/export";
+import { el } from "../core/dom";
+import { exportGroup, requestExport, viewModule } from "../core/export";
 import { WireTrait } from "../core/lens";
 import { BaseState, WidgetModel } from "../core/model";
 import { WireHeader, decodeTrait } from "../core/wire";
@@ -239,26 +239,4 @@ class ContributionPane {
   }
 }
 
-export default {
-  initialize({ model }: { model: Model }) {
-    // Export answers are handled here, once per model (render runs once per view of it).
-    const onMessage = (msg: { kind?: string }, buffers: DataView[]) => { receiveExport(model, msg, buffers, "contributions"); };
-    model.on("msg:custom", onMessage);
-    return () => {
-      model.off("msg:custom", onMessage);
-      forgetExports(model);
-    };
-  },
-  render({ model, el: host }: { model: Model; el: HTMLElement }) {
-    ensureStyle();
-    ensureBlocksStyle();
-    try {
-      const view = new ContributionPane(model, host);
-      return () => view.dispose();
-    } catch (err) {
-      const panel = el("div", "lxw-error", `llmxai_widgets could not open this view: ${err}`);
-      host.appendChild(panel);
-      return () => panel.remove();
-    }
-  },
-};
+export default viewModule<Model>("contributions", (model, host) => new ContributionPane(model, host), [ensureBlocksStyle]);

@@ -3,8 +3,8 @@ import { Legend, TargetPicker, ensureBlocksStyle, onThemeChange, quoted } from "
 import { CellGrid, GridCell } from "../core/cellgrid";
 import { ErrorPanel, ProgressLine } from "../core/chrome";
 import { colorIndex } from "../core/colors";
-import { addOptions, el, ensureStyle } from "../core/dom";
-import { exportGroup, forgetExports, isDarkTheme, receiveExport, requestExport } from "../core/export";
+import { addOptions, el } from "../core/dom";
+import { exportGroup, isDarkTheme, requestExport, viewModule } from "../core/export";
 import { displayToken } from "../core/layout";
 import { LensData, LensTraits, formatProb, rowLabel, stepWindow } from "../core/lens";
 import { LineChart } from "../core/linechart";
@@ -284,26 +284,4 @@ class LensPane {
   }
 }
 
-export default {
-  initialize({ model }: { model: Model }) {
-    // Export answers are handled here, once per model (render runs once per view of it).
-    const onMessage = (msg: { kind?: string }, buffers: DataView[]) => { receiveExport(model, msg, buffers, "logit-lens"); };
-    model.on("msg:custom", onMessage);
-    return () => {
-      model.off("msg:custom", onMessage);
-      forgetExports(model);
-    };
-  },
-  render({ model, el: host }: { model: Model; el: HTMLElement }) {
-    ensureStyle();
-    ensureBlocksStyle();
-    try {
-      const view = new LensPane(model, host);
-      return () => view.dispose();
-    } catch (err) {
-      const panel = el("div", "lxw-error", `llmxai_widgets could not open this view: ${err}`);
-      host.appendChild(panel);
-      return () => panel.remove();
-    }
-  },
-};
+export default viewModule<Model>("logit-lens", (model, host) => new LensPane(model, host), [ensureBlocksStyle]);

@@ -1,8 +1,8 @@
 // NeuronView frontend. Synced state: llmxai_widgets/widgets/neurons.py (NeuronView).
 import { ErrorPanel, ProgressLine } from "../core/chrome";
 import { colorIndex } from "../core/colors";
-import { el, ensureStyle } from "../core/dom";
-import { ExportFormat, download, forgetExports, isDarkTheme, receiveExport, requestExport } from "../core/export";
+import { el } from "../core/dom";
+import { download, ExportFormat, isDarkTheme, requestExport, viewModule } from "../core/export";
 import { FactorsPane, FactorsPayload } from "../core/factors";
 import { drawColorBar } from "../core/heatmap";
 import { displayToken } from "../core/layout";
@@ -266,26 +266,4 @@ function muted(style: CSSStyleDeclaration): string {
   return style.getPropertyValue("--jp-ui-font-color2").trim() || "#616161";
 }
 
-export default {
-  initialize({ model }: { model: Model }) {
-    // Export answers are handled here, once per model (render runs once per view of it).
-    const onMessage = (msg: { kind?: string }, buffers: DataView[]) => { receiveExport(model, msg, buffers, "neurons"); };
-    model.on("msg:custom", onMessage);
-    return () => {
-      model.off("msg:custom", onMessage);
-      forgetExports(model);
-    };
-  },
-  render({ model, el: host }: { model: Model; el: HTMLElement }) {
-    ensureStyle();
-    ensureNeuronStyle();
-    try {
-      const view = new NeuronPane(model, host);
-      return () => view.dispose();
-    } catch (err) {
-      const panel = el("div", "lxw-error", `llmxai_widgets could not open this view: ${err}`);
-      host.appendChild(panel);
-      return () => panel.remove();
-    }
-  },
-};
+export default viewModule<Model>("neurons", (model, host) => new NeuronPane(model, host), [ensureNeuronStyle]);

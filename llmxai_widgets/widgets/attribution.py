@@ -284,17 +284,6 @@ class AttributionView(ExplainerWidget):
                                    label=options["colorbar_label"],
                                    options=FigureOptions(**options))
 
-    def save(self, path, view: str | None = None, **options):
-        """Write :meth:`figure` (``view="text"`` or ``"matrix"``, default what the view shows) to
-        ``path``: .svg, .pdf or .png (``dpi=``, default 200). Needs no browser and no kernel."""
-        from pathlib import Path
-
-        if Path(path).suffix.lower() == ".html":
-            raise ValueError("AttributionView saves figures as .svg, .pdf or .png; a standalone .html page is not "
-                             "available for this view")
-        dpi = options.get("dpi", 200)
-        return self.figure(view, **options).save(path, dpi=dpi)
-
     def _export_request(self, request: dict) -> tuple[dict, str]:
         """The Export buttons (see base.py): the text of the target row on screen, or the matrix
         (its zoom window too)."""

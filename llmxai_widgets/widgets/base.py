@@ -214,6 +214,15 @@ class ExplainerWidget(anywidget.AnyWidget):
     # -- the Export buttons (js/core/export.ts) ------------------------------------------------
     EXPORT_DPI = 200
 
+    def save(self, path, *args, **options):
+        """Write :meth:`figure` (``args`` and ``options`` go to it) to ``path``: .svg, .pdf or .png
+        (``dpi=``, default 200). Needs no browser and no kernel. Views that also write standalone
+        .html pages override this."""
+        if Path(path).suffix.lower() == ".html":
+            raise ValueError(f"{type(self).__name__} saves figures as .svg, .pdf or .png; a standalone .html page "
+                             f"is not available for this view")
+        return self.figure(*args, **options).save(path, dpi=options.get("dpi", 200))
+
     def _export_request(self, request: dict) -> tuple[dict, str]:
         """``figure()`` options for what an Export button's ``request`` says is on screen, and
         the download's file name without its suffix. Views with Export buttons override."""

@@ -191,15 +191,6 @@ class ContributionView(ExplainerWidget):
         cell = (int(picked["layer"]), int(picked["column"])) if "column" in picked else None
         return contributions_figure(result, picked=cell, options=FigureOptions(**options))
 
-    def save(self, path, **options):
-        """Write :meth:`figure` to ``path``: .svg, .pdf or .png (``dpi=``, default 200)."""
-        from pathlib import Path
-
-        if Path(path).suffix.lower() == ".html":
-            raise ValueError("ContributionView saves figures as .svg, .pdf or .png; a standalone .html page is not "
-                             "available for this view")
-        return self.figure(**options).save(path, dpi=options.get("dpi", 200))
-
     def _export_request(self, request: dict) -> tuple[dict, str]:
         return {}, f"contributions-{self.model_name or 'model'}-position{self.position}"
 

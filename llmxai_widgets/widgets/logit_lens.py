@@ -240,15 +240,6 @@ class LogitLensView(ExplainerWidget):
             selected = int(result.positions[-1])
         return logit_lens_figure(result, selected=selected, chart=chart, log=log, options=FigureOptions(**options))
 
-    def save(self, path, **options):
-        """Write :meth:`figure` to ``path``: .svg, .pdf or .png (``dpi=``, default 200)."""
-        from pathlib import Path
-
-        if Path(path).suffix.lower() == ".html":
-            raise ValueError("LogitLensView saves figures as .svg, .pdf or .png; a standalone .html page is not "
-                             "available for this view")
-        return self.figure(**options).save(path, dpi=options.get("dpi", 200))
-
     def _export_request(self, request: dict) -> tuple[dict, str]:
         return {"log": bool(request.get("log", False))}, (
             f"logit-lens-{self.model_name or 'model'}-tokens{self.window_start}-{self.window_start + self.window_size - 1}")

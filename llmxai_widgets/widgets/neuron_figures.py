@@ -4,8 +4,6 @@ columns, colour scale and tokens as the screen (rules in ``neuron_panes.py``), d
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ..figures.matrix import _span
 from .neuron_panes import color_max, columns_for
 
@@ -84,14 +82,6 @@ class NeuronFigures:
         return heatmap_figure(values[r0:r1][:, shown], self.tokens[r0:r1], [str(int(n)) for n in shown],
                               vrange=(-c, c), axes=("tokens {}-{}", f"neuron columns {{}}-{{}} ({order})"),
                               first=(r0, c0), options=FigureOptions(**options))
-
-    def save(self, path, view: str | None = None, **options):
-        """Write :meth:`figure` to ``path``: .svg, .pdf or .png (``dpi=``, default 200)."""
-        if Path(path).suffix.lower() == ".html":
-            raise ValueError("NeuronView saves figures as .svg, .pdf or .png; a standalone .html page is not "
-                             "available for this view")
-        dpi = options.get("dpi", 200)
-        return self.figure(view, **options).save(path, dpi=dpi)
 
     def _export_request(self, request: dict) -> tuple[dict, str]:
         """The Export buttons (see base.py): the open tab (its zoom window too) or the neuron detail."""
