@@ -6,6 +6,7 @@ travel as custom messages tagged with a ``kind`` and are only a faster path to t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -213,6 +214,25 @@ class ExplainerWidget(anywidget.AnyWidget):
 
     # -- the Export buttons (js/core/export.ts) ------------------------------------------------
     EXPORT_DPI = 200
+
+    _quiet = False
+    """True while the widget sets its own traits (observers that recompute skip those changes)."""
+
+    @contextlib.contextmanager
+    def _silent(self):
+        """Trait changes made inside do not start a recomputation (observers check ``_quiet``)."""
+        self._quiet = True
+        try:
+            yield
+        finally:
+            self._quiet = False
+
+    def _quietly(self, **values) -> None:
+        """Set traits without starting a recomputation (e.g. putting back a value the user
+        asked for that was refused, or showing where a clamped value ended up)."""
+        with self._silent():
+            for name, value in values.items():
+                setattr(self, name, value)
 
     def save(self, path, *args, **options):
         """Write :meth:`figure` (``args`` and ``options`` go to it) to ``path``: .svg, .pdf or .png

@@ -60,7 +60,7 @@ class ContributionView(ExplainerWidget):
 
     def __init__(self, model: LoadedModel | None = None, text: str | None = None, target=None, position: int = -1,
                  *, colormap: str = "RdBu_r", background: bool | None = None):
-        self._model, self._result, self._quiet = model, None, False
+        self._model, self._result = model, None
         super().__init__()
         if model is None:
             return
@@ -73,12 +73,10 @@ class ContributionView(ExplainerWidget):
         self._target = target
         label = "" if target is None else model.tokenizer.decode([token_id(model, target)])
         self._background = background
-        self._quiet = True
-        with self.hold_sync():
+        with self.hold_sync(), self._silent():
             self.model_name, self.tokens = model.name, list(self._tokens.text)
             self.n_layers, self.n_heads = model.n_layers, model.n_heads
             self.position, self.target, self.colormap = position, label, colormap
-        self._quiet = False
         self._recompute()
 
     @property
@@ -160,14 +158,6 @@ class ContributionView(ExplainerWidget):
         self.error = ""
         self._target = target
         self._recompute()
-
-    def _quietly(self, **values) -> None:
-        self._quiet = True
-        try:
-            for name, value in values.items():
-                setattr(self, name, value)
-        finally:
-            self._quiet = False
 
     @t.observe("picked")
     def _picked_changed(self, change) -> None:

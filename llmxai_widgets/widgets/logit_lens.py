@@ -70,7 +70,7 @@ class LogitLensView(ExplainerWidget):
         self._model, self._result = model, None
         self._cache: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
-        self._busy, self._wanted, self._quiet = False, None, False
+        self._busy, self._wanted = False, None
         super().__init__()
         if model is None:
             return
@@ -104,18 +104,6 @@ class LogitLensView(ExplainerWidget):
         return self._result
 
     # -- computation ---------------------------------------------------------------------------
-    def _silent(self):
-        view = self
-
-        class Quiet:  # trait changes made here do not recompute
-            def __enter__(self):
-                view._quiet = True
-
-            def __exit__(self, *exc):
-                view._quiet = False
-
-        return Quiet()
-
     def _request(self) -> None:
         """Compute the window and target the traits ask for (a running computation picks the
         newest request up when it finishes, so quick clicks do not queue up work)."""
