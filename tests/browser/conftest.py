@@ -279,6 +279,18 @@ def lab_page(browser, lab_server):
     context.close()
 
 
+@pytest.fixture
+def own_page(browser):
+    """A page of its own for one test (large viewport, device pixel ratio 2, downloads allowed):
+    leaving another test's notebook in lab_page would stop at "leave the page?". A module may
+    override it (e.g. with a taller viewport)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, device_scale_factor=2, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
 @pytest.fixture(scope="session")
 def open_notebook(lab_server):
     """``open_notebook(page, name)``: a new notebook ``name``.ipynb open in ``page`` with an idle kernel."""

@@ -90,16 +90,6 @@ def test_token_colours_match_captum_and_a_click_shows_its_row(lab_page, open_not
     assert not notebook.page_errors, notebook.page_errors
 
 
-@pytest.fixture
-def own_page(browser):
-    """A page of its own: leaving the other test's notebook in lab_page would stop at "leave the page?"."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, device_scale_factor=2, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
-
-
 def test_export_buttons_download_the_matrix_and_the_text(own_page, open_notebook, artifacts):
     """The toolbar's SVG and PNG buttons download what the view draws, drawn by Python's figure
     code: the matrix (every token as escaped text; the PNG's cells have the canvas's colours),

@@ -104,3 +104,27 @@ def test_pairs_and_translation_lesson_draws_both_kinds(lab_page, open_notebook, 
     pair.locator("xpath=ancestor::div[contains(@class, 'lxw-root')]").screenshot(path=str(artifacts / "lesson-pair.png"))
     assert not notebook.page_errors, notebook.page_errors
     assert not outside, f"requests left the machine: {outside[:5]}"
+
+
+@pytest.mark.parametrize(("name", "views"), [("attribution", ("view", "contrast")),
+                                             ("inside_the_blocks", ("lens", "parts", "neurons"))])
+def test_later_lessons_draw_every_view_offline(own_page, open_notebook, artifacts, name, views):
+    """The attribution and inside-the-blocks lessons: every cell runs, every view finishes
+    computing with no error panel, and nothing is fetched from outside the machine."""
+    page = own_page
+    notebook, outside = run_all(page, open_notebook, name, EXAMPLES / f"{name}.ipynb")
+    roots = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .lxw-root")
+    roots.nth(len(views) - 1).wait_for(state="visible", timeout=60_000)
+    assert roots.count() == len(views)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:insert-cell-below')")  # a code cell after the lesson
+    out = notebook.run("for v in (" + ", ".join(views) + ",):\n    v.wait(120)\n"
+                       "print(*[v.status + ':' + v.error for v in (" + ", ".join(views) + ",)])")
+    statuses = out.locator(".jp-OutputArea-output").inner_text().split()
+    assert statuses == ["ready:"] * len(views), statuses
+    for k in range(len(views)):
+        errors = [e for e in roots.nth(k).locator(".lxw-error").all() if e.is_visible()]
+        assert not errors, errors[0].inner_text()
+    assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']").count() == 0
+    roots.last.screenshot(path=str(artifacts / f"lesson-{name}-last-view.png"))
+    assert not notebook.page_errors, notebook.page_errors
+    assert not outside, f"requests left the machine: {outside[:5]}"
