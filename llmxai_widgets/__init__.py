@@ -12,6 +12,7 @@ from .methods.attention import encoder_decoder_attention
 from .methods.attribution import AttributionResult, attribute
 from .methods.contributions import ContributionResult, contributions
 from .methods.head_summary import HeadSummary, head_summary
+from .methods.locate import CausalTraceResult, PatchingResult, causal_trace, patch
 from .methods.logit_lens import LogitLensResult, logit_lens
 from .methods.neurons import (
     NeuronExample,
@@ -33,6 +34,7 @@ __all__ = [
     "AttentionView",
     "AttributionResult",
     "AttributionView",
+    "CausalTraceResult",
     "ContributionResult",
     "ContributionView",
     "HeadSummary",
@@ -43,11 +45,13 @@ __all__ = [
     "NeuronExample",
     "NeuronResult",
     "NeuronView",
+    "PatchingResult",
     "Tokens",
     "TopActivations",
     "__version__",
     "attention",
     "attribute",
+    "causal_trace",
     "contributions",
     "encoder_decoder_attention",
     "head_summary",
@@ -57,6 +61,7 @@ __all__ = [
     "model_view",
     "neurons",
     "nmf",
+    "patch",
     "save_html",
     "to_html",
     "top_activating",
