@@ -22,6 +22,7 @@ Sites (what can be patched), per block ``layer``:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
@@ -328,26 +329,34 @@ def record(model: LoadedModel, ids: torch.Tensor, *, embed: Callable | None = No
     return states
 
 
-def _logits(model: LoadedModel, ids: torch.Tensor) -> torch.Tensor:
+def _logits(model: LoadedModel, ids: torch.Tensor, cache=None) -> torch.Tensor:
     from ..attribution.core import _takes_logits_to_keep
 
     kwargs = {"logits_to_keep": 1} if _takes_logits_to_keep(model.model) else {}
+    if cache is not None:
+        kwargs["cache" if "cache" in inspect.signature(model.model.forward).parameters else "past_key_values"] = cache
     out = model.model(input_ids=ids.to(model.device), use_cache=False, **kwargs)
     return out.logits[:, -1].float()  # any logit soft-capping is applied inside the model's forward
 
 
 def run_patched(model: LoadedModel, ids: torch.Tensor, start: int, hidden: torch.Tensor,
-                patches: Sequence[Patch] = ()) -> torch.Tensor:
+                patches: Sequence[Patch] = (), past: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Float32 last-position logits ``[run, vocab]`` of runs that enter block ``start`` with
     ``hidden[run, token, d_model]`` (every block below is skipped) and get ``patches`` on the way.
-    ``ids[token]``: the tokens (only their positions matter above the embeddings)."""
+    ``ids[token]``: the tokens (only their positions matter above the embeddings).
+
+    ``past = (keys, values)``, each ``[layer, run, kv_head, prefix, head_dim]``: the first
+    ``prefix`` tokens are unchanged in every run, so their keys and values are given (a cache)
+    and only the rest is computed: ``hidden`` and the patches' positions then cover tokens
+    ``prefix..`` only (a "kv" patch still gives every token's keys)."""
     plan = _Plan()
     for p in patches:
         if p.layer < start:
             raise ValueError(f"a patch at block {p.layer} cannot apply to runs that start at block {start}")
         plan.add(p)
     runs = hidden.shape[0]
-    batch_ids = ids.reshape(1, -1).expand(runs, -1)
+    prefix = 0 if past is None else past[0].shape[-2]
+    batch_ids = ids[prefix:].reshape(1, -1).expand(runs, -1)
     needs_kv = any(kind == "kv" for kind, _ in plan.patches)
     with ExitStack() as stack:
         if needs_kv:
@@ -356,7 +365,16 @@ def run_patched(model: LoadedModel, ids: torch.Tensor, start: int, hidden: torch
             stack.enter_context(_kv_kernel(model, state))
         _patch_hooks(model, plan, stack, start)
         stack.enter_context(_skipping(model, start, hidden.to(model.device)))
-        return _logits(model, batch_ids).cpu()
+        return _logits(model, batch_ids, None if past is None else _cache(model, past)).cpu()
+
+
+def _cache(model: LoadedModel, past: tuple[torch.Tensor, torch.Tensor]):
+    from transformers import DynamicCache
+
+    keys, values = past
+    device = model.device
+    return DynamicCache(ddp_cache_data=[(keys[l].to(device), values[l].to(device)) for l in range(len(keys))],
+                        config=model.config)
 
 
 def chunks(n_runs: int, n_tokens: int, limit: int = MAX_BATCH_TOKENS) -> list[slice]:

@@ -4,6 +4,11 @@ A cell patches ``donor``'s activation into ``base``: a token of the residual str
 what the attention or MLP wrote at a token (in a window of blocks for causal tracing), one query
 head's output, or one key/value head's keys and values. ``base`` may hold several runs (causal
 tracing's noise samples); ``donor`` holds one.
+
+A patch at token ``t`` cannot change tokens before ``t`` (the model is causal), so a batch of
+cells at tokens ``t >= p`` reuses ``base``'s keys and values of tokens ``0..p-1`` and computes
+only the rest. Token cells are batched in small groups of neighbouring tokens for that reason;
+head cells share the prefix the two prompts have in common.
 """
 
 from __future__ import annotations
@@ -16,59 +21,81 @@ from ...models.wrapped import LoadedModel
 from ..attention import Cancelled
 from . import engine
 
+TOKEN_SITES = ("residual", "attention", "mlp")
+GROUP_ROWS = 8
+"""Rows per batch of token cells: small groups keep each group's shared prefix long."""
+
 
 def cell_batch(model: LoadedModel, kind: str, layers: Sequence[int], cells: Sequence[int], base: engine.States,
-               donor: engine.States) -> tuple[int, torch.Tensor, list[engine.Patch]]:
-    """``(start block, hidden[row, token, d_model], patches)`` for ``cells`` (tokens for
+               donor: engine.States, prefix: int = 0):
+    """``(start block, hidden[row, token, d_model], patches, past)`` for ``cells`` (tokens for
     "residual"/"attention"/"mlp", query heads for "head", key/value heads for "kv") patched at
-    ``layers`` (one block, or causal tracing's window). Row ``i * runs + r`` is cell ``i`` on base run ``r``."""
+    ``layers`` (one block, or causal tracing's window); tokens before ``prefix`` come from
+    ``base``'s cached keys and values (``past``, None when ``prefix`` is 0). Row ``i * runs + r`` is
+    cell ``i`` on base run ``r``."""
     runs = base.resid.shape[1]
     at = torch.as_tensor(list(cells)).repeat_interleave(runs)
     rows = torch.arange(len(at))
+    past = None
+    if prefix:
+        of_run = torch.arange(runs).repeat(len(cells))
+        past = (base.key[:, of_run, :, :prefix], base.value[:, of_run, :, :prefix])
+    tail = slice(prefix, None)
     if kind == "residual":
         (layer,) = layers
-        hidden = base.resid[layer + 1].repeat(len(cells), 1, 1)
-        hidden[rows, at] = donor.resid[layer + 1][0, at]
-        return layer + 1, hidden, []
-    hidden = base.resid[layers[0]].repeat(len(cells), 1, 1)
-    if kind in ("attention", "mlp"):
+        hidden = base.resid[layer + 1][:, tail].repeat(len(cells), 1, 1)
+        hidden[rows, at - prefix] = donor.resid[layer + 1][0, at]
+        return layer + 1, hidden, [], past
+    hidden = base.resid[layers[0]][:, tail].repeat(len(cells), 1, 1)
+    if kind in TOKEN_SITES:
         site = donor.site(kind)
-        return layers[0], hidden, [engine.Patch(kind, l, rows, site[l][0, at], positions=at) for l in layers]
+        return layers[0], hidden, [engine.Patch(kind, l, rows, site[l][0, at], positions=at - prefix) for l in layers], past
     (layer,) = layers
     if kind == "head":
         size = donor.z.shape[-1] // model.n_heads
-        z = donor.z[layer, 0].reshape(donor.z.shape[2], model.n_heads, size).transpose(0, 1)  # [head, token, dim]
-        return layer, hidden, [engine.Patch("head", layer, rows, z[at], index=at)]
+        z = donor.z[layer, 0, tail].reshape(hidden.shape[1], model.n_heads, size).transpose(0, 1)  # [head, token, dim]
+        return layer, hidden, [engine.Patch("head", layer, rows, z[at], index=at)], past
     if kind == "kv":
-        keys, values = donor.key[layer, 0][at], donor.value[layer, 0][at]
-        return layer, hidden, [engine.Patch("kv", layer, rows, (keys, values), index=at)]
+        keys, values = donor.key[layer, 0][at], donor.value[layer, 0][at]  # every token: the kernel sees them all
+        return layer, hidden, [engine.Patch("kv", layer, rows, (keys, values), index=at)], past
     raise ValueError(f"unknown site {kind!r}")
+
+
+def _groups(kind: str, cells: list[int], runs: int, n_tokens: int, shared: int, cached: bool) -> list[tuple[list[int], int]]:
+    """Batches of cells with the prefix each can reuse."""
+    limit = max(1, engine.MAX_BATCH_TOKENS // (n_tokens * runs))
+    if kind not in TOKEN_SITES:
+        return [(cells[i : i + limit], shared if cached else 0) for i in range(0, len(cells), limit)]
+    size = min(limit, max(1, -(-GROUP_ROWS // runs))) if cached else limit
+    ordered = sorted(cells)
+    return [(ordered[i : i + size], ordered[i] if cached else 0) for i in range(0, len(ordered), size)]
 
 
 def run_cells(model: LoadedModel, ids: torch.Tensor, kind: str, layers: Sequence[int], cells: Sequence[int],
               base: engine.States, donor: engine.States, read: Callable[[torch.Tensor], torch.Tensor],
-              cancelled: Callable[[], bool] | None = None) -> torch.Tensor:
-    """``read(logits)`` of every cell, averaged over the base runs: ``[cell]`` float32.
+              cancelled: Callable[[], bool] | None = None, shared: int = 0) -> dict[int, float]:
+    """``{cell: read(logits) averaged over the base runs}``.
 
-    ``read`` maps last-position logits ``[row, vocab]`` to one value per row. Batches hold at most
+    ``read`` maps last-position logits ``[row, vocab]`` to one value per row; ``shared``: how many
+    leading tokens base and donor have in common (reused by head cells). Batches hold at most
     :data:`engine.MAX_BATCH_TOKENS` tokens; ``cancelled()`` is asked before each batch."""
     runs, n_tokens = base.resid.shape[1], len(ids)
-    per_batch = max(1, engine.MAX_BATCH_TOKENS // (n_tokens * runs))
-    out = torch.empty(len(cells))
-    for i in range(0, len(cells), per_batch):
+    cached = base.key is not None
+    out: dict[int, float] = {}
+    for group, prefix in _groups(kind, list(cells), runs, n_tokens, shared, cached):
         if cancelled is not None and cancelled():
             raise Cancelled
-        chunk = list(cells[i : i + per_batch])
-        start, hidden, patches = cell_batch(model, kind, layers, chunk, base, donor)
+        start, hidden, patches, past = cell_batch(model, kind, layers, group, base, donor, prefix)
         with model.lock, torch.inference_mode():
-            logits = engine.run_patched(model, ids, start, hidden, patches)
-        out[i : i + len(chunk)] = read(logits).reshape(len(chunk), runs).mean(1)
+            logits = engine.run_patched(model, ids, start, hidden, patches, past)
+        values = read(logits).reshape(len(group), runs).mean(1)
+        out.update(zip(group, values.tolist()))
     return out
 
 
 def cell_logits(model: LoadedModel, ids: torch.Tensor, kind: str, layers: Sequence[int], cell: int,
                 base: engine.States, donor: engine.States) -> torch.Tensor:
     """Last-position logits ``[run, vocab]`` of one cell's patched runs (its top tokens, on a click)."""
-    start, hidden, patches = cell_batch(model, kind, layers, [cell], base, donor)
+    start, hidden, patches, past = cell_batch(model, kind, layers, [cell], base, donor)
     with model.lock, torch.inference_mode():
-        return engine.run_patched(model, ids, start, hidden, patches)
+        return engine.run_patched(model, ids, start, hidden, patches, past)

@@ -123,6 +123,7 @@ def patch(model: LoadedModel, clean: str | Tokens, corrupt: str | Tokens, *, met
     per-token sites. ``direction``: "denoising" (clean into corrupted) or "noising" (corrupted
     into clean). ``on_layer(layer, result)`` / ``cancelled()`` as :func:`causal_trace`.
     """
+    engine.check_patchable(model, kv=False, purpose="patch")
     kinds = check_kinds(sites, PATCH_SITES, "sites")
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be 'denoising' (clean into corrupted) or 'noising' (corrupted into clean); "
@@ -133,14 +134,14 @@ def patch(model: LoadedModel, clean: str | Tokens, corrupt: str | Tokens, *, met
     from ..attention_capture import supports_capture
 
     kv = "heads" in kinds and supports_capture(model.model)
-    engine.check_patchable(model, kv=kv, purpose="patch")
     notes = [] if kv or "heads" not in kinds else [
         f"key/value heads were not patched: the attention kernel of {model.config.model_type!r} models is not checked"]
     measure = metric_fn(metric, answer_ids)
     ids_a, ids_b = torch.as_tensor(a.ids), torch.as_tensor(b.ids)
     with model.lock, torch.inference_mode():
-        states_a = engine.record(model, ids_a[None], heads="heads" in kinds, kv=kv)
-        states_b = engine.record(model, ids_b[None], heads="heads" in kinds, kv=kv)
+        # keys and values always where the kernel allows: patched runs reuse the tokens before the patch
+        states_a = engine.record(model, ids_a[None], heads="heads" in kinds, kv=supports_capture(model.model))
+        states_b = engine.record(model, ids_b[None], heads="heads" in kinds, kv=supports_capture(model.model))
     m_clean, m_corrupt = float(measure(states_a.logits)[0]), float(measure(states_b.logits)[0])
     if abs(m_clean - m_corrupt) < 1e-6:
         raise ValueError(f"the clean and corrupted runs give the same {metric} ({m_clean:.4f}), so there is nothing to "
@@ -203,13 +204,13 @@ def _estimate(model, ids, base, donor, measure, kinds, kv, normal, cells) -> dic
 def _fill(model, ids, kind, layer, result, base, donor, measure, normal, untouched, cancelled) -> None:
     if kind in ("heads", "kv_heads"):
         n = model.n_heads if kind == "heads" else model.n_kv_heads
-        values = grid.run_cells(model, ids, "head" if kind == "heads" else "kv", [layer], list(range(n)), base, donor,
-                                measure, cancelled)
-        result.scores[kind][layer] = normal(values).numpy()
+        values = grid.run_cells(model, ids, "head" if kind == "heads" else "kv", [layer], range(n), base, donor,
+                                measure, cancelled, shared=result.first_difference)
+        result.scores[kind][layer, list(values)] = normal(np.asarray(list(values.values())))
         return
     cells = [int(p) for p in result.positions if p >= result.first_difference]
     before = [int(p) for p in result.positions if p < result.first_difference]
     result.scores[kind][layer, before] = untouched
     if cells:
         values = grid.run_cells(model, ids, kind, [layer], cells, base, donor, measure, cancelled)
-        result.scores[kind][layer, cells] = normal(values).numpy()
+        result.scores[kind][layer, list(values)] = normal(np.asarray(list(values.values())))

@@ -24,6 +24,7 @@ from ..registry import register
 from . import engine, estimate, grid
 from .inputs import check_kinds, find_subject, noise_for, window_layers
 from .subjects import SUBJECTS
+from ..attention_capture import supports_capture
 
 TRACE_KINDS = ("residual", "mlp", "attention")
 
@@ -115,7 +116,8 @@ def causal_trace(model: LoadedModel, prompt: str | Tokens, subject: str | tuple[
     with model.lock, torch.inference_mode():
         clean = engine.record(model, ids[None])
         target = int(clean.logits[0].argmax()) if target is None else token_id(model, target)
-        corrupted = engine.record(model, corrupt.ids, embed=corrupt.embed)
+        # keys and values too: runs that restore token t reuse the corrupted tokens before t
+        corrupted = engine.record(model, corrupt.ids, embed=corrupt.embed, kv=supports_capture(model.model))
     prob = lambda logits: torch.softmax(logits, -1)[..., target]  # noqa: E731
     shape = (model.n_layers, len(tokens))
     result = CausalTraceResult(
@@ -153,6 +155,6 @@ def _row(model, ids, kind, layer, window, first_noisy, clean, corrupted, prob, b
     both runs, so restoring them changes nothing: they keep the corrupted probability."""
     row = np.full(len(ids), base, np.float32)
     layers = [layer] if kind == "residual" else list(window_layers(layer, window, model.n_layers))
-    cells = list(range(first_noisy, len(ids)))
-    row[cells] = grid.run_cells(model, ids, kind, layers, cells, corrupted, clean, prob, cancelled).numpy()
+    values = grid.run_cells(model, ids, kind, layers, range(first_noisy, len(ids)), corrupted, clean, prob, cancelled)
+    row[list(values)] = list(values.values())
     return row
