@@ -66,19 +66,6 @@ def test_a_picked_head_gets_its_attention_at_the_position(smollm2):
     assert view.head_attention == {}
 
 
-def test_constructor_errors_name_the_problem(smollm2, minilm):
-    with pytest.raises(ValueError, match="needs a causal language model"):
-        lx.ContributionView(minilm, TEXT)
-    with pytest.raises(ValueError, match="must be exactly one"):
-        lx.ContributionView(smollm2, TEXT, target="Paris France")
-    with pytest.raises(IndexError, match="target id 10000000 is out of range"):
-        lx.ContributionView(smollm2, TEXT, target=10_000_000)
-    with pytest.raises(IndexError, match="position 7 is out of range"):
-        lx.ContributionView(smollm2, TEXT, position=7)
-    with pytest.raises(ValueError, match="text is empty"):
-        lx.ContributionView(smollm2, " ")
-
-
 def test_figure_escapes_tokens_states_the_sum_and_its_cells_are_the_colour_table(smollm2, tmp_path, svg_texts):
     from PIL import Image
 
