@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+import xml.etree.ElementTree as ET
+
 import pytest
 import torch
 
@@ -43,6 +46,41 @@ def tiny_t5():
     )
     model = T5ForConditionalGeneration(config)
     return lx.load_model(model=model, tokenizer=_smollm2_tokenizer(), name_or_path="tiny-t5")
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture
+def svg_texts():
+    """``svg_texts(svg)``: the text of every ``<text>`` of an SVG (bytes or str), after checking
+    it parses as XML and holds no ``<script>`` (every token was escaped)."""
+
+    def texts(svg) -> list[str]:
+        root = ET.fromstring(svg)
+        assert not list(root.iter(f"{SVG}script"))
+        return ["".join(node.itertext()) for node in root.iter(f"{SVG}text")]
+
+    return texts
+
+
+@pytest.fixture
+def press_export():
+    """``press_export(view, **request)``: a view's Export button as the browser presses it
+    (``{"kind": "export", **request}``, answered from a thread); returns what the view sends
+    back, ``(kind, content, buffers)``."""
+
+    def press(view, /, **request):
+        sent = []
+        view.send_chunk = lambda kind, content, buffers=None: sent.append((kind, content, buffers or []))
+        view._on_frontend_msg(view, {"kind": "export", **request}, [])
+        for _ in range(600):
+            if sent:
+                return sent[0]
+            time.sleep(0.05)
+        raise AssertionError(f"no answer to the export request {request}")
+
+    return press
 
 
 def _smollm2_tokenizer():

@@ -3,7 +3,6 @@ figures, errors."""
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -82,7 +81,7 @@ def test_bad_arguments_and_choices(smollm2):
     view = lx.AttributionView(smollm2, PROMPT, method="saliency", background=False)
     with pytest.raises(traitlets.TraitError):
         view.level = "paragraph"
-    assert "level must be one of token, word, sentence, turn" in view.error
+    assert "level must be one of 'token', 'word', 'sentence', 'turn'" in view.error
     with pytest.raises(traitlets.TraitError):
         view.selected = 4
     assert "out of range" in view.error
@@ -90,26 +89,7 @@ def test_bad_arguments_and_choices(smollm2):
     assert "unknown attribution method 'lrp'" in view.error and view.result.method == "saliency"
 
 
-def exports(view):
-    """Call the export buttons' Python side as the browser does; returns what it sends back."""
-    sent = []
-    view.send_chunk = lambda kind, content, buffers=None: sent.append((kind, content, buffers or []))
-
-    def press(**request):
-        sent.clear()
-        view._on_frontend_msg(view, {"kind": "export", **request}, [])  # answered from a thread
-        for _ in range(600):
-            if sent:
-                return sent[0]
-            time.sleep(0.05)
-        raise AssertionError(f"no answer to the export request {request}")
-
-    return press
-
-
-def test_matrix_figure_save_and_export_buttons(smollm2, tmp_path):
-    import xml.etree.ElementTree as ET
-
+def test_matrix_figure_save_and_export_buttons(smollm2, tmp_path, svg_texts, press_export):
     view = lx.AttributionView(smollm2, PROMPT, generate=3, method="input_x_gradient", background=False)
     result = view.result
     fig = view.figure()  # a generation: the matrix is what the view draws under the text
@@ -125,23 +105,22 @@ def test_matrix_figure_save_and_export_buttons(smollm2, tmp_path):
     with pytest.raises(ValueError, match="standalone .html page is not available"):
         view.save(tmp_path / "m.html")
 
-    press = exports(view)
-    kind, answer, [data] = press(format="svg", theme="dark", view="matrix", window={"q0": 1, "nq": 2, "k0": 0, "nk": 7})
+    kind, answer, [data] = press_export(view, format="svg", theme="dark", view="matrix", window={"q0": 1, "nq": 2, "k0": 0, "nk": 7})
     assert kind == "export" and answer["ok"] and answer["name"] == f"attribution-{view.model_name}-input_x_gradient-matrix.svg"
-    texts = ["".join(t.itertext()) for t in ET.fromstring(data).iter("{http://www.w3.org/2000/svg}text")]
+    texts = svg_texts(data)
     assert display_token(view.tokens[view.targets[1]]) in texts and "#111111" in data.decode()  # dark background
-    kind, answer, [data] = press(format="png", theme="light", view="text", selected=1)
+    kind, answer, [data] = press_export(view, format="png", theme="light", view="text", selected=1)
     assert answer["name"].endswith("-target1.png") and data[:8] == b"\x89PNG\r\n\x1a\n"
-    _, answer, buffers = press(format="pdf", view="text")
+    _, answer, buffers = press_export(view, format="pdf", view="text")
     assert not answer["ok"] and not buffers and "offer svg and png, not 'pdf'" in view.error
     assert view.result is result and view.status == "ready"  # a failed export loses nothing
 
 
-def test_single_target_has_no_matrix(smollm2):
+def test_single_target_has_no_matrix(smollm2, press_export):
     view = lx.AttributionView(smollm2, PROMPT, target=" Paris", method="saliency", background=False)
     assert view.figure().texts == view.figure("text").texts  # one target: the text is what the view shows
     with pytest.raises(ValueError, match="the matrix needs more than one target row, and this attribution has 1 target"):
         view.figure("matrix")
-    _, answer, _ = exports(view)(format="svg", theme="light", view="matrix")
+    _, answer, _ = press_export(view, format="svg", theme="light", view="matrix")
     assert not answer["ok"] and "the matrix needs more than one target row" in view.error
     assert view.result.method == "saliency" and view.status == "ready"

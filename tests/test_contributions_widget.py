@@ -5,8 +5,6 @@ token text, errors say what to fix (the browser side: tests/browser/test_contrib
 from __future__ import annotations
 
 import io
-import time
-import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -18,13 +16,6 @@ from llmxai_widgets.wire import decode
 
 TEXT = "The capital of France is"
 HOSTILE = "The tag </text><script>alert(1)</script> & <b> is"
-SVG = "{http://www.w3.org/2000/svg}"
-
-
-def svg_texts(data: bytes) -> list[str]:
-    root = ET.fromstring(data)  # well-formed XML: every token was escaped
-    assert not list(root.iter(f"{SVG}script"))
-    return ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
 
 
 def test_traits_carry_the_parts_and_they_sum_to_the_logit(smollm2):
@@ -75,20 +66,7 @@ def test_a_picked_head_gets_its_attention_at_the_position(smollm2):
     assert view.head_attention == {}
 
 
-def test_constructor_errors_name_the_problem(smollm2, minilm):
-    with pytest.raises(ValueError, match="needs a causal language model"):
-        lx.ContributionView(minilm, TEXT)
-    with pytest.raises(ValueError, match="must be exactly one"):
-        lx.ContributionView(smollm2, TEXT, target="Paris France")
-    with pytest.raises(IndexError, match="target id 10000000 is out of range"):
-        lx.ContributionView(smollm2, TEXT, target=10_000_000)
-    with pytest.raises(IndexError, match="position 7 is out of range"):
-        lx.ContributionView(smollm2, TEXT, position=7)
-    with pytest.raises(ValueError, match="text is empty"):
-        lx.ContributionView(smollm2, " ")
-
-
-def test_figure_escapes_tokens_states_the_sum_and_its_cells_are_the_colour_table(smollm2, tmp_path):
+def test_figure_escapes_tokens_states_the_sum_and_its_cells_are_the_colour_table(smollm2, tmp_path, svg_texts):
     from PIL import Image
 
     position = next(i for i, t in enumerate(smollm2.tokenize(HOSTILE).text) if "</" in t)
@@ -116,16 +94,9 @@ def test_figure_escapes_tokens_states_the_sum_and_its_cells_are_the_colour_table
     assert fig.vmax == pytest.approx(max(np.abs(grid).max(), abs(result.embed), abs(result.constant)))
 
 
-def test_export_buttons_and_static_figure(smollm2):
+def test_export_buttons_and_static_figure(smollm2, svg_texts, press_export):
     view = lx.ContributionView(smollm2, TEXT, background=False)
-    sent = []
-    view.send_chunk = lambda kind, content, buffers=None: sent.append((kind, content, buffers or []))
-    view._on_frontend_msg(view, {"kind": "export", "format": "png", "theme": "light"}, [])
-    for _ in range(600):
-        if sent:
-            break
-        time.sleep(0.05)
-    kind, answer, [data] = sent[0]
+    kind, answer, [data] = press_export(view, format="png", theme="light")
     assert answer["ok"] and answer["name"] == f"contributions-{view.model_name}-position4.png"
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert view._static_bundle()["text/html"].startswith("<img")

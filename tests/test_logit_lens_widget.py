@@ -5,8 +5,6 @@ browser side: tests/browser/test_logit_lens_browser.py)."""
 from __future__ import annotations
 
 import io
-import time
-import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -18,13 +16,6 @@ from llmxai_widgets.wire import decode
 
 TEXT = "The capital of France is"
 HOSTILE = "The tag </text><script>alert(1)</script> & <b> is"
-SVG = "{http://www.w3.org/2000/svg}"
-
-
-def svg_texts(data: bytes) -> list[str]:
-    root = ET.fromstring(data)  # well-formed XML: every token was escaped
-    assert not list(root.iter(f"{SVG}script"))
-    return ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
 
 
 def test_traits_carry_the_lens_as_binary_arrays(smollm2):
@@ -77,15 +68,10 @@ def test_the_target_box_recomputes_and_a_bad_target_keeps_the_picture(smollm2):
         view.show(target="two words")
 
 
-def test_constructor_errors_name_the_problem(smollm2, minilm):
-    with pytest.raises(ValueError, match="needs a causal language model"):
-        lx.LogitLensView(minilm, TEXT)
+def test_constructor_errors_name_the_problem(smollm2):
+    # the errors every target-following view shares: tests/test_view.py
     with pytest.raises(IndexError, match="layer 40 is out of range"):
         lx.LogitLensView(smollm2, TEXT, layers=[0, 40])
-    with pytest.raises(ValueError, match="must be exactly one"):
-        lx.LogitLensView(smollm2, TEXT, target="Paris France")
-    with pytest.raises(IndexError, match="position 9 is out of range"):
-        lx.LogitLensView(smollm2, TEXT, position=9)
     with pytest.raises(ValueError, match="window must be a positive number"):
         lx.LogitLensView(smollm2, TEXT, window=0)
     with pytest.raises(ValueError, match="top_k must be a positive integer"):
@@ -95,7 +81,7 @@ def test_constructor_errors_name_the_problem(smollm2, minilm):
     assert "position 50 is out of range" in view.error and view.selected == 4
 
 
-def test_figure_escapes_tokens_and_its_cells_are_the_colour_table(smollm2, tmp_path):
+def test_figure_escapes_tokens_and_its_cells_are_the_colour_table(smollm2, tmp_path, svg_texts):
     from PIL import Image
 
     view = lx.LogitLensView(smollm2, HOSTILE, window=48, background=False)
@@ -123,16 +109,9 @@ def test_figure_escapes_tokens_and_its_cells_are_the_colour_table(smollm2, tmp_p
         lx.figures.logit_lens.logit_lens_figure(result, selected=99)
 
 
-def test_export_buttons_and_static_figure(smollm2):
+def test_export_buttons_and_static_figure(smollm2, svg_texts, press_export):
     view = lx.LogitLensView(smollm2, TEXT, background=False)
-    sent = []
-    view.send_chunk = lambda kind, content, buffers=None: sent.append((kind, content, buffers or []))
-    view._on_frontend_msg(view, {"kind": "export", "format": "svg", "theme": "dark", "log": True}, [])
-    for _ in range(600):
-        if sent:
-            break
-        time.sleep(0.05)
-    kind, answer, [data] = sent[0]
+    kind, answer, [data] = press_export(view, format="svg", theme="dark", log=True)
     assert answer["ok"] and answer["name"] == f"logit-lens-{view.model_name}-tokens0-4.svg"
     assert "#111111" in data.decode() and "1e-6" in svg_texts(data)  # dark theme, log-scale chart
     bundle = view._static_bundle()

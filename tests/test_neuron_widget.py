@@ -5,7 +5,6 @@ factors, errors in Python and in the view, figures (hostile tokens escaped) and 
 from __future__ import annotations
 
 import time
-import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -155,12 +154,7 @@ def test_errors_in_python_and_in_the_view(smollm2):
         view.save("x.html")
 
 
-def svg_texts(svg: str) -> list[str]:
-    root = ET.fromstring(svg)  # well-formed: nothing in a token broke out of its <text>
-    return ["".join(node.itertext()) for node in root.iter("{http://www.w3.org/2000/svg}text")]
-
-
-def test_figures_escape_hostile_tokens(smollm2, tmp_path):
+def test_figures_escape_hostile_tokens(smollm2, tmp_path, svg_texts):
     view = lx.NeuronView(smollm2, HOSTILE, layers=[2], corpus=[HOSTILE, "plain text here"], background=False)
     view.neuron = 11
     until(lambda: view.corpus_status == "ready")
@@ -205,7 +199,7 @@ def test_rules():
     np.testing.assert_array_equal(binned, [[-5.0, 3.0]])  # largest magnitude, sign kept
 
 
-def test_export_buttons_and_static_figure(smollm2):
+def test_export_buttons_and_static_figure(smollm2, svg_texts):
     view = lx.NeuronView(smollm2, TEXT, layers=[3], background=False)
     sent = []
     view.send_chunk = lambda kind, content, buffers=None: sent.append((kind, content, buffers))

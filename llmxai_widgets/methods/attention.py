@@ -23,13 +23,14 @@ class _Finished(Exception):
     """Every layer asked for is done: stop the forward pass early."""
 
 
-def check_index(value: object, count: int, what: str, owner: str) -> int:
-    """Validate a layer/head index with an error that names the valid range."""
+def check_index(value: object, count: int, what: str, owner: str, plural: str | None = None) -> int:
+    """Validate a layer/head index with an error that names the valid range (``owner`` has
+    ``count`` ``plural``, default ``what`` + "s")."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{what} must be an integer, got {type(value).__name__} {value!r}")
     if not 0 <= int(value) < count:
         raise IndexError(
-            f"{what} {value} is out of range: {owner} has {count} {what}s, numbered 0-{count - 1}"
+            f"{what} {value} is out of range: {owner} has {count} {plural or what + 's'}, numbered 0-{count - 1}"
         )
     return int(value)
 

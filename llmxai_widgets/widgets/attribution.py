@@ -12,9 +12,10 @@ from ..methods.attention import Cancelled
 from ..methods.attribution import (ATTRIBUTION_METHODS, AttributionResult, explain, get_attribution_method, label_text,
                                    prepare)
 from ..figures.attribution import space_before
-from ..models.wrapped import LoadedModel, Tokens, check_text
+from ..models.wrapped import LoadedModel, Tokens
 from ..wire import to_wire
-from .base import ExplainerWidget, bundle
+from .base import bundle
+from .view import View
 
 LEVELS = ("token", "word", "sentence", "turn")
 
@@ -43,7 +44,7 @@ def groups(tokens: Tokens, level: str) -> list[int]:
     return out
 
 
-class AttributionView(ExplainerWidget):
+class AttributionView(View):
     """Attribution of ``model``'s output for ``prompt``: a text heatmap of the prompt coloured by
     each token's contribution to the selected target token, and for generations a target x
     source matrix (click a generated token to see its row). ``method=`` picks the method (the
@@ -52,9 +53,6 @@ class AttributionView(ExplainerWidget):
 
     _esm = bundle("attribution")
 
-    model_name = t.Unicode("").tag(sync=True)
-    tokens = t.List(t.Unicode()).tag(sync=True)
-    """Every token: the prompt, then the continuation (untrusted text, drawn as text only)."""
     special = t.List(t.Bool()).tag(sync=True)
     space_before = t.List(t.Bool()).tag(sync=True)
     """A word space before each token (whitespace the tokens themselves do not carry)."""
@@ -93,44 +91,23 @@ class AttributionView(ExplainerWidget):
     def __init__(self, model: LoadedModel | None = None, prompt: str | None = None, target=None, generate: int = 0,
                  method: str = "integrated_gradients", contrast=None, *, text_pair: str | None = None,
                  background: bool | None = None, **options):
-        self._model = model
-        self._result: AttributionResult | None = None
         self._options = options
         self._job = None
         self._problem = None
-        self._tokens = None
-        super().__init__()
+        super().__init__(background=background)
         self.methods = [{"id": m.id, "family": m.family, "description": m.description}
                         for m in sorted(ATTRIBUTION_METHODS.values(), key=lambda m: (m.family, m.id))]
         if model is None:
             return
-        if not isinstance(model, LoadedModel):
-            raise TypeError(
-                f"model must come from llmxai_widgets.load_model(), got {type(model).__name__}; "
-                f"wrap a transformers model with load_model(model=m, tokenizer=t)"
-            )
-        check_text(prompt)
+        self._open(model, prompt, tokenize=False)  # the tokens to explain come with the first computation
         get_attribution_method(method)  # a clear error before anything runs
         self._job = {"prompt": prompt, "target": target, "generate": generate, "contrast": contrast,
                      "text_pair": text_pair}
-        self.model_name = model.name
         self.contrast = "" if contrast is None else str(contrast)
-        self._background = background
-        self._suspend_method = True
-        self.method = method
-        self._suspend_method = False
+        self._quietly(method=method)
         self._recompute(method)
 
-    @property
-    def result(self) -> AttributionResult | None:
-        """The :class:`AttributionResult` shown (waits for a running computation)."""
-        self.wait()
-        return self._result
-
     # -- computation ---------------------------------------------------------------------------
-    def _recompute(self, method: str) -> None:
-        self._start(lambda: self._compute(method), background=self._background)
-
     def _compute(self, method: str) -> None:
         job = self._job
         if self._problem is None:
@@ -197,7 +174,7 @@ class AttributionView(ExplainerWidget):
     # -- reactions -------------------------------------------------------------------------------
     @t.observe("method")
     def _method_changed(self, change) -> None:
-        if getattr(self, "_suspend_method", False) or self._job is None or change["old"] == change["new"]:
+        if self._quiet or self._job is None or change["old"] == change["new"]:
             return
         try:
             get_attribution_method(change["new"])
@@ -212,20 +189,11 @@ class AttributionView(ExplainerWidget):
 
     @t.validate("level")
     def _valid_level(self, proposal):
-        if proposal["value"] not in LEVELS:
-            message = f"level must be one of {', '.join(LEVELS)}, got {proposal['value']!r}"
-            self.error = message
-            raise t.TraitError(message)
-        return proposal["value"]
+        return self._choose(proposal, LEVELS)
 
     @t.validate("selected")
     def _valid_selected(self, proposal):
-        value = proposal["value"]
-        if self.targets and not 0 <= value < len(self.targets):
-            message = f"selected {value} is out of range: there are {len(self.targets)} target tokens, numbered 0-{len(self.targets) - 1}"
-            self.error = message
-            raise t.TraitError(message)
-        return value
+        return self._indexed(proposal, len(self.targets), "this attribution", plural="target rows")
 
     # -- figures ---------------------------------------------------------------------------------
     VIEWS = ("text", "matrix")
@@ -245,9 +213,7 @@ class AttributionView(ExplainerWidget):
         from ..figures import FigureOptions
         from ..figures.attribution import aggregate_row, attribution_matrix_figure, text_heatmap_figure
 
-        result = self._result
-        if result is None:
-            raise ValueError("nothing to save yet: the attribution is still being computed (view.wait() waits)")
+        result = self._computed("the attribution")
         n_targets = len(result.target_positions)
         view = view if view is not None else "matrix" if n_targets > 1 else "text"
         if view not in self.VIEWS:
@@ -310,11 +276,7 @@ class AttributionView(ExplainerWidget):
 
     def show(self, selected: int | None = None, *, method: str | None = None, level: str | None = None) -> AttributionView:
         """Show target row ``selected``, switch ``method`` (recomputes) or the aggregation ``level``."""
-        with self.hold_sync():
-            if selected is not None:
-                self.selected = selected
-            if level is not None:
-                self.level = level
+        self._set_given(selected=selected, level=level)
         if method is not None:
             self.method = method
         return self

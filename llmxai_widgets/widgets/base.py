@@ -221,11 +221,11 @@ class ExplainerWidget(anywidget.AnyWidget):
     @contextlib.contextmanager
     def _silent(self):
         """Trait changes made inside do not start a recomputation (observers check ``_quiet``)."""
-        self._quiet = True
+        before, self._quiet = self._quiet, True
         try:
             yield
         finally:
-            self._quiet = False
+            self._quiet = before  # nested: the outer block stays quiet
 
     def _quietly(self, **values) -> None:
         """Set traits without starting a recomputation (e.g. putting back a value the user
@@ -234,10 +234,18 @@ class ExplainerWidget(anywidget.AnyWidget):
             for name, value in values.items():
                 setattr(self, name, value)
 
+    SAVES_HTML = False
+    """True for views whose ``save("x.html")`` writes a standalone page (``export_html.py``)."""
+
     def save(self, path, *args, **options):
         """Write :meth:`figure` (``args`` and ``options`` go to it) to ``path``: .svg, .pdf or .png
-        (``dpi=``, default 200). Needs no browser and no kernel. Views that also write standalone
-        .html pages override this."""
+        (``dpi=``, default 200), or for views that offer it .html (a standalone, offline,
+        interactive page; ``options`` go to :func:`~llmxai_widgets.widgets.export_html.to_html`).
+        Needs no browser and no kernel."""
+        if Path(path).suffix.lower() == ".html" and self.SAVES_HTML:
+            from .export_html import save_html
+
+            return save_html(self, path, **options)
         if Path(path).suffix.lower() == ".html":
             raise ValueError(f"{type(self).__name__} saves figures as .svg, .pdf or .png; a standalone .html page "
                              f"is not available for this view")

@@ -3,20 +3,19 @@ token's final logit (JS: js/widgets/contributions.ts)."""
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import traitlets as t
 
 from ..methods.attention import attention
-from ..methods.contributions import ContributionResult, contributions
-from ..methods.forward import check_position, require_causal, token_id, tokens_of
-from ..models.wrapped import LoadedModel, check_text
+from ..methods.contributions import contributions
+from ..methods.forward import check_position
+from ..models.wrapped import LoadedModel
 from ..wire import encode
-from .base import ExplainerWidget, bundle, in_kernel
+from .base import bundle
+from .view import FollowsTarget
 
 
-class ContributionView(ExplainerWidget):
+class ContributionView(FollowsTarget):
     """Direct logit attribution of ``target`` (a one-token string such as ``" Paris"`` or an id;
     None: the model's top prediction) after token ``position`` of ``text``: a layers x [heads...,
     attention bias, MLP] heatmap of what each part wrote into the target's logit, the embeddings
@@ -26,30 +25,26 @@ class ContributionView(ExplainerWidget):
 
     _esm = bundle("contributions")
 
-    model_name = t.Unicode("").tag(sync=True)
-    tokens = t.List(t.Unicode()).tag(sync=True)
-    """Every token of the text (untrusted text, drawn as text only)."""
     position = t.Int(0).tag(sync=True)
     """The token after which the target is predicted (the view's token strip sets it)."""
-    target = t.Unicode("").tag(sync=True)
-    """The token asked for ("" = the model's top prediction at ``position``)."""
     target_text = t.Unicode("").tag(sync=True)
     """The token explained (the one asked for, or the model's prediction)."""
     target_id = t.Int(-1).tag(sync=True)
     n_layers = t.Int(0).tag(sync=True)
     n_heads = t.Int(0).tag(sync=True)
-    logit = t.Float(0.0).tag(sync=True)
-    """The model's own final logit of the target."""
-    total = t.Float(0.0).tag(sync=True)
-    """The sum of every part (equals ``logit`` up to float rounding)."""
-    embed = t.Float(0.0).tag(sync=True)
-    constant = t.Float(0.0).tag(sync=True)
+    # the parts of the sum: heads, attention biases and MLPs per layer, then the rest
     heads = t.Dict().tag(sync=True)
     """Wire tensor ``[layer, head]`` float32, logit units."""
     attention_bias = t.Dict().tag(sync=True)
     """Wire tensor ``[layer]`` float32 (zeros when the output projections have no bias)."""
     mlp = t.Dict().tag(sync=True)
     """Wire tensor ``[layer]`` float32."""
+    embed = t.Float(0.0).tag(sync=True)
+    constant = t.Float(0.0).tag(sync=True)
+    total = t.Float(0.0).tag(sync=True)
+    """The sum of every part (equals ``logit`` up to float rounding)."""
+    logit = t.Float(0.0).tag(sync=True)
+    """The model's own final logit of the target."""
     picked = t.Dict().tag(sync=True)
     """The cell clicked: ``{"layer", "column"}`` (columns: heads, then the bias, then the MLP), or
     ``{"part": "embed" | "constant"}``; empty when none."""
@@ -60,35 +55,21 @@ class ContributionView(ExplainerWidget):
 
     def __init__(self, model: LoadedModel | None = None, text: str | None = None, target=None, position: int = -1,
                  *, colormap: str = "RdBu_r", background: bool | None = None):
-        self._model, self._result = model, None
-        super().__init__()
+        super().__init__(background=background)
         if model is None:
             return
-        if not isinstance(model, LoadedModel):
-            raise TypeError(f"model must come from llmxai_widgets.load_model(), got {type(model).__name__}")
-        check_text(text)
-        require_causal(model, "contributions")  # every problem is named before anything runs
-        self._tokens = tokens_of(model, text)
+        self._open(model, text, causal="contributions")  # every problem is named before anything runs
         position = check_position(position, len(self._tokens))
-        self._target = target
-        label = "" if target is None else model.tokenizer.decode([token_id(model, target)])
-        self._background = background
+        self._target, label = target, self._target_label(target)
         with self.hold_sync(), self._silent():
-            self.model_name, self.tokens = model.name, list(self._tokens.text)
             self.n_layers, self.n_heads = model.n_layers, model.n_heads
             self.position, self.target, self.colormap = position, label, colormap
         self._recompute()
 
-    @property
-    def result(self) -> ContributionResult | None:
-        """The :class:`ContributionResult` shown (waits for a running computation)."""
-        self.wait()
-        return self._result
-
     # -- computation ---------------------------------------------------------------------------
     def _recompute(self) -> None:
         self.wait(60)  # one forward pass: let a running one finish rather than race it
-        self._start(self._compute, background=self._background)
+        super()._recompute()
 
     def _compute(self) -> None:
         self.progress_label = f"splitting the logit after token {self.position} \u2026"
@@ -121,42 +102,16 @@ class ContributionView(ExplainerWidget):
                 self.head_attention = {**encode(np.asarray(row, np.float32)), "layer": layer, "head": head,
                                        "position": position}
 
-        if in_kernel() and self._background is not False:
-            threading.Thread(target=work, daemon=True).start()
-        else:
-            work()
+        self._aside(work)
 
     # -- reactions -------------------------------------------------------------------------------
+    _TARGET_ERROR = "cannot explain {target!r}: {err}"
+
     @t.observe("position")
     def _position_changed(self, change) -> None:
-        if self._quiet or self._model is None:
+        if self._quiet or self._model is None or self._moved_to(change) is None:
             return
-        try:
-            position = check_position(change["new"], len(self.tokens))
-        except (IndexError, TypeError) as err:
-            self.error = str(err)  # the current picture stays
-            self._quietly(position=change["old"])
-            return
-        if position != change["new"]:
-            self._quietly(position=position)
         self.error = ""
-        self._recompute()
-
-    @t.observe("target")
-    def _target_changed(self, change) -> None:
-        if self._quiet or self._model is None:
-            return
-        try:
-            self._follow(change["new"] or None)
-        except (ValueError, IndexError, TypeError) as err:
-            self.error = f"cannot explain {change['new']!r}: {err}"  # the current picture stays
-            self._quietly(target=change["old"])
-
-    def _follow(self, target) -> None:
-        label = "" if target is None else self._model.tokenizer.decode([token_id(self._model, target)])
-        self._quietly(target=label)
-        self.error = ""
-        self._target = target
         self._recompute()
 
     @t.observe("picked")
@@ -172,9 +127,7 @@ class ContributionView(ExplainerWidget):
         from ..figures import FigureOptions
         from ..figures.contributions import contributions_figure
 
-        result = self._result
-        if result is None:
-            raise ValueError("nothing to draw yet: the contributions are still being computed (view.wait() waits)")
+        result = self._computed("the contributions")
         options.setdefault("colormap", self.colormap)
         options.setdefault("colorbar_label", "logit contribution")
         picked = self.picked
@@ -195,9 +148,7 @@ class ContributionView(ExplainerWidget):
         """Explain the prediction after token ``position``, or ``target`` ("" for the model's top
         prediction); a bad value raises and the view keeps its picture."""
         if target is not None:
-            label = "" if not target else self._model.tokenizer.decode([token_id(self._model, target)])
-            self._target = target or None
-            self._quietly(target=label)
+            self._follow(target or None, recompute=False)
         if position is not None:
             self._quietly(position=check_position(position, len(self.tokens)))
         self._recompute()

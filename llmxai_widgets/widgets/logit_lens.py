@@ -13,16 +13,17 @@ from collections import OrderedDict
 import numpy as np
 import traitlets as t
 
-from ..methods.forward import check_count, check_position, require_causal, token_id, tokens_of
+from ..methods.forward import check_count, check_position
 from ..methods.logit_lens import LogitLensResult, _resolve_rows, logit_lens
-from ..models.wrapped import LoadedModel, check_text
+from ..models.wrapped import LoadedModel
 from ..wire import encode
-from .base import ExplainerWidget, bundle
+from .base import bundle
+from .view import FollowsTarget
 
 WINDOW_SIZES = (8, 12, 16, 24, 32, 48)
 
 
-class LogitLensView(ExplainerWidget):
+class LogitLensView(FollowsTarget):
     """The logit lens of ``text``: a layers x positions grid, each cell showing the top token the
     residual stream after that layer predicts next (coloured by its probability), and a chart of
     ``target``'s probability across layers at the selected position (``target=None`` follows the
@@ -33,9 +34,6 @@ class LogitLensView(ExplainerWidget):
 
     _esm = bundle("logit_lens")
 
-    model_name = t.Unicode("").tag(sync=True)
-    tokens = t.List(t.Unicode()).tag(sync=True)
-    """Every token of the text (untrusted text, drawn as text only)."""
     layer_labels = t.List(t.Unicode()).tag(sync=True)
     """Each row: "embed" or the block's index ("0", "1", ...)."""
     top_k = t.Int(5).tag(sync=True)
@@ -44,8 +42,6 @@ class LogitLensView(ExplainerWidget):
     window_size = t.Int(16).tag(sync=True)
     selected = t.Int(0).tag(sync=True)
     """The token position whose target probability the chart shows (a column of the window)."""
-    target = t.Unicode("").tag(sync=True)
-    """The token followed across layers ("" = the model's own final prediction at each position)."""
     positions = t.Dict().tag(sync=True)
     """Wire tensor ``[column]`` int32: the token position of each computed column."""
     top_ids = t.Dict().tag(sync=True)
@@ -67,44 +63,31 @@ class LogitLensView(ExplainerWidget):
     def __init__(self, model: LoadedModel | None = None, text: str | None = None, target=None, *, top_k: int = 5,
                  layers=None, window: int = 16, position: int = -1, colormap: str = "viridis",
                  background: bool | None = None):
-        self._model, self._result = model, None
         self._cache: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self._busy, self._wanted = False, None
-        super().__init__()
+        super().__init__(background=background)
         if model is None:
             return
-        if not isinstance(model, LoadedModel):
-            raise TypeError(f"model must come from llmxai_widgets.load_model(), got {type(model).__name__}")
-        check_text(text)
-        require_causal(model, "logit_lens")  # every problem is named before anything runs
-        self._tokens = tokens_of(model, text)
+        self._open(model, text, causal="logit_lens")  # every problem is named before anything runs
         self._layers = _resolve_rows(model, layers)
         top_k = check_count(top_k, "top_k", "top_k=5")
-        self._target = target
-        label = "" if target is None else model.tokenizer.decode([token_id(model, target)])
+        self._target, label = target, self._target_label(target)
         n = len(self._tokens)
         if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
             raise ValueError(f"window must be a positive number of token positions, got {window!r}; e.g. window=16")
         size = min(int(window), n)
         position = check_position(position, n)
-        self._background = background
         with self.hold_sync(), self._silent():
-            self.model_name, self.tokens, self.top_k = model.name, list(self._tokens.text), int(top_k)
+            self.top_k = int(top_k)
             self.layer_labels = ["embed" if layer < 0 else str(layer) for layer in self._layers]
             self.colormap, self.target = colormap, label
             self.window_size, self.window_start = size, max(0, min(position - size + 1, n - size))
             self.selected = position
-        self._request()
-
-    @property
-    def result(self) -> LogitLensResult | None:
-        """The :class:`LogitLensResult` of the window shown (waits for a running computation)."""
-        self.wait()
-        return self._result
+        self._recompute()
 
     # -- computation ---------------------------------------------------------------------------
-    def _request(self) -> None:
+    def _recompute(self) -> None:
         """Compute the window and target the traits ask for (a running computation picks the
         newest request up when it finishes, so quick clicks do not queue up work)."""
         want = (self.window_start, self.window_size, self._target)
@@ -113,7 +96,7 @@ class LogitLensView(ExplainerWidget):
             if self._busy:
                 return
             self._busy = True
-        self._start(self._compute, background=self._background)
+        super()._recompute()
 
     def _compute(self) -> None:
         try:
@@ -170,44 +153,15 @@ class LogitLensView(ExplainerWidget):
         if not start <= self.selected < start + size:
             with self._silent():
                 self.selected = min(max(self.selected, start), start + size - 1)
-        self._request()
+        self._recompute()
 
     @t.observe("selected")
     def _selected_changed(self, change) -> None:
         if self._quiet or self._model is None:
             return
-        try:
-            position = check_position(change["new"], len(self.tokens))
-        except (IndexError, TypeError) as err:
-            self.error = str(err)
-            with self._silent():
-                self.selected = change["old"]
-            return
-        if position != change["new"]:
-            with self._silent():
-                self.selected = position
-        if not self.window_start <= position < self.window_start + self.window_size:
+        position = self._moved_to(change)
+        if position is not None and not self.window_start <= position < self.window_start + self.window_size:
             self.window_start = max(0, min(position - self.window_size // 2, len(self.tokens) - self.window_size))
-
-    @t.observe("target")
-    def _target_changed(self, change) -> None:
-        if self._quiet or self._model is None:
-            return
-        try:
-            self._follow(change["new"] or None)
-        except (ValueError, IndexError, TypeError) as err:
-            self.error = f"cannot follow {change['new']!r}: {err}"  # the current picture stays
-            with self._silent():
-                self.target = change["old"]
-
-    def _follow(self, target) -> None:
-        """Follow ``target`` (a one-token string or id; None: the model's own predictions)."""
-        label = "" if target is None else self._model.tokenizer.decode([token_id(self._model, target)])
-        with self._silent():
-            self.target = label
-        self.error = ""
-        self._target = target
-        self._request()
 
     # -- figures ---------------------------------------------------------------------------------
     def figure(self, *, position: int | None = None, chart: bool = True, log: bool = False, **options):
@@ -218,9 +172,7 @@ class LogitLensView(ExplainerWidget):
         from ..figures import FigureOptions
         from ..figures.logit_lens import logit_lens_figure
 
-        result = self._result
-        if result is None:
-            raise ValueError("nothing to draw yet: the logit lens is still being computed (view.wait() waits)")
+        result = self._computed("the logit lens")
         options.setdefault("colormap", self.colormap)
         options.setdefault("colorbar_label", "probability of the top token")
         selected = self.selected if position is None else position

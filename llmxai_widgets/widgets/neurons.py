@@ -14,16 +14,17 @@ import traitlets as t
 from ..methods.attention import check_index, resolve_layers
 from ..methods.forward import check_count
 from ..methods.neurons import NeuronResult, _check_corpus, neurons
-from ..models.wrapped import LoadedModel, check_text
-from .base import ExplainerWidget, bundle
+from ..models.wrapped import LoadedModel
+from .base import bundle
 from .neuron_figures import NeuronFigures
 from .neuron_jobs import NeuronJobs
 from .neuron_panes import QUANTIZE, SORTS, layer_payload
+from .view import View
 
 MODES = ("neurons", "top", "factors")
 
 
-class NeuronView(NeuronJobs, NeuronFigures, ExplainerWidget):
+class NeuronView(NeuronJobs, NeuronFigures, View):
     """MLP neuron activations of ``model`` on ``text``: a token (rows) x neuron (columns)
     heatmap of one layer, a layer menu, a "top neurons" mode (every token's ``k`` most active
     neurons), a neuron detail on click (its activation on every token and, with ``corpus=`` a
@@ -36,9 +37,6 @@ class NeuronView(NeuronJobs, NeuronFigures, ExplainerWidget):
 
     _esm = bundle("neurons")
 
-    model_name = t.Unicode("").tag(sync=True)
-    tokens = t.List(t.Unicode()).tag(sync=True)
-    """Token strings (untrusted text, drawn as text only)."""
     special = t.List(t.Bool()).tag(sync=True)
     space_before = t.List(t.Bool()).tag(sync=True)
     n_layers = t.Int(0).tag(sync=True)
@@ -81,29 +79,21 @@ class NeuronView(NeuronJobs, NeuronFigures, ExplainerWidget):
     def __init__(self, model: LoadedModel | None = None, text: str | None = None, layers=None, corpus=None, *,
                  layer: int | None = None, top_k: int = 10, quantize: str = "float16", corpus_k: int = 20,
                  context: int = 8, background: bool | None = None, **kwargs):
-        self._model, self._result, self._partial, self._tokens = None, None, {}, None
-        self._corpus, self._quantize = None, quantize
-        self._suspend = False
+        self._partial, self._corpus, self._quantize = {}, None, quantize
         self._init_jobs(corpus_k, context)
-        super().__init__(**kwargs)
+        super().__init__(background=background, **kwargs)
         if quantize not in QUANTIZE:
             raise ValueError(f"quantize must be one of {', '.join(map(repr, QUANTIZE))}, got {quantize!r}")
         if model is None:
             return  # from_result fills the traits
-        if not isinstance(model, LoadedModel):
-            raise TypeError(f"model must come from llmxai_widgets.load_model(), got {type(model).__name__}; "
-                            f"wrap a transformers model with load_model(model=m, tokenizer=t)")
-        check_text(text)
-        tokens = model.tokenize(text)
-        model.check_length(tokens)
+        tokens = self._open(model, text)
         wanted = resolve_layers(model, layers)
         top_k = min(check_count(top_k, "top_k", "top_k=10"), model.n_neurons)
         layer = self._first_layer(layer, wanted, model.n_layers, model.name)
-        self._model = model
         if corpus is not None:
             self.corpus = corpus
         self._fill(model.name, tokens, wanted, model.n_layers, model.n_neurons, top_k, layer)
-        self._start(lambda: self._compute(model, tokens, wanted, top_k), background=background)
+        self._recompute(model, tokens, wanted, top_k)
 
     @classmethod
     def from_result(cls, result: NeuronResult, *, model: LoadedModel | None = None, corpus=None,
@@ -138,23 +128,13 @@ class NeuronView(NeuronJobs, NeuronFigures, ExplainerWidget):
         from ..figures.attribution import space_before
 
         self._tokens = tokens
-        self._suspend = True
-        try:
-            with self.hold_sync():
-                self.model_name, self.n_layers, self.n_neurons, self.top_k = name, n_layers, n_neurons, top_k
-                self.tokens, self.special = list(tokens.text), [bool(s) for s in tokens.special]
-                self.space_before = space_before(tokens)
-                self.layers, self.layer = list(wanted), layer
-                self.k_top = min(self.k_top, top_k)
-                self.nmf_k = min(self.nmf_k, len(tokens))
-        finally:
-            self._suspend = False
-
-    @property
-    def result(self) -> NeuronResult | None:
-        """The :class:`NeuronResult` (waits for a running computation)."""
-        self.wait()
-        return self._result
+        with self.hold_sync(), self._silent():
+            self.model_name, self.n_layers, self.n_neurons, self.top_k = name, n_layers, n_neurons, top_k
+            self.tokens, self.special = list(tokens.text), [bool(s) for s in tokens.special]
+            self.space_before = space_before(tokens)
+            self.layers, self.layer = list(wanted), layer
+            self.k_top = min(self.k_top, top_k)
+            self.nmf_k = min(self.nmf_k, len(tokens))
 
     @property
     def corpus(self) -> list[str] | None:
@@ -223,63 +203,47 @@ class NeuronView(NeuronJobs, NeuronFigures, ExplainerWidget):
             self.layer_slice = layer_payload(self.layer, *data, self._quantize)
 
     # -- reactions -----------------------------------------------------------------------------
-    def _reject(self, message: str):
-        self.error = message  # shown in the view; the picture stays
-        raise t.TraitError(message)
-
     @t.validate("layer")
     def _valid_layer(self, proposal):
-        value = proposal["value"]
         if not self.layers:
-            return value
-        try:
-            check_index(value, self.n_layers, "layer", self.model_name or "the model")
-        except (IndexError, TypeError) as err:
-            self._reject(str(err))
+            return proposal["value"]
+        value = self._indexed(proposal, self.n_layers, self.model_name)
         if value not in self.layers:
             self._reject(f"layer {value} was not computed: this view has layers {', '.join(map(str, self.layers))}")
         return value
 
     @t.validate("neuron")
     def _valid_neuron(self, proposal):
-        value = proposal["value"]
-        if value != -1 and self.n_neurons:
-            try:
-                check_index(value, self.n_neurons, "neuron", f"layer {self.layer} of {self.model_name}")
-            except (IndexError, TypeError) as err:
-                self._reject(f"{err} (-1 closes the neuron detail)")
-        return value
+        if proposal["value"] == -1:
+            return -1
+        return self._indexed(proposal, self.n_neurons, f"layer {self.layer} of {self.model_name}",
+                             note=" (-1 closes the neuron detail)")
 
     @t.validate("mode", "sort")
     def _valid_choice(self, proposal):
-        name, value = proposal["trait"].name, proposal["value"]
-        choices = MODES if name == "mode" else SORTS
-        if value not in choices:
-            self._reject(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-        return value
+        return self._choose(proposal, MODES if proposal["trait"].name == "mode" else SORTS)
 
     @t.validate("k_top", "nmf_k", "clip")
     def _valid_number(self, proposal):
-        name, value = proposal["trait"].name, proposal["value"]
-        lo, hi = {"k_top": (1, self.top_k), "nmf_k": (1, max(1, len(self.tokens))), "clip": (0.5, 1.0)}[name]
-        if self.tokens and not lo <= value <= hi:
-            self._reject(f"{name} must be between {lo} and {hi}, got {value!r}")
-        return value
+        if not self.tokens:
+            return proposal["value"]
+        bounds = {"k_top": (1, self.top_k), "nmf_k": (1, max(1, len(self.tokens))), "clip": (0.5, 1.0)}
+        return self._within(proposal, *bounds[proposal["trait"].name])
 
     @t.observe("layer")
     def _layer_changed(self, _change) -> None:
-        if not self._suspend:
+        if not self._quiet:
             self._send_layer()
             self._refresh_panes()
 
     @t.observe("neuron")
     def _neuron_changed(self, _change) -> None:
-        if not self._suspend:
+        if not self._quiet:
             self._refresh_corpus()
 
     @t.observe("mode", "nmf_k")
     def _factors_wanted(self, _change) -> None:
-        if not self._suspend:
+        if not self._quiet:
             self._refresh_factors()
 
     def _refresh_panes(self) -> None:
@@ -294,10 +258,7 @@ class NeuronView(NeuronJobs, NeuronFigures, ExplainerWidget):
              sort: str | None = None, k: int | None = None) -> NeuronView:
         """Switch the layer, open a neuron's detail (-1 closes it), the mode ("neurons", "top",
         "factors"), the column order ("index", "max") or the top-neurons ``k``."""
-        with self.hold_sync():
-            for name, value in (("layer", layer), ("mode", mode), ("sort", sort), ("k_top", k), ("neuron", neuron)):
-                if value is not None:
-                    setattr(self, name, value)
+        self._set_given(layer=layer, mode=mode, sort=sort, k_top=k, neuron=neuron)
         return self
 
 
