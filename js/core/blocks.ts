@@ -3,7 +3,7 @@
 // styles (kept here, next to the parts, so the shared stylesheet in dom.ts stays as it is).
 import { drawColorBar } from "./heatmap";
 import { displayToken } from "./layout";
-import { addOptions, el } from "./dom";
+import { addOptions, addStyleOnce, el } from "./dom";
 
 /** A token as a label: quoted, newlines and invisible characters made visible. */
 export function quoted(token: string, max = 24): string {
@@ -77,14 +77,6 @@ export class Legend {
   }
 }
 
-/** Call ``fn`` when JupyterLab switches between light and dark themes (canvases read their
- * colours when drawn); returns the cleanup. */
-export function onThemeChange(fn: () => void): () => void {
-  const observer = new MutationObserver(() => fn());
-  observer.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name"] });
-  return () => observer.disconnect();
-}
-
 const STYLE_ID = "llmxai-widgets-blocks-style";
 const CSS = `
 .lxw-target-picker { display: inline-flex; align-items: center; gap: 4px; }
@@ -120,11 +112,7 @@ const CSS = `
 `;
 
 export function ensureBlocksStyle(): void {
-  if (document.getElementById(STYLE_ID)) return;
-  const style = document.createElement("style");
-  style.id = STYLE_ID;
-  style.textContent = CSS;
-  document.head.appendChild(style);
+  addStyleOnce(STYLE_ID, CSS);
 }
 
 /** Tokens as clickable spans (text only); ``selected`` outlined. */

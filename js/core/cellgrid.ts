@@ -4,6 +4,7 @@
 // figure twin is llmxai_widgets/figures/cells.py (same ink rule, same 1-pixel gaps).
 import { lut } from "./colors";
 import { el } from "./dom";
+import { CanvasLayers, TooltipLines } from "./layers";
 
 export type GridCell = { row: number; col: number };
 
@@ -79,23 +80,19 @@ export function fitText(text: string, width: number, measure: (s: string) => num
   return lo ? chars.slice(0, lo).join("") + "\u2026" : "";
 }
 
-export class CellGrid {
+export class CellGrid extends CanvasLayers {
   /** The grid scrolls sideways inside ``node`` when it is wider than the notebook; the tooltip
    * sits outside the scroller, so it is never clipped by it. */
-  readonly node = el("div", "lxw-canvas-wrap lxw-cellgrid");
   readonly scroller = el("div", "lxw-scroll");
-  readonly canvas = el("canvas", "lxw-cells");
-  private overlay = el("canvas");
-  private tooltip = el("div", "lxw-tooltip");
   layout: CellLayout | null = null;
   pinned: GridCell | null = null;
   private hovered: GridCell | null = null;
   /** Tooltip lines of a cell: [label, value] pairs (text only). */
-  describe: ((cell: GridCell) => Array<[string, string]>) | null = null;
+  describe: ((cell: GridCell) => TooltipLines) | null = null;
   onPick: ((cell: GridCell | null) => void) | null = null;
 
   constructor() {
-    this.overlay.style.cssText = "position:absolute;left:0;top:0;pointer-events:none";
+    super("lxw-canvas-wrap lxw-cellgrid", "lxw-cells");
     const inner = el("div", "lxw-canvas-wrap");
     inner.append(this.canvas, this.overlay);
     this.scroller.appendChild(inner);
@@ -119,13 +116,7 @@ export class CellGrid {
     const rows = spec.rowLabels.length;
     const cols = spec.colLabels.length;
     const g = layoutCells(rows, cols, spec);
-    const dpr = window.devicePixelRatio || 1;
-    for (const c of [this.canvas, this.overlay]) {
-      c.width = Math.round(g.width * dpr);
-      c.height = Math.round(g.height * dpr);
-      c.style.width = `${g.width}px`;
-      c.style.height = `${g.height}px`;
-    }
+    const dpr = this.size(g.width, g.height);
     const ctx = this.canvas.getContext("2d")!;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, g.width, g.height);
@@ -193,11 +184,8 @@ export class CellGrid {
   private hover(cell: GridCell | null): void {
     this.hovered = cell;
     const g = this.layout;
-    const ctx = this.overlay.getContext("2d");
+    const ctx = g && this.clearOverlay();
     if (!g || !ctx) return;
-    const dpr = window.devicePixelRatio || 1;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, g.width, g.height);
     for (const [c, color] of [[this.pinned, "rgba(255, 64, 64, 0.95)"], [cell, "rgba(255, 255, 255, 0.95)"]] as const) {
       if (!c) continue;
       ctx.strokeStyle = color;
@@ -206,16 +194,12 @@ export class CellGrid {
     }
     const shown = cell ?? null;
     if (!shown || !this.describe) {
-      this.tooltip.style.display = "none";
+      this.hideTooltip();
       return;
     }
-    this.tooltip.replaceChildren();
-    for (const [label, value] of this.describe(shown)) this.tooltip.append(el("b", "", label), el("span", "", value));
-    Object.assign(this.tooltip.dataset, { row: String(shown.row), col: String(shown.col) });
-    this.tooltip.style.display = "grid";
     const x = g.left + g.colX[shown.col] + g.cellW + 8 - this.scroller.scrollLeft;
     const room = this.node.clientWidth || g.width;
-    this.tooltip.style.left = `${Math.max(0, Math.min(x, room - 260))}px`;
-    this.tooltip.style.top = `${g.top + (shown.row + 1) * g.cellH + 4}px`;
+    this.showTooltip(this.describe(shown), { row: String(shown.row), col: String(shown.col) },
+      Math.max(0, Math.min(x, room - 260)), g.top + (shown.row + 1) * g.cellH + 4);
   }
 }

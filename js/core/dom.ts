@@ -20,6 +20,17 @@ export function addOptions(select: HTMLSelectElement, options: ReadonlyArray<rea
   }
 }
 
+/** Make ``select`` offer ``options`` ([value, label]), rebuilt only when they changed; the
+ * chosen value stays. */
+export function fillSelect(select: HTMLSelectElement, options: Array<[string, string]>): void {
+  const same = select.options.length === options.length && options.every(([v, l], i) => select.options[i].value === v && select.options[i].textContent === l);
+  if (same) return;
+  const value = select.value;
+  select.replaceChildren();
+  addOptions(select, options);
+  select.value = value;
+}
+
 const STYLE_ID = "llmxai-widgets-style";
 
 const CSS = `
@@ -85,10 +96,15 @@ const CSS = `
 .jp-OutputArea-child:has(.lxw-root) + .jp-OutputArea-child:has(img[alt^="llmxai-widgets figure"]) { display: none; }
 `;
 
-export function ensureStyle(): void {
-  if (document.getElementById(STYLE_ID)) return;
+/** Add a stylesheet to the page once (by ``id``), whichever view comes first. */
+export function addStyleOnce(id: string, css: string): void {
+  if (document.getElementById(id)) return;
   const style = document.createElement("style");
-  style.id = STYLE_ID;
-  style.textContent = CSS;
+  style.id = id;
+  style.textContent = css;
   document.head.appendChild(style);
+}
+
+export function ensureStyle(): void {
+  addStyleOnce(STYLE_ID, CSS);
 }

@@ -86,14 +86,23 @@ export function viewModule<M extends Exporting>(
   stem: string,
   open: (model: M, host: HTMLElement) => { dispose(): void },
   styles: (() => void)[] = [],
+  hooks: {
+    /** Any other message (e.g. streamed chunks, listened for here so none sent before a view exists is lost). */
+    receive?: (model: M, msg: ExportAnswer & Record<string, unknown>, buffers: DataView[]) => void;
+    /** What to drop when the model goes. */
+    forget?: (model: M) => void;
+  } = {},
 ) {
   return {
     initialize({ model }: { model: M }) {
-      const onMessage = (msg: ExportAnswer, buffers: DataView[]) => { receiveExport(model, msg, buffers, stem); };
+      const onMessage = (msg: ExportAnswer & Record<string, unknown>, buffers: DataView[]) => {
+        if (!receiveExport(model, msg, buffers, stem)) hooks.receive?.(model, msg, buffers);
+      };
       model.on("msg:custom", onMessage);
       return () => {
         model.off("msg:custom", onMessage);
         forgetExports(model);
+        hooks.forget?.(model);
       };
     },
     render({ model, el: host }: { model: M; el: HTMLElement }) {

@@ -2,6 +2,7 @@
 // head, click opens it in the matrix view.
 import { lut } from "./colors";
 import { el } from "./dom";
+import { CanvasLayers } from "./layers";
 import { Tensor } from "./wire";
 
 export type GridGeometry = {
@@ -32,19 +33,16 @@ export function gridColumns(left: number, thumb: number, gap: number, kvGroup: n
   return out;
 }
 
-export class ThumbnailGrid {
-  readonly node = el("div", "lxw-grid");
-  private canvas = el("canvas");
-  private overlay = el("canvas");
-  private label = el("div", "lxw-muted");
+export class ThumbnailGrid extends CanvasLayers {
   geometry: GridGeometry | null = null;
 
   constructor(private onOpen: (layer: number, head: number) => void) {
+    super("lxw-grid");
     const wrap = el("div", "lxw-canvas-wrap");
-    this.overlay.style.cssText = "position:absolute;left:0;top:0;pointer-events:none";
     wrap.append(this.canvas, this.overlay);
-    this.label.textContent = "Each thumbnail is one head (rows: layers, columns: heads), scaled to its own maximum. Click one to open it.";
-    this.node.append(this.label, wrap);
+    const label = el("div", "lxw-muted",
+      "Each thumbnail is one head (rows: layers, columns: heads), scaled to its own maximum. Click one to open it.");
+    this.node.replaceChildren(label, wrap);
     this.canvas.addEventListener("mousemove", (e) => this.hover(e.offsetX, e.offsetY));
     this.canvas.addEventListener("mouseleave", () => this.hover(-1, -1));
     this.canvas.addEventListener("click", (e) => {
@@ -66,13 +64,7 @@ export class ThumbnailGrid {
     this.geometry = g;
     const width = columns[heads - 1] + thumb + gap;
     const height = top + layers.length * (thumb + gap);
-    const dpr = window.devicePixelRatio || 1;
-    for (const c of [this.canvas, this.overlay]) {
-      c.width = Math.round(width * dpr);
-      c.height = Math.round(height * dpr);
-      c.style.width = `${width}px`;
-      c.style.height = `${height}px`;
-    }
+    const dpr = this.size(width, height);
     const ctx = this.canvas.getContext("2d")!;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, width, height);
@@ -131,11 +123,8 @@ export class ThumbnailGrid {
 
   highlight(layer: number, head: number): void {
     const g = this.geometry;
-    const ctx = this.overlay.getContext("2d");
+    const ctx = g && this.clearOverlay();
     if (!g || !ctx) return;
-    const dpr = window.devicePixelRatio || 1;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, this.overlay.width, this.overlay.height);
     const row = g.layers.indexOf(layer);
     if (row < 0) return;
     ctx.strokeStyle = "rgba(255, 64, 64, 0.95)";

@@ -1,7 +1,7 @@
 // The interactive attention matrix: a canvas heatmap with hover tooltip, click to pin, zoom
 // (buttons or Ctrl + wheel), drag to pan, and jumps to a token. The widget decides what to draw;
 // this class draws it and handles the mouse.
-import { el } from "./dom";
+import { PanZoomCanvas } from "./layers";
 import { HeatmapStyle, drawHeatmap } from "./heatmap";
 import { Geometry, Window, cellAt, displayToken, layoutWindow, windowAround } from "./layout";
 import { Region } from "./scale";
@@ -9,55 +9,39 @@ import { Tensor } from "./wire";
 
 type Cell = { query: number; key: number };
 
-export class MatrixCanvas {
-  /** The canvas, its highlight overlay and the tooltip, positioned together. */
-  readonly node = el("div", "lxw-canvas-wrap");
-  readonly canvas = el("canvas");
-  private overlay = el("canvas");
-  private tooltip = el("div", "lxw-tooltip");
+export class MatrixCanvas extends PanZoomCanvas<Window> {
   geometry: Geometry | null = null;
   /** What is on the canvas: the [query, key] tensor, its query (row) and key (column) tokens,
    * and the region of it the view is limited to (e.g. sentence A -> sentence B). */
   drawn: { tensor: Tensor; rows: string[]; cols: string[]; causal: boolean; frame: Region } | null = null;
   locked: Cell | null = null;
-  private mouse: { x: number; y: number } | null = null;
-  /** Zoomed window (tokens) inside the frame; null shows the whole frame. */
-  private window: Window | null = null;
-  private drag: { x: number; y: number; q0: number; k0: number; moved: boolean } | null = null;
-  private dragged = false;
 
   /** Tooltip words (attention: query, key, weight; attribution: target, source, score). */
   labels = { row: "query", col: "key", value: "weight", masked: "masked (a token cannot attend to later tokens)" };
   /** Called when a cell is clicked (after pinning). */
   onPick: ((cell: Cell) => void) | null = null;
 
-  constructor(private redraw: () => void) {
-    this.overlay.style.cssText = "position:absolute;left:0;top:0;pointer-events:none";
-    this.node.append(this.canvas, this.overlay, this.tooltip);
-    this.canvas.addEventListener("mousemove", (e) => {
-      this.mouse = { x: e.offsetX, y: e.offsetY };
-      if (this.drag && this.panTo(e.offsetX, e.offsetY)) return;
-      this.hover(e.offsetX, e.offsetY, false);
-    });
-    this.canvas.addEventListener("mousedown", (e) => {
-      if (this.window) this.drag = { x: e.offsetX, y: e.offsetY, q0: this.window.q0, k0: this.window.k0, moved: false };
-    });
-    window.addEventListener("mouseup", this.endDrag);
-    this.canvas.addEventListener("wheel", (e) => {
-      if (!(e.ctrlKey || e.metaKey) || !this.geometry) return; // plain wheel scrolls the notebook
-      e.preventDefault();
-      this.zoom(e.deltaY < 0 ? 1 / 1.25 : 1.25, cellAt(this.geometry, e.offsetX, e.offsetY));
-    }, { passive: false });
-    this.canvas.addEventListener("mouseleave", () => {
-      this.mouse = null;
-      this.hover(-1, -1, false);
-    });
-    this.canvas.addEventListener("click", (e) => {
-      if (this.dragged) { this.dragged = false; return; } // the end of a pan, not a pin
-      this.hover(e.offsetX, e.offsetY, true);
-      const cell = this.geometry ? cellAt(this.geometry, e.offsetX, e.offsetY) : null;
-      if (cell && this.onPick) this.onPick(cell);
-    });
+  protected hoverAt(x: number, y: number): void {
+    this.hover(x, y, false);
+  }
+
+  protected clickAt(x: number, y: number): void {
+    this.hover(x, y, true);
+    const cell = this.geometry ? cellAt(this.geometry, x, y) : null;
+    if (cell && this.onPick) this.onPick(cell);
+  }
+
+  protected wheelZoom(factor: number, x: number, y: number): boolean {
+    if (!this.geometry) return false;
+    this.zoom(factor, cellAt(this.geometry, x, y));
+    return true;
+  }
+
+  protected panned(start: Window, dx: number, dy: number): Window {
+    const f = this.drawn!.frame;
+    const cell = this.geometry!.cell;
+    const clamp = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, Math.round(v)));
+    return { q0: clamp(start.q0 - dy / cell, f.q0, f.q1 - start.nq), nq: start.nq, k0: clamp(start.k0 - dx / cell, f.k0, f.k1 - start.nk), nk: start.nk };
   }
 
   /** Draw ``tensor`` (``[query, key]`` over ``rows`` x ``cols`` tokens), limited to ``frame``,
@@ -70,6 +54,7 @@ export class MatrixCanvas {
     const win = this.window ?? whole;
     const g = layoutWindow(rows.length, cols.length, win, available, labelWidth);
     const nCols = cols.length;
+    this.size(g.width, g.height);
     drawHeatmap(this.canvas, g, { value: (q, k) => tensor.value(q * nCols + k) }, rows, cols, style);
     this.geometry = g;
     this.drawn = { tensor, rows, cols, causal, frame };
@@ -78,10 +63,6 @@ export class MatrixCanvas {
       left: String(g.left), top: String(g.top), q0: String(g.q0), k0: String(g.k0),
       window: String(g.nq), nq: String(g.nq), nk: String(g.nk),
     });
-    this.overlay.width = this.canvas.width;
-    this.overlay.height = this.canvas.height;
-    this.overlay.style.width = this.canvas.style.width;
-    this.overlay.style.height = this.canvas.style.height;
     // The tooltip under a still mouse (or a pinned cell) shows the new picture's values.
     if (this.locked && !inRegion(frame, this.locked)) this.locked = null;
     if (this.mouse || this.locked) this.hover(this.mouse?.x ?? -1, this.mouse?.y ?? -1, false);
@@ -135,34 +116,6 @@ export class MatrixCanvas {
     this.redraw();
   }
 
-  dispose(): void {
-    window.removeEventListener("mouseup", this.endDrag);
-  }
-
-  private endDrag = (): void => {
-    if (this.drag?.moved) this.dragged = true;
-    this.drag = null;
-  };
-
-  /** Move the zoomed window with the mouse; true while dragging. */
-  private panTo(x: number, y: number): boolean {
-    const d = this.drag;
-    const g = this.geometry;
-    if (!d || !g || !this.window) return false;
-    if (!d.moved && Math.abs(x - d.x) + Math.abs(y - d.y) < 4) return false;
-    d.moved = true;
-    const f = this.drawn!.frame;
-    const { nq, nk } = this.window;
-    const clamp = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, Math.round(v)));
-    this.window = {
-      q0: clamp(d.q0 - (y - d.y) / g.cell, f.q0, f.q1 - nq), nq,
-      k0: clamp(d.k0 - (x - d.x) / g.cell, f.k0, f.k1 - nk), nk,
-    };
-    this.tooltip.style.display = "none";
-    this.redraw();
-    return true;
-  }
-
   private hover(x: number, y: number, click: boolean): void {
     const g = this.geometry;
     const cell = g && x >= 0 ? cellAt(g, x, y) : null;
@@ -170,33 +123,26 @@ export class MatrixCanvas {
     const shown = this.locked ?? cell;
     this.highlight(shown);
     if (!shown || !this.drawn || !g) {
-      this.tooltip.style.display = "none";
+      this.hideTooltip();
       return;
     }
     const { rows, cols, tensor, causal } = this.drawn;
     const { query, key } = shown;
     const weight = tensor.value(query * cols.length + key);
-    this.tooltip.replaceChildren();
-    const line = (label: string, value: string) => this.tooltip.append(el("b", "", label), el("span", "", value));
     const L = this.labels;
-    line(L.row, `#${query} ${JSON.stringify(displayToken(rows[query], 40))}`);
-    line(L.col, `#${key} ${JSON.stringify(displayToken(cols[key], 40))}`);
-    line(L.value, (causal && key > query) || Number.isNaN(weight) ? L.masked : weight.toFixed(4));
-    Object.assign(this.tooltip.dataset, { query: String(query), key: String(key), weight: String(weight) });
-    this.tooltip.style.display = "grid";
     const left = g.left + (key - g.k0 + 1) * g.cell + 12;
-    this.tooltip.style.left = `${Math.min(left, Math.max(0, g.width - 220))}px`;
-    this.tooltip.style.top = `${g.top + (query - g.q0) * g.cell + 12}px`;
+    this.showTooltip([
+      [L.row, `#${query} ${JSON.stringify(displayToken(rows[query], 40))}`],
+      [L.col, `#${key} ${JSON.stringify(displayToken(cols[key], 40))}`],
+      [L.value, (causal && key > query) || Number.isNaN(weight) ? L.masked : weight.toFixed(4)],
+    ], { query: String(query), key: String(key), weight: String(weight) },
+    Math.min(left, Math.max(0, g.width - 220)), g.top + (query - g.q0) * g.cell + 12);
   }
 
   private highlight(cell: Cell | null): void {
     const g = this.geometry;
-    const ctx = this.overlay.getContext("2d");
-    if (!ctx || !g) return;
-    const dpr = window.devicePixelRatio || 1;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, g.width, g.height);
-    if (!cell) return;
+    const ctx = g && this.clearOverlay();
+    if (!ctx || !g || !cell) return;
     const row = cell.query - g.q0;
     const col = cell.key - g.k0;
     if (row < 0 || row >= g.nq) return;

@@ -1,7 +1,7 @@
 // NeuronView's toolbar (tabs, layer menu, Export, progress) and the heatmap's options row
 // (column order, top k, colour scale, zoom, go to a neuron). The view passes what each control
 // does; sync() shows the synced state.
-import { addOptions, el } from "./dom";
+import { addOptions, el, fillSelect } from "./dom";
 import { ExportFormat, exportGroup } from "./export";
 
 export type Mode = "neurons" | "top" | "factors";
@@ -92,13 +92,4 @@ export class NeuronControls {
     this.kLabel.style.display = s.mode === "top" ? "" : "none";
     this.exportWhat.style.display = s.neuronOpen && s.mode !== "factors" ? "" : "none";
   }
-}
-
-function fillSelect(select: HTMLSelectElement, options: Array<[string, string]>): void {
-  const same = select.options.length === options.length && options.every(([v, l], i) => select.options[i].value === v && select.options[i].textContent === l);
-  if (same) return;
-  const value = select.value;
-  select.replaceChildren();
-  addOptions(select, options);
-  select.value = value;
 }

@@ -4,9 +4,8 @@
 // textContent only. Figure twin: llmxai_widgets/figures/neurons.py (neuron_detail_figure).
 import { colorIndex, cssColor, rgb } from "./colors";
 import { el } from "./dom";
-import { drawColorBar } from "./heatmap";
+import { ColorLegend } from "./legend";
 import { displayToken } from "./layout";
-import { formatWeight } from "./scale";
 import { WireHeader, decodeTrait } from "./wire";
 
 export type CorpusPayload = {
@@ -50,12 +49,9 @@ function symmetricMax(values: ArrayLike<number>): number {
 }
 
 function barRow(vmax: number, colormap: string, label: string): HTMLElement {
-  const row = el("div", "lxw-legend lxw-legend-row");
-  const bar = el("canvas");
-  drawColorBar(bar, colormap, 140, true);
-  row.append(el("span", "lxw-muted", `\u2212${formatWeight(vmax)}`), bar, el("span", "lxw-muted", `+${formatWeight(vmax)}`),
-    el("span", "lxw-muted", label));
-  return row;
+  const legend = new ColorLegend(true, label);
+  legend.signed(colormap, 140, vmax);
+  return legend.node;
 }
 
 export class NeuronDetail {

@@ -2,8 +2,8 @@
 // (1,536 neurons per row), on one canvas: a window of it can be zoomed (buttons, Ctrl + wheel)
 // and dragged; more cells than pixels are merged keeping the value of largest magnitude, so a
 // lone strong neuron stays visible. Hover asks the view what to say; click picks a cell.
-import { lut } from "./colors";
-import { el } from "./dom";
+import { Pixels, drawAxisLabels, paintPixels, pooledIndices } from "./heatmap";
+import { PanZoomCanvas, TooltipLines } from "./layers";
 import { LABEL_FONT_PX, displayToken } from "./layout";
 import { maxAbs } from "./neuroncolumns";
 
@@ -64,63 +64,43 @@ export function cellAtGrid(g: GridGeometry, x: number, y: number): { row: number
 }
 
 /** Colour-table entries of the window's pixels (256: no value). */
-export function gridIndices(g: GridGeometry, data: GridData, index: (v: number) => number): { w: number; h: number; indices: Uint16Array } {
+export function gridIndices(g: GridGeometry, data: GridData, index: (v: number) => number): Pixels {
   const h = Math.max(1, Math.min(g.nr, Math.round(g.nr * g.rowH)));
   const w = Math.max(1, Math.min(g.nc, Math.round(g.nc * g.colW)));
-  const indices = new Uint16Array(w * h);
-  for (let py = 0; py < h; py++) {
-    const ra = g.r0 + Math.floor((py * g.nr) / h);
-    const rb = Math.max(ra + 1, g.r0 + Math.floor(((py + 1) * g.nr) / h));
-    for (let px = 0; px < w; px++) {
-      const ca = g.c0 + Math.floor((px * g.nc) / w);
-      const cb = Math.max(ca + 1, g.c0 + Math.floor(((px + 1) * g.nc) / w));
-      const v = maxAbs(data.value, ra, rb, ca, cb);
-      indices[py * w + px] = Number.isNaN(v) ? 256 : index(v);
-    }
-  }
-  return { w, h, indices };
+  return pooledIndices(g.r0, g.nr, g.c0, g.nc, w, h, (ra, rb, ca, cb) => {
+    const v = maxAbs(data.value, ra, rb, ca, cb);
+    return Number.isNaN(v) ? 256 : index(v);
+  });
 }
 
-export class GridCanvas {
-  readonly node = el("div", "lxw-canvas-wrap");
-  readonly canvas = el("canvas");
-  private overlay = el("canvas");
-  private tooltip = el("div", "lxw-tooltip");
+export class GridCanvas extends PanZoomCanvas<GridWindow> {
   geometry: GridGeometry | null = null;
   private data: GridData | null = null;
-  private window: GridWindow | null = null;
-  private mouse: { x: number; y: number } | null = null;
-  private drag: { x: number; y: number; r0: number; c0: number; moved: boolean } | null = null;
-  private dragged = false;
   /** Tooltip lines of a cell. */
-  describe: (row: number, col: number) => Array<[string, string]> = () => [];
+  describe: (row: number, col: number) => TooltipLines = () => [];
   onPick: ((row: number, col: number) => void) | null = null;
   /** A column to outline (the open neuron), or -1. */
   marked = -1;
 
-  constructor(private redraw: () => void) {
-    this.overlay.style.cssText = "position:absolute;left:0;top:0;pointer-events:none";
-    this.node.append(this.canvas, this.overlay, this.tooltip);
-    this.canvas.addEventListener("mousemove", (e) => {
-      this.mouse = { x: e.offsetX, y: e.offsetY };
-      if (!this.panTo(e.offsetX, e.offsetY)) this.hover();
-    });
-    this.canvas.addEventListener("mouseleave", () => { this.mouse = null; this.hover(); });
-    this.canvas.addEventListener("mousedown", (e) => {
-      if (this.window) this.drag = { x: e.offsetX, y: e.offsetY, r0: this.window.r0, c0: this.window.c0, moved: false };
-    });
-    window.addEventListener("mouseup", this.endDrag);
-    this.canvas.addEventListener("wheel", (e) => {
-      if (!(e.ctrlKey || e.metaKey) || !this.geometry) return; // a plain wheel scrolls the notebook
-      e.preventDefault();
-      const cell = cellAtGrid(this.geometry, e.offsetX, e.offsetY);
-      this.zoom(e.deltaY < 0 ? 1 / 1.25 : 1.25, cell?.col);
-    }, { passive: false });
-    this.canvas.addEventListener("click", (e) => {
-      if (this.dragged) { this.dragged = false; return; }
-      const cell = this.geometry && cellAtGrid(this.geometry, e.offsetX, e.offsetY);
-      if (cell && this.onPick) this.onPick(cell.row, cell.col);
-    });
+  protected hoverAt(): void {
+    this.hover();
+  }
+
+  protected clickAt(x: number, y: number): void {
+    const cell = this.geometry && cellAtGrid(this.geometry, x, y);
+    if (cell && this.onPick) this.onPick(cell.row, cell.col);
+  }
+
+  protected wheelZoom(factor: number, x: number, y: number): boolean {
+    if (!this.geometry) return false;
+    this.zoom(factor, cellAtGrid(this.geometry, x, y)?.col);
+    return true;
+  }
+
+  protected panned(start: GridWindow, dx: number, dy: number): GridWindow {
+    const g = this.geometry!;
+    const clamp = (v: number, hi: number) => Math.max(0, Math.min(hi, Math.round(v)));
+    return { ...start, c0: clamp(start.c0 - dx / g.colW, g.cols - start.nc), r0: clamp(start.r0 - dy / g.rowH, g.rows - start.nr) };
   }
 
   /** Forget the zoom window (another layer order or data shape), or start from ``w``. */
@@ -152,50 +132,15 @@ export class GridCanvas {
   }
 
   private draw(g: GridGeometry, data: GridData, style: GridStyle): void {
-    const dpr = window.devicePixelRatio || 1;
-    for (const c of [this.canvas, this.overlay]) {
-      c.width = Math.round(g.width * dpr);
-      c.height = Math.round(g.height * dpr);
-      c.style.width = `${g.width}px`;
-      c.style.height = `${g.height}px`;
-    }
+    const dpr = this.size(g.width, g.height);
     const ctx = this.canvas.getContext("2d")!;
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
-    const table = lut(style.colormap);
-    const { w, h, indices } = gridIndices(g, data, style.index);
-    const image = new ImageData(w, h);
-    const px = image.data;
-    for (let i = 0; i < w * h; i++) {
-      const o = 4 * i;
-      if (indices[i] === 256) [px[o], px[o + 1], px[o + 2]] = style.emptyColor;
-      else [px[o], px[o + 1], px[o + 2]] = [table[3 * indices[i]], table[3 * indices[i] + 1], table[3 * indices[i] + 2]];
-      px[o + 3] = 255;
-    }
-    const cells = document.createElement("canvas");
-    cells.width = w;
-    cells.height = h;
-    cells.getContext("2d")!.putImageData(image, 0, 0);
-    ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(cells, g.left * dpr, g.top * dpr, Math.round(g.nc * g.colW) * dpr, Math.round(g.nr * g.rowH) * dpr);
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, g.width, g.height);
+    paintPixels(ctx, gridIndices(g, data, style.index), style.colormap, style.emptyColor, g.left, g.top,
+      Math.round(g.nc * g.colW), Math.round(g.nr * g.rowH));
+    drawAxisLabels(ctx, g, data.rowLabel, data.colLabel, style, g.rowLabels, g.colLabels, 130, g.colW >= 16);
     ctx.font = `${LABEL_FONT_PX}px ${style.fontFamily}`;
     ctx.textBaseline = "middle";
-    ctx.fillStyle = style.textColor;
-    if (g.rowLabels) {
-      ctx.textAlign = "right";
-      for (let r = 0; r < g.nr; r++) ctx.fillText(displayToken(data.rowLabel(g.r0 + r)), g.left - 6, g.top + (r + 0.5) * g.rowH, g.left - 8);
-    }
-    if (g.colLabels) {
-      ctx.textAlign = "left";
-      for (let c = 0; c < g.nc; c++) {
-        ctx.save();
-        ctx.translate(g.left + (c + 0.5) * g.colW, g.top - 6);
-        ctx.rotate(g.colW >= 16 ? -Math.PI / 3 : -Math.PI / 2);
-        ctx.fillText(displayToken(data.colLabel(g.c0 + c)), 0, 0, 130);
-        ctx.restore();
-      }
-    }
     ctx.fillStyle = style.mutedColor;
     ctx.textAlign = "left";
     const say = (t: string, a: number, n: number) => t.replace("{0}", String(a)).replace("{1}", String(a + n - 1));
@@ -238,51 +183,23 @@ export class GridCanvas {
 
   showWhole(): void { this.window = null; this.redraw(); }
 
-  dispose(): void { window.removeEventListener("mouseup", this.endDrag); }
-
-  private endDrag = (): void => {
-    if (this.drag?.moved) this.dragged = true;
-    this.drag = null;
-  };
-
-  private panTo(x: number, y: number): boolean {
-    const d = this.drag;
-    const g = this.geometry;
-    if (!d || !g || !this.window) return false;
-    if (!d.moved && Math.abs(x - d.x) + Math.abs(y - d.y) < 4) return false;
-    d.moved = true;
-    const clamp = (v: number, hi: number) => Math.max(0, Math.min(hi, Math.round(v)));
-    this.window = { ...this.window, c0: clamp(d.c0 - (x - d.x) / g.colW, g.cols - this.window.nc),
-      r0: clamp(d.r0 - (y - d.y) / g.rowH, g.rows - this.window.nr) };
-    this.tooltip.style.display = "none";
-    this.redraw();
-    return true;
-  }
-
   private hover(): void {
     const g = this.geometry;
     const cell = g && this.mouse ? cellAtGrid(g, this.mouse.x, this.mouse.y) : null;
     this.outline(cell);
     if (!cell || !g) {
-      this.tooltip.style.display = "none";
+      this.hideTooltip();
       return;
     }
-    this.tooltip.replaceChildren();
-    for (const [label, value] of this.describe(cell.row, cell.col)) this.tooltip.append(el("b", "", label), el("span", "", value));
-    Object.assign(this.tooltip.dataset, { row: String(cell.row), col: String(cell.col) });
-    this.tooltip.style.display = "grid";
     const x = g.left + (cell.col - g.c0 + 1) * g.colW + 12;
-    this.tooltip.style.left = `${Math.min(x, Math.max(0, g.width - 240))}px`;
-    this.tooltip.style.top = `${g.top + (cell.row - g.r0 + 1) * g.rowH + 8}px`;
+    this.showTooltip(this.describe(cell.row, cell.col), { row: String(cell.row), col: String(cell.col) },
+      Math.min(x, Math.max(0, g.width - 240)), g.top + (cell.row - g.r0 + 1) * g.rowH + 8);
   }
 
   private outline(cell: { row: number; col: number } | null): void {
     const g = this.geometry;
-    const ctx = this.overlay.getContext("2d");
+    const ctx = g && this.clearOverlay();
     if (!g || !ctx) return;
-    const dpr = window.devicePixelRatio || 1;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, g.width, g.height);
     const column = (c: number, color: string) => {
       if (c < g.c0 || c >= g.c0 + g.nc) return;
       ctx.strokeStyle = color;

@@ -1,5 +1,7 @@
 // Styles of NeuronView's parts (the shared ones are in dom.ts); JupyterLab's --jp-* variables
 // keep them right in light and dark themes.
+import { addStyleOnce } from "./dom";
+
 const STYLE_ID = "llmxai-widgets-neuron-style";
 
 const CSS = `
@@ -22,9 +24,5 @@ const CSS = `
 `;
 
 export function ensureNeuronStyle(): void {
-  if (document.getElementById(STYLE_ID)) return;
-  const style = document.createElement("style");
-  style.id = STYLE_ID;
-  style.textContent = CSS;
-  document.head.appendChild(style);
+  addStyleOnce(STYLE_ID, CSS);
 }

@@ -1,19 +1,17 @@
 // AttributionView frontend. Synced state: llmxai_widgets/widgets/attribution.py (AttributionView).
-import { ErrorPanel, ProgressLine } from "../core/chrome";
 import { colorIndex, cssColor, rgb } from "../core/colors";
 import { addOptions, el } from "../core/dom";
-import { download, ExportFormat, exportGroup, isDarkTheme, requestExport, viewModule } from "../core/export";
-import { drawColorBar, measureLabels } from "../core/heatmap";
+import { ExportFormat, isDarkTheme } from "../core/export";
+import { measureLabels } from "../core/heatmap";
+import { ColorLegend } from "../core/legend";
 import { displayToken } from "../core/layout";
 import { MatrixCanvas } from "../core/matrix";
-import { BaseState, WidgetModel } from "../core/model";
-import { formatWeight } from "../core/scale";
-import { Tensor, WireHeader, decodeTrait } from "../core/wire";
+import { WidgetModel } from "../core/model";
+import { Pane, PaneState, paneModule, wireTensor } from "../core/pane";
+import { Tensor, WireHeader } from "../core/wire";
 
 type Level = "token" | "word" | "sentence" | "turn";
-export type AttributionState = BaseState & {
-  widget_id: string;
-  model_name: string;
+export type AttributionState = PaneState & {
   tokens: string[];
   special: boolean[];
   n_prompt: number;
@@ -49,52 +47,31 @@ export function aggregateRow(row: number[], groups: number[] | undefined, hidden
   return row.map((v, i) => (hidden[i] || Number.isNaN(v) ? NaN : sums.get(groups[i]) ?? NaN));
 }
 
-class AttributionPane {
-  private root = el("div", "lxw-root");
+class AttributionPane extends Pane<AttributionState> {
   private methodSelect = el("select", "lxw-method");
   private levelSelect = el("select", "lxw-level");
   private specialBox = el("input");
   /** Which picture the Export buttons write when both are on screen (generations). */
   private exportWhat = el("select", "lxw-export-what");
-  private progress: ProgressLine;
-  private errors: ErrorPanel;
   private notice = el("div", "lxw-notice");
   private text = el("div", "lxw-text");
-  private legend = el("div", "lxw-legend lxw-legend-row");
-  private legendBar = el("canvas");
-  private legendMin = el("span", "lxw-muted");
-  private legendMax = el("span", "lxw-muted");
+  private legend = new ColorLegend(true);
   private caption = el("div", "lxw-muted lxw-caption");
   private matrixTitle = el("div", "lxw-muted");
   private matrix = new MatrixCanvas(() => this.drawMatrix());
-  private cleanups: Array<() => void> = [];
-  private cache: { trait: unknown; tensor: Tensor | null } | null = null;
 
-  constructor(private model: Model, host: HTMLElement) {
-    this.progress = new ProgressLine(model);
-    this.errors = new ErrorPanel(model);
+  constructor(model: Model) {
+    super(model);
     this.matrix.labels = { row: "target", col: "source", value: "score", masked: "not used (comes at or after the target)" };
     this.matrix.onPick = (cell) => this.select(cell.query);
     this.build();
-    host.appendChild(this.root);
-    for (const key of ["tokens", "scores", "selected", "level", "show_special", "completeness", "notes", "targets", "rows_done", "method", "methods", "kind", "target_labels"]) {
-      this.on(`change:${key}`, () => this.draw());
-    }
-    this.on("change:error", () => this.errors.show(this.model.get("error")));
-    for (const key of ["status", "progress", "progress_label"]) this.on(`change:${key}`, () => { this.progress.update(); this.draw(); });
-    const resize = new ResizeObserver(() => this.drawMatrix());
-    resize.observe(this.root);
-    this.cleanups.push(() => resize.disconnect());
-    this.draw();
-  }
-
-  private on(event: string, fn: () => void): void {
-    this.model.on(event, fn);
-    this.cleanups.push(() => this.model.off(event, fn));
+    this.watch(["tokens", "scores", "selected", "level", "show_special", "completeness", "notes", "targets", "rows_done", "method",
+      "methods", "kind", "target_labels", "status", "progress", "progress_label"]);
+    this.redrawOnResize(() => this.drawMatrix());
+    this.cleanup(() => this.matrix.dispose());
   }
 
   private build(): void {
-    const bar = el("div", "lxw-bar");
     const methodLabel = el("label", "", "Method ");
     methodLabel.appendChild(this.methodSelect);
     const levelLabel = el("label", "", "Show ");
@@ -105,41 +82,31 @@ class AttributionPane {
     special.append(this.specialBox, document.createTextNode("special tokens"));
     addOptions(this.exportWhat, [["matrix", "matrix"], ["text", "text"]]);
     this.exportWhat.title = "Export the matrix of every generated token, or the text coloured for the selected one";
-    const exporting = exportGroup((format) => this.exportFigure(format), {
+    const exporting = this.exportButtons({
       svg: "Download what is on screen as a vector figure (text stays text), drawn by the same code as view.save()",
       png: "Download what is on screen as a PNG, drawn by the same code as view.save()",
-    }, this.exportWhat);
-    bar.append(el("span", "lxw-title", "Attribution"), el("span", "lxw-muted", this.model.get("model_name")),
-      methodLabel, levelLabel, special, exporting, this.progress.node);
-    this.methodSelect.addEventListener("change", () => { this.model.set("method", this.methodSelect.value); this.model.save_changes(); });
-    this.levelSelect.addEventListener("change", () => { this.model.set("level", this.levelSelect.value as Level); this.model.save_changes(); });
-    this.specialBox.addEventListener("change", () => { this.model.set("show_special", this.specialBox.checked); this.model.save_changes(); });
-    this.legend.append(this.legendMin, this.legendBar, this.legendMax);
+    }, () => this.exportRequest(), this.exportWhat);
+    const bar = this.toolbar("Attribution", methodLabel, levelLabel, special, exporting);
+    this.methodSelect.addEventListener("change", () => this.set("method", this.methodSelect.value));
+    this.levelSelect.addEventListener("change", () => this.set("level", this.levelSelect.value as Level));
+    this.specialBox.addEventListener("change", () => this.set("show_special", this.specialBox.checked));
     const matrixPane = el("div", "lxw-attr-matrix");
     matrixPane.append(this.matrixTitle, this.matrix.node);
-    this.root.append(bar, this.errors.node, this.notice, this.text, this.legend, this.caption, matrixPane);
+    this.root.append(bar, this.errors.node, this.notice, this.text, this.legend.node, this.caption, matrixPane);
   }
 
   private tensor(): Tensor | null {
     const trait = this.model.get("scores");
-    if (!trait || !("data" in trait)) return null;
-    if (this.cache?.trait !== trait) this.cache = { trait, tensor: decodeTrait(trait as WireHeader & { data: DataView }) };
-    return this.cache.tensor;
+    return this.cached("scores", [trait], () => wireTensor(trait));
   }
 
   private select(i: number): void {
-    if (i < 0) return;
-    this.model.set("selected", i);
-    this.model.save_changes();
+    if (i >= 0) this.set("selected", i);
   }
 
-  draw(): void {
-    try {
-      this.drawText();
-      this.drawMatrix();
-    } catch (err) {
-      this.errors.show(`llmxai_widgets could not draw this view: ${err}`);
-    }
+  protected paint(): void {
+    this.drawText();
+    this.drawMatrix();
   }
 
   private fillMenus(): void {
@@ -167,22 +134,23 @@ class AttributionPane {
     this.exportWhat.style.display = this.model.get("targets").length > 1 ? "" : "none";
   }
 
-  /** Ask Python for the figure on screen: the text of the selected target, or the matrix (its
-   * zoom window too) when it is drawn and picked. Without a kernel the matrix's PNG is the canvas. */
-  private exportFigure(format: ExportFormat): void {
-    const matrix = this.model.get("targets").length > 1 && this.exportWhat.value === "matrix";
+  /** What the Export buttons ask Python for: the text of the selected target, or the matrix
+   * (its zoom window too) when it is drawn and picked. */
+  private exportRequest(): Record<string, unknown> {
+    const matrix = this.exportsMatrix();
     const g = this.matrix.geometry;
-    requestExport(this.model, {
-      format, view: matrix ? "matrix" : "text", selected: this.model.get("selected"),
-      window: matrix && g ? { q0: g.q0, k0: g.k0, nq: g.nq, nk: g.nk } : null,
-    }, (why) => {
-      if (format === "png" && matrix) {
-        this.matrix.canvas.toBlob((blob) => { if (blob) download(blob, "attribution-matrix.png"); });
-        this.errors.show(`${why}: the PNG is the matrix canvas as drawn (no colour bar); figures are drawn in Python (view.save()).`);
-      } else {
-        this.errors.show(`${why}: figures are drawn in Python (view.save(), view.figure()).`);
-      }
-    });
+    return { view: matrix ? "matrix" : "text", selected: this.model.get("selected"),
+      window: matrix && g ? { q0: g.q0, k0: g.k0, nq: g.nq, nk: g.nk } : null };
+  }
+
+  private exportsMatrix(): boolean {
+    return this.model.get("targets").length > 1 && this.exportWhat.value === "matrix";
+  }
+
+  /** Without a kernel the matrix's PNG is the canvas. */
+  protected exportFailed(format: ExportFormat, why: string): void {
+    if (format === "png" && this.exportsMatrix()) this.downloadCanvas(this.matrix.canvas, "attribution-matrix.png", why, "matrix canvas");
+    else super.exportFailed(format, why);
   }
 
   private drawText(): void {
@@ -244,9 +212,7 @@ class AttributionPane {
     }
     this.text.dataset.selected = String(selected);
     this.text.dataset.vmax = String(vmax);
-    drawColorBar(this.legendBar, colormap, 140, true);
-    this.legendMin.textContent = `\u2212${formatWeight(vmax)}`;
-    this.legendMax.textContent = `+${formatWeight(vmax)}`;
+    this.legend.signed(colormap, 140, vmax);
     const method = this.model.get("method").replace(/_/g, " ");
     const contrast = this.model.get("contrast");
     const explained = causal ? "the outlined target token" : `${JSON.stringify(label)}`;
@@ -299,12 +265,6 @@ class AttributionPane {
     });
     this.matrix.canvas.dataset.vmax = String(vmax);
   }
-
-  dispose(): void {
-    for (const fn of this.cleanups) fn();
-    this.matrix.dispose();
-    this.root.remove();
-  }
 }
 
-export default viewModule<Model>("attribution", (model, host) => new AttributionPane(model, host));
+export default paneModule("attribution", AttributionPane);

@@ -1,19 +1,15 @@
 // ContributionView frontend. Synced state: llmxai_widgets/widgets/contributions.py (ContributionView).
-import { Legend, TargetPicker, ensureBlocksStyle, onThemeChange, quoted, tokenStrip } from "../core/blocks";
+import { Legend, TargetPicker, ensureBlocksStyle, quoted, tokenStrip } from "../core/blocks";
 import { CellGrid } from "../core/cellgrid";
-import { ErrorPanel, ProgressLine } from "../core/chrome";
 import { colorIndex } from "../core/colors";
 import { Parts, allValues, columnLabels, componentName, extent, formatValue, gridValue, rankAmong, signed } from "../core/contrib";
 import { el } from "../core/dom";
-import { exportGroup, requestExport, viewModule } from "../core/export";
 import { WireTrait } from "../core/lens";
-import { BaseState, WidgetModel } from "../core/model";
-import { WireHeader, decodeTrait } from "../core/wire";
+import { WidgetModel } from "../core/model";
+import { Pane, PaneState, paneModule, wireTensor } from "../core/pane";
 
 type Picked = { layer?: number; column?: number; part?: "embed" | "constant" };
-export type ContributionState = BaseState & {
-  widget_id: string;
-  model_name: string;
+export type ContributionState = PaneState & {
   tokens: string[];
   position: number;
   target: string;
@@ -35,11 +31,8 @@ export type ContributionState = BaseState & {
 type Model = WidgetModel<ContributionState>;
 const STRIP = ["embed", "constant"] as const;
 
-class ContributionPane {
-  private root = el("div", "lxw-root lxw-contrib");
-  private progress: ProgressLine;
-  private errors: ErrorPanel;
-  private picker: TargetPicker;
+class ContributionPane extends Pane<ContributionState> {
+  private picker = new TargetPicker("Explain", (token) => this.set("target", token));
   private strip = el("div", "lxw-strip");
   private sum = el("div", "lxw-sum");
   private parts = new CellGrid();
@@ -48,47 +41,24 @@ class ContributionPane {
   private detail = el("div", "lxw-detail");
   private caption = el("div", "lxw-muted lxw-caption lxw-blocks-caption");
   private body = el("div", "lxw-blocks-body");
-  private cleanups: Array<() => void> = [];
-  private cache: { key: unknown[]; parts: Parts | null } | null = null;
 
-  constructor(private model: Model, host: HTMLElement) {
-    this.progress = new ProgressLine(model);
-    this.errors = new ErrorPanel(model);
-    this.picker = new TargetPicker("Explain", (token) => this.set("target", token));
+  constructor(model: Model) {
+    super(model, "lxw-contrib");
     this.build();
-    host.appendChild(this.root);
-    for (const key of ["heads", "attention_bias", "mlp", "embed", "constant", "logit", "total", "position", "target", "target_text", "picked", "head_attention", "tokens", "colormap"]) {
-      this.on(`change:${key}`, () => this.draw());
-    }
-    this.on("change:error", () => this.errors.show(this.model.get("error")));
-    this.cleanups.push(onThemeChange(() => this.draw()));
-    for (const key of ["status", "progress", "progress_label"]) this.on(`change:${key}`, () => { this.progress.update(); this.draw(); });
+    this.watch(["heads", "attention_bias", "mlp", "embed", "constant", "logit", "total", "position", "target", "target_text", "picked",
+      "head_attention", "tokens", "colormap", "status", "progress", "progress_label"]);
     this.grid.describe = (cell) => this.describe({ layer: cell.row, column: cell.col });
     this.parts.describe = (cell) => this.describe({ part: STRIP[cell.col] });
     this.grid.onPick = (cell) => this.set("picked", cell ? { layer: cell.row, column: cell.col } : {});
     this.parts.onPick = (cell) => this.set("picked", cell ? { part: STRIP[cell.col] } : {});
-    this.draw();
-  }
-
-  private on(event: string, fn: () => void): void {
-    this.model.on(event, fn);
-    this.cleanups.push(() => this.model.off(event, fn));
-  }
-
-  private set<K extends keyof ContributionState>(key: K, value: ContributionState[K]): void {
-    this.model.set(key, value);
-    this.model.save_changes();
   }
 
   private build(): void {
-    const bar = el("div", "lxw-bar");
-    const exporting = exportGroup((format) => requestExport(this.model, { format },
-      (why) => this.errors.show(`${why}: figures are drawn in Python (view.save(), view.figure()).`)), {
+    const exporting = this.exportButtons({
       svg: "Download the heatmap as a vector figure (text stays text), drawn by the same code as view.save()",
       png: "Download the heatmap as a PNG, drawn by the same code as view.save()",
     });
-    bar.append(el("span", "lxw-title", "Direct logit attribution"), el("span", "lxw-muted", this.model.get("model_name")),
-      this.picker.node, exporting, this.progress.node);
+    const bar = this.toolbar("Direct logit attribution", this.picker.node, exporting);
     const grids = el("div");
     grids.append(this.parts.node, this.grid.node);
     const body = this.body;
@@ -101,25 +71,14 @@ class ContributionPane {
   private data(): Parts | null {
     const m = this.model;
     const key = [m.get("heads"), m.get("attention_bias"), m.get("mlp"), m.get("embed"), m.get("constant")];
-    if (!this.cache || this.cache.key.some((v, i) => v !== key[i])) {
-      const t = (x: WireTrait) => ("data" in x ? decodeTrait(x as WireHeader & { data: DataView }) : null);
-      const [heads, bias, mlp] = [t(m.get("heads")), t(m.get("attention_bias")), t(m.get("mlp"))];
-      const parts = heads && bias && mlp ? { heads, bias, mlp, embed: m.get("embed"), constant: m.get("constant"),
+    return this.cached("parts", key, () => {
+      const [heads, bias, mlp] = [wireTensor(m.get("heads")), wireTensor(m.get("attention_bias")), wireTensor(m.get("mlp"))];
+      return heads && bias && mlp ? { heads, bias, mlp, embed: m.get("embed"), constant: m.get("constant"),
         nLayers: heads.shape[0], nHeads: heads.shape[1] } : null;
-      this.cache = { key, parts };
-    }
-    return this.cache.parts;
+    });
   }
 
-  draw(): void {
-    try {
-      this.drawAll();
-    } catch (err) {
-      this.errors.show(`llmxai_widgets could not draw this view: ${err}`);
-    }
-  }
-
-  private drawAll(): void {
+  protected paint(): void {
     const m = this.model;
     const tokens = m.get("tokens");
     const position = m.get("position");
@@ -213,10 +172,9 @@ class ContributionPane {
     const m = this.model;
     const trait = m.get("head_attention");
     const position = m.get("position");
-    if (!("data" in trait) || trait.layer !== layer || trait.head !== head || trait.position !== position) {
-      return [el("p", "lxw-muted", "Computing where this head reads from\u2026")];
-    }
-    const weights = decodeTrait(trait as WireHeader & { data: DataView })!;
+    const weights = trait.layer === layer && trait.head === head && trait.position === position
+      ? this.cached("head", [trait], () => wireTensor(trait)) : null;
+    if (!weights) return [el("p", "lxw-muted", "Computing where this head reads from\u2026")];
     const tokens = m.get("tokens");
     const order = Array.from({ length: weights.shape[0] }, (_, k) => k).sort((a, b) => weights.value(b) - weights.value(a)).slice(0, 8);
     const table = el("table", "lxw-head-pattern");
@@ -232,11 +190,6 @@ class ContributionPane {
     }
     return [el("p", "", `Where it reads from at #${position} ${quoted(tokens[position] ?? "")} (largest attention weights):`), table];
   }
-
-  dispose(): void {
-    for (const fn of this.cleanups) fn();
-    this.root.remove();
-  }
 }
 
-export default viewModule<Model>("contributions", (model, host) => new ContributionPane(model, host), [ensureBlocksStyle]);
+export default paneModule("contributions", ContributionPane, [ensureBlocksStyle]);

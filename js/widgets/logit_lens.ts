@@ -1,18 +1,16 @@
 // LogitLensView frontend. Synced state: llmxai_widgets/widgets/logit_lens.py (LogitLensView).
-import { Legend, TargetPicker, ensureBlocksStyle, onThemeChange, quoted } from "../core/blocks";
+import { Legend, TargetPicker, ensureBlocksStyle, quoted } from "../core/blocks";
 import { CellGrid, GridCell } from "../core/cellgrid";
-import { ErrorPanel, ProgressLine } from "../core/chrome";
 import { colorIndex } from "../core/colors";
 import { addOptions, el } from "../core/dom";
-import { exportGroup, isDarkTheme, requestExport, viewModule } from "../core/export";
+import { isDarkTheme } from "../core/export";
 import { displayToken } from "../core/layout";
 import { LensData, LensTraits, formatProb, rowLabel, stepWindow } from "../core/lens";
 import { LineChart } from "../core/linechart";
-import { BaseState, WidgetModel } from "../core/model";
+import { WidgetModel } from "../core/model";
+import { Pane, PaneState, paneModule } from "../core/pane";
 
-export type LogitLensState = BaseState & LensTraits & {
-  widget_id: string;
-  model_name: string;
+export type LogitLensState = PaneState & LensTraits & {
   tokens: string[];
   layer_labels: string[];
   top_k: number;
@@ -28,11 +26,8 @@ const TARGET = "#1976d2";
 const LOG_DECADES = 6;
 const MIN_CELL = 50;
 
-class LensPane {
-  private root = el("div", "lxw-root lxw-lens");
-  private progress: ProgressLine;
-  private errors: ErrorPanel;
-  private picker: TargetPicker;
+class LensPane extends Pane<LogitLensState> {
+  private picker = new TargetPicker("Follow", (token) => this.set("target", token));
   private windowBox = el("span", "lxw-window");
   private slider = el("input");
   private windowLabel = el("span", "lxw-muted");
@@ -44,42 +39,19 @@ class LensPane {
   private detail = el("div", "lxw-detail");
   private caption = el("div", "lxw-muted lxw-caption lxw-blocks-caption");
   private picked: { row: number; position: number } | null = null;
-  private cache: { key: unknown[]; data: LensData | null } | null = null;
-  private cleanups: Array<() => void> = [];
 
-  constructor(private model: Model, host: HTMLElement) {
-    this.progress = new ProgressLine(model);
-    this.errors = new ErrorPanel(model);
-    this.picker = new TargetPicker("Follow", (token) => this.set("target", token));
+  constructor(model: Model) {
+    super(model, "lxw-lens");
     this.build();
-    host.appendChild(this.root);
-    for (const key of ["positions", "top_probs", "target_probs", "vocab", "selected", "target", "window_start", "window_size", "tokens", "colormap"]) {
-      this.on(`change:${key}`, () => this.draw());
-    }
-    this.on("change:error", () => this.errors.show(this.model.get("error")));
-    this.cleanups.push(onThemeChange(() => this.draw()));
-    for (const key of ["status", "progress", "progress_label"]) this.on(`change:${key}`, () => { this.progress.update(); this.draw(); });
-    const resize = new ResizeObserver(() => this.draw());
-    resize.observe(this.root);
-    this.cleanups.push(() => resize.disconnect());
+    this.watch(["positions", "top_probs", "target_probs", "vocab", "selected", "target", "window_start", "window_size", "tokens",
+      "colormap", "status", "progress", "progress_label"]);
+    this.redrawOnResize();
     this.grid.describe = (cell) => this.describe(cell);
     this.grid.onPick = (cell) => this.pick(cell);
     this.chart.describe = (i) => this.describeLayer(i);
-    this.draw();
-  }
-
-  private on(event: string, fn: () => void): void {
-    this.model.on(event, fn);
-    this.cleanups.push(() => this.model.off(event, fn));
-  }
-
-  private set<K extends keyof LogitLensState>(key: K, value: LogitLensState[K]): void {
-    this.model.set(key, value);
-    this.model.save_changes();
   }
 
   private build(): void {
-    const bar = el("div", "lxw-bar");
     const back = el("button", "lxw-window-back", "\u25C0");
     const forward = el("button", "lxw-window-forward", "\u25B6");
     back.title = "Earlier tokens";
@@ -104,13 +76,11 @@ class LensPane {
     const log = el("label", "", "");
     log.append(this.logBox, document.createTextNode("log scale"));
     log.title = "Draw the chart's probabilities on a log scale (six decades)";
-    const exporting = exportGroup((format) => requestExport(this.model, { format, log: this.logBox.checked },
-      (why) => this.errors.show(`${why}: figures are drawn in Python (view.save(), view.figure()).`)), {
+    const exporting = this.exportButtons({
       svg: "Download the grid and chart on screen as a vector figure (text stays text), drawn by the same code as view.save()",
       png: "Download the grid and chart on screen as a PNG, drawn by the same code as view.save()",
-    });
-    bar.append(el("span", "lxw-title", "Logit lens"), el("span", "lxw-muted", this.model.get("model_name")),
-      this.picker.node, this.windowBox, exporting, this.progress.node);
+    }, () => ({ log: this.logBox.checked }));
+    const bar = this.toolbar("Logit lens", this.picker.node, this.windowBox, exporting);
     const gridBox = el("div", "lxw-blocks-grid");
     gridBox.append(this.grid.node, this.legend.node);
     const lower = el("div", "lxw-blocks-body");
@@ -126,20 +96,10 @@ class LensPane {
       positions: m.get("positions"), top_ids: m.get("top_ids"), top_probs: m.get("top_probs"), target_ids: m.get("target_ids"),
       target_probs: m.get("target_probs"), target_ranks: m.get("target_ranks"), vocab: m.get("vocab"),
     };
-    const key = Object.values(traits);
-    if (!this.cache || this.cache.key.some((v, i) => v !== key[i])) this.cache = { key, data: LensData.from(traits) };
-    return this.cache.data;
+    return this.cached("lens", Object.values(traits), () => LensData.from(traits));
   }
 
-  draw(): void {
-    try {
-      this.drawAll();
-    } catch (err) {
-      this.errors.show(`llmxai_widgets could not draw this view: ${err}`);
-    }
-  }
-
-  private drawAll(): void {
+  protected paint(): void {
     const m = this.model;
     const tokens = m.get("tokens");
     const n = tokens.length;
@@ -277,11 +237,6 @@ class LensPane {
     this.detail.replaceChildren(heading, table, note);
     Object.assign(this.detail.dataset, { row: String(p.row), position: String(p.position) });
   }
-
-  dispose(): void {
-    for (const fn of this.cleanups) fn();
-    this.root.remove();
-  }
 }
 
-export default viewModule<Model>("logit-lens", (model, host) => new LensPane(model, host), [ensureBlocksStyle]);
+export default paneModule("logit-lens", LensPane, [ensureBlocksStyle]);

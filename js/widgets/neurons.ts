@@ -1,23 +1,22 @@
 // NeuronView frontend. Synced state: llmxai_widgets/widgets/neurons.py (NeuronView).
-import { ErrorPanel, ProgressLine } from "../core/chrome";
 import { colorIndex } from "../core/colors";
 import { el } from "../core/dom";
-import { download, ExportFormat, isDarkTheme, requestExport, viewModule } from "../core/export";
+import { ExportFormat, isDarkTheme, requestExport } from "../core/export";
 import { FactorsPane, FactorsPayload } from "../core/factors";
-import { drawColorBar } from "../core/heatmap";
+import { ColorLegend } from "../core/legend";
 import { displayToken } from "../core/layout";
-import { BaseState, WidgetModel } from "../core/model";
+import { WidgetModel } from "../core/model";
+import { Pane, PaneState, paneModule, wireTensor } from "../core/pane";
 import { colorMax, columnOrder, rankAt, topUnion } from "../core/neuroncolumns";
 import { Mode, NeuronControls } from "../core/neuroncontrols";
 import { CorpusPayload, NeuronDetail } from "../core/neurondetail";
 import { GridCanvas } from "../core/neurongrid";
 import { ensureNeuronStyle } from "../core/neuronstyle";
-import { formatWeight } from "../core/scale";
-import { Tensor, WireHeader, decodeTrait } from "../core/wire";
+import { Tensor, WireHeader } from "../core/wire";
 
 type Wire = WireHeader & { data: DataView };
-export type NeuronState = BaseState & {
-  widget_id: string; model_name: string; tokens: string[]; special: boolean[]; space_before: boolean[];
+export type NeuronState = PaneState & {
+  tokens: string[]; special: boolean[]; space_before: boolean[];
   n_layers: number; layers: number[]; layers_done: number[]; n_neurons: number; top_k: number; layer: number;
   layer_slice: { layer: number; activations: Wire; top: Wire; order: Wire } | Record<string, never>;
   mode: Mode; sort: "index" | "max"; k_top: number; clip: number; colormap: string; neuron: number;
@@ -25,93 +24,47 @@ export type NeuronState = BaseState & {
   corpus_label: string; nmf_k: number; factors: FactorsPayload | Record<string, never>; factors_status: string;
 };
 type Model = WidgetModel<NeuronState>;
-type Slice = { trait: unknown; layer: number; acts: Tensor; top: Tensor; order: Tensor; cmax: Map<number, number> };
+type Slice = { layer: number; acts: Tensor; top: Tensor; order: Tensor; cmax: Map<number, number> };
 
-class NeuronPane {
-  private root = el("div", "lxw-root lxw-neurons");
-  private controls!: NeuronControls;
-  private progress: ProgressLine;
-  private errors: ErrorPanel;
+class NeuronPane extends Pane<NeuronState> {
+  private controls = new NeuronControls({
+    set: (key, value) => this.set(key, value as never),
+    zoom: (factor) => this.grid.zoom(factor),
+    whole: () => this.grid.showWhole(),
+    open: (n) => this.openNeuron(n),
+    export: (format) => this.exportFigure(format),
+  }, this.progress.node);
   private heat = el("div", "lxw-heat");
   private placeholder = el("div", "lxw-placeholder");
   private body = el("div", "lxw-neuron-body");
   private grid = new GridCanvas(() => this.draw());
-  private legendMax = el("span", "lxw-muted");
-  private legendMin = el("span", "lxw-muted");
-  private legendBar = el("canvas");
+  private legend = new ColorLegend(false, "activation", "lxw-neuron-legend");
   private caption = el("div", "lxw-muted lxw-caption");
-  private detail: NeuronDetail;
-  private factorsPane: FactorsPane;
-  private slice: Slice | null = null;
+  private detail = new NeuronDetail(() => this.set("neuron", -1), () => this.model.send({ kind: "cancel_corpus" }));
+  private factorsPane = new FactorsPane((k) => this.set("nmf_k", k), () => this.draw());
   private columns: Int32Array = new Int32Array(0);
   private columnsKey = "";
-  private cleanups: Array<() => void> = [];
 
-  constructor(private model: Model, host: HTMLElement) {
-    this.progress = new ProgressLine(model);
-    this.errors = new ErrorPanel(model);
-    this.detail = new NeuronDetail(() => this.set("neuron", -1), () => this.model.send({ kind: "cancel_corpus" }));
-    this.factorsPane = new FactorsPane((k) => this.set("nmf_k", k), () => this.draw());
-    this.build();
-    host.appendChild(this.root);
-    for (const key of REDRAW) this.on(`change:${key}`, () => this.draw());
-    for (const key of CORPUS) this.on(`change:${key}`, () => this.drawDetail());
-    this.on("change:error", () => this.errors.show(this.model.get("error")));
-    for (const key of ["status", "progress", "progress_label"]) this.on(`change:${key}`, () => { this.progress.update(); this.draw(); });
-    const resize = new ResizeObserver(() => this.draw());
-    resize.observe(this.root);
-    const theme = new MutationObserver(() => this.draw());
-    theme.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name"] });
-    this.cleanups.push(() => resize.disconnect(), () => theme.disconnect());
-    this.draw();
-  }
-
-  private on(event: string, fn: () => void): void {
-    this.model.on(event, fn);
-    this.cleanups.push(() => this.model.off(event, fn));
-  }
-
-  private set<K extends keyof NeuronState>(key: K, value: NeuronState[K]): void {
-    this.model.set(key, value);
-    this.model.save_changes();
-  }
-
-  private build(): void {
-    this.controls = new NeuronControls({
-      set: (key, value) => this.set(key, value as never),
-      zoom: (factor) => this.grid.zoom(factor),
-      whole: () => this.grid.showWhole(),
-      open: (n) => this.openNeuron(n),
-      export: (format) => this.exportFigure(format),
-    }, this.progress.node);
-    const legend = el("div", "lxw-legend lxw-neuron-legend");
-    legend.append(el("span", "lxw-muted", "activation"), this.legendMax, this.legendBar, this.legendMin);
-    this.body.append(this.grid.node, legend);
+  constructor(model: Model) {
+    super(model, "lxw-neurons");
+    this.body.append(this.grid.node, this.legend.node);
     this.heat.append(this.controls.options, this.placeholder, this.body, this.caption);
     this.grid.onPick = (_row, col) => this.set("neuron", this.columns[col] === this.model.get("neuron") ? -1 : this.columns[col]);
     this.root.append(this.controls.bar, this.errors.node, this.heat, this.factorsPane.node, this.detail.node);
+    this.watch([...REDRAW, "status", "progress", "progress_label"]);
+    this.watch(CORPUS, () => this.drawDetail());
+    this.redrawOnResize();
+    this.cleanup(() => this.grid.dispose(), () => this.factorsPane.grid.dispose());
   }
 
   /** The selected layer's slice, decoded once per trait value. */
   private current(): Slice | null {
     const trait = this.model.get("layer_slice");
-    if (!trait || !("activations" in trait)) return null;
-    if (this.slice?.trait !== trait) {
-      this.slice = { trait, layer: trait.layer, acts: decodeTrait(trait.activations)!, top: decodeTrait(trait.top)!,
-        order: decodeTrait(trait.order)!, cmax: new Map() };
-    }
-    return this.slice;
+    return this.cached("slice", [trait], () => (!trait || !("activations" in trait) ? null
+      : { layer: trait.layer, acts: wireTensor(trait.activations)!, top: wireTensor(trait.top)!, order: wireTensor(trait.order)!, cmax: new Map() }));
   }
 
-  draw(): void {
-    try {
-      this.drawAll();
-    } catch (err) {
-      this.errors.show(`llmxai_widgets could not draw this view: ${err}`);
-    }
-  }
-
-  private drawAll(): void {
+  protected paint(): void {
     const m = this.model;
     const mode = m.get("mode");
     this.controls.sync({ modelName: m.get("model_name"), mode, layers: m.get("layers"), done: m.get("layers_done"),
@@ -199,9 +152,7 @@ class NeuronPane {
     const part = g.nc < cols.length || g.nr < nTokens;
     this.controls.windowInfo.textContent = part ? `showing columns ${g.c0}\u2013${g.c0 + g.nc - 1} of ${cols.length}` +
       (g.nr < nTokens ? `, tokens ${g.r0}\u2013${g.r0 + g.nr - 1} of ${nTokens}` : "") + " (drag to pan)" : "";
-    this.legendMax.textContent = `+${formatWeight(c)}`;
-    this.legendMin.textContent = `\u2212${formatWeight(c)}`;
-    drawColorBar(this.legendBar, m.get("colormap"), Math.max(80, Math.min(240, g.height - g.top - 8)));
+    this.legend.signed(m.get("colormap"), Math.max(80, Math.min(240, g.height - g.top - 8)), c);
     const what = mode === "top" ? `the neurons among each token's ${m.get("k_top")} most active (${cols.length} of ${nNeurons})`
       : `the ${nNeurons.toLocaleString()} MLP neurons`;
     const scale = clip >= 1 ? "the largest |activation|" : `the ${(clip * 100).toFixed(1).replace(/\.0$/, "")}th percentile of |activation| (stronger cells saturate)`;
@@ -231,29 +182,27 @@ class NeuronPane {
     if (col >= 0) this.grid.showColumn(col);
   }
 
-  /** Ask Python for the figure on screen; without a kernel the heatmap's PNG is its canvas. */
+  /** Ask Python for the figure on screen. */
   private exportFigure(format: ExportFormat): void {
-    const mode = this.model.get("mode");
-    const view = mode === "factors" ? "factors" : this.controls.exportWhat.value === "neuron" && this.model.get("neuron") >= 0 ? "neuron" : mode;
+    const view = this.exportedView();
     const g = this.grid.geometry;
+    const mode = this.model.get("mode");
     requestExport(this.model, {
       format, view, neuron: this.model.get("neuron"),
       window: view === mode && mode !== "factors" && g ? { q0: g.r0, nq: g.nr, k0: g.c0, nk: g.nc } : null,
-    }, (why) => {
-      if (format === "png" && view !== "neuron" && view !== "factors") {
-        this.grid.canvas.toBlob((blob) => { if (blob) download(blob, "neurons.png"); });
-        this.errors.show(`${why}: the PNG is the heatmap canvas as drawn (no colour bar); figures are drawn in Python (view.save()).`);
-      } else {
-        this.errors.show(`${why}: figures are drawn in Python (view.save(), view.figure()).`);
-      }
-    });
+    }, (why) => this.exportFailed(format, why));
   }
 
-  dispose(): void {
-    for (const fn of this.cleanups) fn();
-    this.grid.dispose();
-    this.factorsPane.grid.dispose();
-    this.root.remove();
+  private exportedView(): string {
+    const mode = this.model.get("mode");
+    return mode === "factors" ? "factors" : this.controls.exportWhat.value === "neuron" && this.model.get("neuron") >= 0 ? "neuron" : mode;
+  }
+
+  /** Without a kernel the heatmap's PNG is its canvas. */
+  protected exportFailed(format: ExportFormat, why: string): void {
+    const view = this.exportedView();
+    if (format === "png" && view !== "neuron" && view !== "factors") this.downloadCanvas(this.grid.canvas, "neurons.png", why, "heatmap canvas");
+    else super.exportFailed(format, why);
   }
 }
 
@@ -266,4 +215,4 @@ function muted(style: CSSStyleDeclaration): string {
   return style.getPropertyValue("--jp-ui-font-color2").trim() || "#616161";
 }
 
-export default viewModule<Model>("neurons", (model, host) => new NeuronPane(model, host), [ensureNeuronStyle]);
+export default paneModule("neurons", NeuronPane, [ensureNeuronStyle]);

@@ -44,6 +44,17 @@ KERNEL_TIMEOUT = 60_000  # ms
 CELL_TIMEOUT = 120_000  # ms
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m selects by marker
+def pytest_collection_modifyitems(items):
+    """Every test in this folder drives the browser: marked ``browser``, skipped without Chromium."""
+    here = Path(__file__).parent
+    skip = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"browser tests need Debian's Chromium at {CHROMIUM}")
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(skip)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -280,11 +291,12 @@ def lab_page(browser, lab_server):
 
 
 @pytest.fixture
-def own_page(browser):
+def own_page(browser, request):
     """A page of its own for one test (large viewport, device pixel ratio 2, downloads allowed):
     leaving another test's notebook in lab_page would stop at "leave the page?". A module may
-    override it (e.g. with a taller viewport)."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, device_scale_factor=2, accept_downloads=True)
+    set ``VIEWPORT`` (e.g. a taller one)."""
+    viewport = getattr(request.module, "VIEWPORT", {"width": 1400, "height": 1000})
+    context = browser.new_context(viewport=viewport, device_scale_factor=2, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(30_000)
     yield page

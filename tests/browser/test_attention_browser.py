@@ -11,18 +11,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lab_canvas import DISTINCT_JS, assert_color, cell_center, hover, pixel, tooltip_weight  # noqa: F401
+from lab_views import open_tab, screenshot_view, set_theme
 from llmxai_widgets.colors import to_rgb
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="browser tests need Debian's Chromium at /usr/bin/chromium"),
-]
 
 TEXT = "The quick brown fox jumps over the lazy dog near the river."
 XSS_TEXT = "Say <img src=x onerror=alert(1)> now"
@@ -308,9 +304,7 @@ def test_model_view_shows_every_head_and_opens_one_on_click(notebook, widget, re
     page.wait_for_function(
         "(c) => c.dataset.rows === '30' && c.dataset.filled === '30'", arg=grid.element_handle(), timeout=30_000,
     )  # every layer's thumbnails are drawn
-    cell.locator(".jp-OutputArea-output").filter(has=page.locator(".lxw-root")).screenshot(
-        path=str(artifacts / "attention-model-view.png")
-    )
+    screenshot_view(cell, page, artifacts / "attention-model-view.png")
     box = grid.bounding_box()
     thumb, gap, top = int(grid.get_attribute("data-thumb")), 3, int(grid.get_attribute("data-top"))
     columns = [float(x) for x in grid.get_attribute("data-columns").split(",")]
@@ -347,9 +341,7 @@ def test_head_summary_ranks_heads_and_opens_one(notebook, widget, artifacts):
     for (layer, head, value), shown in zip(top, ranked):
         assert shown.startswith(f"layer {layer}, head {head}"), (top, ranked)
         assert value in cell.locator(f".lxw-score[data-layer='{layer}'][data-head='{head}']").inner_text()
-    cell.locator(".jp-OutputArea-output").filter(has=page.locator(".lxw-root")).screenshot(
-        path=str(artifacts / "attention-summary.png")
-    )
+    screenshot_view(cell, page, artifacts / "attention-summary.png")
     layer, head = top[0][0], top[0][1]
     cell.locator(".lxw-ranked button").first.click()
     page.wait_for_function(
@@ -365,9 +357,7 @@ def test_head_summary_ranks_heads_and_opens_one(notebook, widget, artifacts):
 def test_query_key_view_draws_a_row_per_readable_key_and_opens_the_pair(notebook, widget, reference, artifacts):
     page = notebook.page
     cell, canvas = widget
-    cell.locator(".lxw-tab", has_text="Query").click()
-    qk = cell.locator(".lxw-querykey canvas")
-    page.wait_for_function("(c) => c.dataset.keys !== undefined", arg=qk.element_handle(), timeout=15_000)
+    qk = open_tab(page, cell, "Query", ".lxw-querykey canvas", "(c) => c.dataset.keys !== undefined")
     n = len(reference.tokens)
     assert qk.get_attribute("data-query") == str(n - 1) and qk.get_attribute("data-keys") == str(n)
     cell.locator(".lxw-querykey select").select_option(str(reference.query))
@@ -375,9 +365,7 @@ def test_query_key_view_draws_a_row_per_readable_key_and_opens_the_pair(notebook
         f"(c) => c.dataset.query === '{reference.query}' && c.dataset.keys === '{reference.query + 1}'",
         arg=qk.element_handle(), timeout=15_000,
     )  # causal: a query reads only itself and earlier keys
-    cell.locator(".jp-OutputArea-output").filter(has=page.locator(".lxw-root")).screenshot(
-        path=str(artifacts / "attention-querykey.png")
-    )
+    screenshot_view(cell, page, artifacts / "attention-querykey.png")
     box = qk.bounding_box()
     row = 16
     page.mouse.click(box["x"] + 200, box["y"] + 34 + row * (1 + reference.key) + row / 2)  # the key's row
@@ -392,9 +380,7 @@ def test_query_key_view_draws_a_row_per_readable_key_and_opens_the_pair(notebook
 def test_head_view_draws_lines_and_isolates_a_hovered_token(notebook, widget, reference, artifacts):
     page = notebook.page
     cell, _ = widget
-    cell.locator(".lxw-tab", has_text="Head view").click()
-    hv = cell.locator(".lxw-headview canvas")
-    page.wait_for_function("(c) => Number(c.dataset.lines) > 0", arg=hv.element_handle(), timeout=15_000)
+    hv = open_tab(page, cell, "Head view", ".lxw-headview canvas", "(c) => Number(c.dataset.lines) > 0")
     quantised = np.rint(reference.pattern[LAYER] * 255) / 255  # [head, q, k] as sent
     assert int(hv.get_attribute("data-lines")) == int((quantised >= 0.02).sum())
     hv.scroll_into_view_if_needed()
@@ -404,9 +390,7 @@ def test_head_view_draws_lines_and_isolates_a_hovered_token(notebook, widget, re
     page.mouse.move(box["x"] + 60, box["y"] + 8 + (q + 0.5) * 20)  # the left-hand token q
     expected = int((quantised[:, q, :] >= 0.02).sum())
     page.wait_for_function(f"(c) => c.dataset.lines === '{expected}'", arg=hv.element_handle(), timeout=10_000)
-    cell.locator(".jp-OutputArea-output").filter(has=page.locator(".lxw-root")).screenshot(
-        path=str(artifacts / "attention-head-view.png")
-    )
+    screenshot_view(cell, page, artifacts / "attention-head-view.png")
     cell.locator(".lxw-swatch").nth(0).click()  # hide head 0 (the mouse leaves: every token again)
     expected = int((quantised[1:] >= 0.02).sum())
     page.wait_for_function(f"(c) => c.dataset.lines === '{expected}'", arg=hv.element_handle(), timeout=10_000)
@@ -430,9 +414,7 @@ def test_token_text_is_never_markup(notebook, reference, artifacts):
     assert json.dumps(tokens[i], ensure_ascii=False) in text, text
     assert "<" in text or "img" in text, text
     assert notebook.dialogs == [], f"a dialog opened: {notebook.dialogs}"
-    cell.locator(".jp-OutputArea-output").filter(has=page.locator(".lxw-root")).screenshot(
-        path=str(artifacts / "attention-xss.png")
-    )
+    screenshot_view(cell, page, artifacts / "attention-xss.png")
 
 
 def test_python_error_shows_in_panel_and_keeps_heatmap(notebook, widget, reference, artifacts):
@@ -503,14 +485,10 @@ def test_dark_theme_redraws_with_its_colours(notebook, widget, reference, artifa
     cell, canvas = widget
     q, k = reference.query, reference.key
     try:
-        page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
-        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=30_000)
+        set_theme(page, True)
         page.wait_for_function(_FIRST_MASKED_RED_JS, arg=[canvas.element_handle(), 70], timeout=30_000)
         assert_color(pixel(canvas, q, k), reference.color(LAYER), "a weight on the dark theme")
-        cell.locator(".jp-OutputArea-output").filter(has=page.locator(".lxw-root")).screenshot(
-            path=str(artifacts / "attention-dark.png")
-        )
+        screenshot_view(cell, page, artifacts / "attention-dark.png")
     finally:
-        page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
-        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'", timeout=30_000)
+        set_theme(page, False)
     page.wait_for_function(_FIRST_MASKED_RED_JS, arg=[canvas.element_handle(), 200], timeout=30_000)

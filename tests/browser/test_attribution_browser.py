@@ -5,17 +5,12 @@ LayerGradientXActivation on the embedding layer, computed in the test process.""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-
+from lab_views import screenshot_view, wait_for_scores
 from llmxai_widgets.colors import to_rgb
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="browser tests need Debian's Chromium at /usr/bin/chromium"),
-]
 
 PROMPT = "The capital of France is"
 
@@ -40,8 +35,7 @@ def test_token_colours_match_captum_and_a_click_shows_its_row(lab_page, open_not
         "a"
     )
     text = cell.locator(".lxw-text")
-    page.wait_for_function("(t) => t.querySelectorAll('.lxw-tok[data-score]').length >= 5", arg=text.element_handle(),
-                           timeout=90_000)
+    wait_for_scores(page, text, 5)
     out = notebook.run("import json\nprint(json.dumps([list(map(int, a.result.tokens.ids)), a.targets]))")
     ids, targets = json.loads(out.locator(".jp-OutputArea-output").inner_text())
 
@@ -69,7 +63,7 @@ def test_token_colours_match_captum_and_a_click_shows_its_row(lab_page, open_not
 
     check_row(0)
     assert text.locator(".lxw-target").get_attribute("data-index") == str(targets[0])
-    cell.locator(".jp-OutputArea-output").filter(has=page.locator(".lxw-root")).screenshot(path=str(artifacts / "attribution.png"))
+    screenshot_view(cell, page, artifacts / "attribution.png")
     # click the last generated token: its row, with every earlier generated token coloured too
     text.locator(f".lxw-tok[data-index='{targets[2]}']").click()
     check_row(2)
@@ -86,7 +80,7 @@ def test_token_colours_match_captum_and_a_click_shows_its_row(lab_page, open_not
         arg=text.element_handle(), timeout=60_000,
     )
     assert "saliency" in notebook.run("print(a.result.method)").locator(".jp-OutputArea-output").inner_text()
-    cell.locator(".jp-OutputArea-output").filter(has=page.locator(".lxw-root")).screenshot(path=str(artifacts / "attribution-saliency.png"))
+    screenshot_view(cell, page, artifacts / "attribution-saliency.png")
     assert not notebook.page_errors, notebook.page_errors
 
 
@@ -181,8 +175,7 @@ def test_masked_lm_and_classifier_views_name_what_they_explain(own_page, open_no
         "m"
     )
     text = cell.locator(".lxw-text")
-    page.wait_for_function("(t) => t.querySelectorAll('.lxw-tok[data-score]').length >= 5", arg=text.element_handle(),
-                           timeout=90_000)
+    wait_for_scores(page, text, 5)
     out = notebook.run("import json\nprint(json.dumps([m.targets, m.target_labels, m.result.scores.tolist()]))")
     targets, labels, scores = json.loads(out.locator(".jp-OutputArea-output").inner_text().replace("NaN", "null"))
     assert len(targets) == 2
@@ -209,8 +202,7 @@ def test_masked_lm_and_classifier_views_name_what_they_explain(own_page, open_no
     check(0)
     text.locator(f".lxw-tok[data-index='{targets[1]}']").click()
     check(1)
-    cell.locator(".jp-OutputArea-output").filter(has=page.locator(".lxw-root")).screenshot(
-        path=str(artifacts / "attribution-masked.png"))
+    screenshot_view(cell, page, artifacts / "attribution-masked.png")
     cell = notebook.run(
         "torch.manual_seed(0)\n"
         "clf = transformers.BertForSequenceClassification.from_pretrained(path, num_labels=2, "
@@ -220,9 +212,7 @@ def test_masked_lm_and_classifier_views_name_what_they_explain(own_page, open_no
         "c"
     )
     text = cell.locator(".lxw-text")
-    page.wait_for_function("(t) => t.querySelectorAll('.lxw-tok[data-score]').length >= 4", arg=text.element_handle(),
-                           timeout=90_000)
+    wait_for_scores(page, text, 4)
     assert text.locator(".lxw-target-line").inner_text().startswith("Label: positive")
     assert text.locator(".lxw-target").count() == 0
-    cell.locator(".jp-OutputArea-output").filter(has=page.locator(".lxw-root")).screenshot(
-        path=str(artifacts / "attribution-classifier.png"))
+    screenshot_view(cell, page, artifacts / "attribution-classifier.png")

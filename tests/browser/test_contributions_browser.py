@@ -6,20 +6,16 @@ the prediction after it, and a bad target is reported inside the view."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from lab_cells import assert_cells, click_cell, hover_cell
+from lab_views import screenshot_view, set_theme
 from llmxai_widgets.colors import to_rgb
 from llmxai_widgets.figures import display_token
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="browser tests need Debian's Chromium at /usr/bin/chromium"),
-]
 
+VIEWPORT = {"width": 1400, "height": 1500}  # own_page: the view and its detail in one screenshot
 TEXT = "The capital of France is"
 
 
@@ -105,20 +101,10 @@ def test_cells_are_the_contributions_hover_and_click_a_head(lab_page, open_noteb
     assert not notebook.page_errors, notebook.page_errors
 
 
-@pytest.fixture
-def own_page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1500}, device_scale_factor=2)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
-
-
 def test_dark_theme(own_page, open_notebook, artifacts):
     page = own_page
     notebook = open_notebook(page, "contributions_dark")
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
-    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    set_theme(page, True)
     cell = notebook.run("import llmxai_widgets as lx\nc = lx.ContributionView(lx.load_model(), 'Paris is the capital of')\nc")
     grid = cell.locator(".lxw-contrib .lxw-cellgrid canvas.lxw-cells").nth(1)
     page.wait_for_function("(c) => c.dataset.rows === '30'", arg=grid.element_handle(), timeout=90_000)
@@ -126,6 +112,6 @@ def test_dark_theme(own_page, open_notebook, artifacts):
     assert sum(int(v) for v in colour[colour.index("(") + 1 : colour.index(")")].split(",")[:3]) > 450, colour
     click_cell(page, grid, 20, 3)
     cell.locator(".lxw-head-pattern").wait_for(timeout=60_000)
-    cell.locator(".jp-OutputArea-output").filter(has=page.locator(".lxw-root")).screenshot(path=str(artifacts / "contributions-dark.png"))
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
+    screenshot_view(cell, page, artifacts / "contributions-dark.png")
+    set_theme(page, False)
     assert not notebook.page_errors, notebook.page_errors

@@ -19,10 +19,6 @@ from lab_canvas import assert_color, hover, pixel, tooltip_weight
 from llmxai_widgets.colors import to_rgb
 from llmxai_widgets.widgets.export_html import save_html
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="browser tests need Debian's Chromium at /usr/bin/chromium"),
-]
 
 TEXT = "The quick brown fox jumps over the lazy dog near the river."
 HOSTILE_TEXT = "Say </script><script>alert(1)</script> and <img src=x onerror=alert(1)> now"

@@ -7,20 +7,17 @@ shows a window of positions that moves (also in the dark theme)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lab_cells import assert_cells, click_cell, hover_cell
+from lab_views import set_theme
 from llmxai_widgets.colors import to_rgb
 from llmxai_widgets.figures import display_token
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="browser tests need Debian's Chromium at /usr/bin/chromium"),
-]
 
+VIEWPORT = {"width": 1400, "height": 1800}  # own_page: the view and its detail in one screenshot
 TEXT = "The capital of France is"
 GRID = ".lxw-lens .lxw-cellgrid canvas.lxw-cells"
 
@@ -106,20 +103,10 @@ def test_cells_are_the_lens_hover_and_click_show_the_top_tokens(lab_page, open_n
     assert not notebook.page_errors, notebook.page_errors
 
 
-@pytest.fixture
-def own_page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1800}, device_scale_factor=2)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
-
-
 def test_long_text_shows_a_window_that_moves_in_the_dark_theme(own_page, open_notebook, artifacts):
     page = own_page
     notebook = open_notebook(page, "logit_lens_long")
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
-    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    set_theme(page, True)
     cell = notebook.run(
         "import llmxai_widgets as lx\nmodel = lx.load_model()\n"
         "text = ' '.join(['The quick brown fox jumps over the lazy dog near the river bank.'] * 25)\n"
@@ -150,7 +137,7 @@ def test_long_text_shows_a_window_that_moves_in_the_dark_theme(own_page, open_no
     view.screenshot(path=str(artifacts / "logit-lens-long-moved.png"))
     # back to the light theme: the canvas is redrawn with the page's dark text
     dark_ink = grid.get_attribute("data-ink")
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
+    set_theme(page, False)
     page.wait_for_function("([c, ink]) => c.dataset.ink !== ink", arg=[grid.element_handle(), dark_ink], timeout=15_000)
     ink = grid.get_attribute("data-ink")
     assert sum(int(v) for v in ink[ink.index("(") + 1 : ink.index(")")].split(",")[:3]) < 300, ink

@@ -3,31 +3,26 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pytest
-
+from lab_views import screenshot_view
 from llmxai_widgets.colors import to_rgb
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="browser tests need Debian's Chromium at /usr/bin/chromium"),
-]
+# AttentionView tokenises text itself: give it text of exactly 4,096 tokens instead.
+LONG_VIEW = """\
+import llmxai_widgets
+model = llmxai_widgets.load_model()
+text = ' '.join(f'w{i % 911} then' for i in range(1400))
+ids = model.tokenize(text).ids
+text = model.tokenizer.decode(ids[:4090]) + ' Paris'
+v = llmxai_widgets.AttentionView(model, text, layer=0, head=0)
+print(len(v.tokens))
+v"""
+
 
 def test_4096_tokens_open_respond_and_zoom(lab_page, open_notebook, artifacts):
     page = lab_page
     notebook = open_notebook(page, "long_input")
-    # AttentionView tokenises text itself: give it exactly 4,096 tokens of text instead.
-    cell = notebook.run(
-        "import llmxai_widgets\n"
-        "model = llmxai_widgets.load_model()\n"
-        "text = ' '.join(f'w{i % 911} then' for i in range(1400))\n"
-        "ids = model.tokenize(text).ids\n"
-        "text = model.tokenizer.decode(ids[:4090]) + ' Paris'\n"
-        "v = llmxai_widgets.AttentionView(model, text, layer=0, head=0)\n"
-        "print(len(v.tokens))\n"
-        "v"
-    )
+    cell = notebook.run(LONG_VIEW)
     n = int(cell.locator(".jp-OutputArea-output").first.inner_text().strip())
     assert 4090 <= n <= 4100
     canvas = cell.locator(".lxw-root canvas[data-layer]")
@@ -70,7 +65,5 @@ def test_4096_tokens_open_respond_and_zoom(lab_page, open_notebook, artifacts):
         )
         expected = to_rgb(row[k], 0.0, vmax)
         assert max(abs(int(a) - int(b)) for a, b in zip(got[:3], expected)) <= 8, (k, got, expected)
-    cell.locator(".jp-OutputArea-output").filter(has=page.locator(".lxw-root")).screenshot(
-        path=str(artifacts / "attention-4096-zoomed.png")
-    )
+    screenshot_view(cell, page, artifacts / "attention-4096-zoomed.png")
     assert not notebook.page_errors, notebook.page_errors

@@ -17,12 +17,9 @@ import numpy as np
 import pytest
 
 from lab_canvas import COLOR_TOL, assert_color
+from lab_views import open_tab, set_theme
 from llmxai_widgets.colors import to_rgb
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="browser tests need Debian's Chromium at /usr/bin/chromium"),
-]
 
 TEXT = "The quick brown fox jumps over the lazy dog. Paris is the capital of France, and Rome is in Italy."
 CORPUS = ["The cat sat on the mat.", "Paris is the capital of France.", "One, two, three, four, five.",
@@ -258,9 +255,7 @@ def test_factors_tab_draws(notebook, widget, reference, artifacts):
 
     page = notebook.page
     cell, _ = widget
-    cell.locator("button.lxw-tab", has_text="Factors").click()
-    pane = cell.locator(".lxw-factors")
-    page.wait_for_function("(p) => p.dataset.ready === 'true'", arg=pane.element_handle(), timeout=60_000)
+    pane = open_tab(page, cell, "Factors", ".lxw-factors", "(p) => p.dataset.ready === 'true'", timeout=60_000)
     grid = pane.locator("canvas[data-colids]").first
     acts = reference.acts[OTHER]
     tokens = lx.load_model().tokenize(TEXT)
@@ -302,8 +297,7 @@ def test_dark_theme(notebook, widget, reference, artifacts):
     page = notebook.page
     cell, canvas = widget
     try:
-        page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
-        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=30_000)
+        set_theme(page, True)
         cell.locator("input.lxw-neuron-input").fill(str(strongest(reference, OTHER)))
         cell.locator("input.lxw-neuron-input").press("Enter")
         page.wait_for_function("(c) => c.dataset.nc === '64' && c.dataset.mode === 'neurons'", arg=canvas.element_handle(),
@@ -311,8 +305,7 @@ def test_dark_theme(notebook, widget, reference, artifacts):
         check_pixels(canvas, reference, OTHER)
         shoot(cell, page, artifacts / "neurons-dark.png")
     finally:
-        page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
-        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'", timeout=30_000)
+        set_theme(page, False)
 
 
 def test_layers_stream_in_and_cancel_keeps_them(notebook, artifacts):

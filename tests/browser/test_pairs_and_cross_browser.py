@@ -6,21 +6,48 @@ computed in the kernel straight from the Hugging Face model, not through ``llmxa
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lab_canvas import assert_color, hover, pixel
+from lab_views import run_view, screenshot_view
 from llmxai_widgets.colors import to_rgb
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="browser tests need Debian's Chromium at /usr/bin/chromium"),
-]
 
 SOURCE = "The house is wonderful and big."
 TARGET = "Das Haus ist wunderbar."
+
+# The expected weights, computed in the kernel by transformers' eager attention: a tiny random
+# T5's cross-attention and encoder self-attention, and MiniLM's weights over a sentence pair.
+CROSS_REFERENCE = """\
+import json, torch, llmxai_widgets as lx
+from transformers import AutoTokenizer, T5Config, T5ForConditionalGeneration
+from llmxai_widgets.models import bundled
+torch.manual_seed(0)
+cfg = T5Config(vocab_size=49152, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=3,
+               num_heads=4, decoder_start_token_id=0)
+hf = T5ForConditionalGeneration(cfg)
+tok = AutoTokenizer.from_pretrained(bundled.smollm2_folder())
+t5 = lx.load_model(model=hf, tokenizer=tok, name_or_path='tiny-t5')
+enc = tok(SOURCE).input_ids
+dec = [0] + tok(TARGET, add_special_tokens=False).input_ids
+hf.set_attn_implementation('eager')
+with torch.no_grad():
+    out = hf(input_ids=torch.tensor([enc]), decoder_input_ids=torch.tensor([dec]), output_attentions=True)
+hf.set_attn_implementation('sdpa')
+print(json.dumps({'cross': out.cross_attentions[1][0, 2].tolist(), 'encoder': out.encoder_attentions[1][0, 2].tolist(),
+                  'n_enc': len(enc), 'n_dec': len(dec)}))"""
+PAIR_REFERENCE = """\
+from transformers import AutoModel
+from llmxai_widgets.models import bundled
+mini = lx.load_model('minilm')
+a, b = 'The cat sat on the mat.', 'Where did the cat sit?'
+enc = mini.tokenizer(a, b, return_tensors='pt')
+bert = AutoModel.from_pretrained(bundled.minilm_folder(), attn_implementation='eager')
+with torch.no_grad():
+    att = bert(**enc, output_attentions=True).attentions[2][0, 5]
+print(json.dumps({'att': att.tolist(), 'types': enc['token_type_ids'][0].tolist()}))"""
 
 
 @pytest.fixture(scope="module")
@@ -35,35 +62,10 @@ def _json_output(cell) -> dict:
     return json.loads(lines[-1])
 
 
-def _view(cell):
-    canvas = cell.locator(".lxw-root canvas[data-layer]")
-    canvas.wait_for(state="visible", timeout=90_000)
-    return canvas
-
-
 def test_cross_attention_draws_decoder_rows_over_encoder_columns(notebook, artifacts):
     page = notebook.page
-    ref = _json_output(notebook.run(
-        "import json, torch, llmxai_widgets as lx\n"
-        "from transformers import AutoTokenizer, T5Config, T5ForConditionalGeneration\n"
-        "from llmxai_widgets.models import bundled\n"
-        "torch.manual_seed(0)\n"
-        "cfg = T5Config(vocab_size=49152, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=3,\n"
-        "               num_heads=4, decoder_start_token_id=0)\n"
-        "hf = T5ForConditionalGeneration(cfg)\n"
-        "tok = AutoTokenizer.from_pretrained(bundled.smollm2_folder())\n"
-        "t5 = lx.load_model(model=hf, tokenizer=tok, name_or_path='tiny-t5')\n"
-        f"enc = tok({SOURCE!r}).input_ids\n"
-        f"dec = [0] + tok({TARGET!r}, add_special_tokens=False).input_ids\n"
-        "hf.set_attn_implementation('eager')\n"
-        "with torch.no_grad():\n"
-        "    out = hf(input_ids=torch.tensor([enc]), decoder_input_ids=torch.tensor([dec]), output_attentions=True)\n"
-        "hf.set_attn_implementation('sdpa')\n"
-        "print(json.dumps({'cross': out.cross_attentions[1][0, 2].tolist(), 'encoder': out.encoder_attentions[1][0, 2].tolist(),\n"
-        "                  'n_enc': len(enc), 'n_dec': len(dec)}))"
-    ))
-    cell = notebook.run(f"v = lx.AttentionView(t5, {SOURCE!r}, target={TARGET!r}, layer=1, head=2)\nv")
-    canvas = _view(cell)
+    ref = _json_output(notebook.run(f"SOURCE, TARGET = {SOURCE!r}, {TARGET!r}\n" + CROSS_REFERENCE))
+    cell, canvas = run_view(notebook, f"v = lx.AttentionView(t5, {SOURCE!r}, target={TARGET!r}, layer=1, head=2)\nv")
     cross = np.asarray(ref["cross"])
     n_dec, n_enc = ref["n_dec"], ref["n_enc"]
     assert cross.shape == (n_dec, n_enc) and n_dec != n_enc
@@ -81,9 +83,7 @@ def test_cross_attention_draws_decoder_rows_over_encoder_columns(notebook, artif
     assert f"#{n_dec - 1}" in text and "#3" in text
     assert abs(float(tip.get_attribute("data-weight")) - cross[n_dec - 1, 3]) <= cross.max() / 255 + 1e-6
     assert "decoder tokens" in cell.locator(".lxw-caption").first.inner_text()
-    cell.locator(".jp-OutputArea-output").filter(has=page.locator(".lxw-root")).screenshot(
-        path=str(artifacts / "attention-cross.png")
-    )
+    screenshot_view(cell, page, artifacts / "attention-cross.png")
 
     # Switch to the encoder's self-attention: a square matrix over the source.
     cell.locator("select.lxw-part").select_option("encoder")
@@ -97,19 +97,8 @@ def test_cross_attention_draws_decoder_rows_over_encoder_columns(notebook, artif
 
 def test_sentence_pair_filter_shows_a_to_b(notebook, artifacts):
     page = notebook.page
-    ref = _json_output(notebook.run(
-        "from transformers import AutoModel\n"
-        "from llmxai_widgets.models import bundled\n"
-        "mini = lx.load_model('minilm')\n"
-        "a, b = 'The cat sat on the mat.', 'Where did the cat sit?'\n"
-        "enc = mini.tokenizer(a, b, return_tensors='pt')\n"
-        "bert = AutoModel.from_pretrained(bundled.minilm_folder(), attn_implementation='eager')\n"
-        "with torch.no_grad():\n"
-        "    att = bert(**enc, output_attentions=True).attentions[2][0, 5]\n"
-        "print(json.dumps({'att': att.tolist(), 'types': enc['token_type_ids'][0].tolist()}))"
-    ))
-    cell = notebook.run("p = lx.AttentionView(mini, a, text_pair=b, layer=2, head=5)\np")
-    canvas = _view(cell)
+    ref = _json_output(notebook.run(PAIR_REFERENCE))
+    cell, canvas = run_view(notebook, "p = lx.AttentionView(mini, a, text_pair=b, layer=2, head=5)\np")
     att, types = np.asarray(ref["att"]), ref["types"]
     first_b = types.index(1)
     n = len(types)
@@ -125,9 +114,7 @@ def test_sentence_pair_filter_shows_a_to_b(notebook, artifacts):
     tip = hover(page, canvas, 2, first_b + 1)
     assert int(tip.get_attribute("data-key")) == first_b + 1
     assert "sentence A's queries reading sentence B's keys" in cell.locator(".lxw-caption").first.inner_text()
-    cell.locator(".jp-OutputArea-output").filter(has=page.locator(".lxw-root")).screenshot(
-        path=str(artifacts / "attention-pair-ab.png")
-    )
+    screenshot_view(cell, page, artifacts / "attention-pair-ab.png")
     cell.locator("select.lxw-pair").select_option("all")
     page.wait_for_function("(c) => c.dataset.filter === 'all'", arg=canvas.element_handle(), timeout=20_000)
     assert int(canvas.get_attribute("data-nq")) == int(canvas.get_attribute("data-nk")) == n

@@ -9,10 +9,6 @@ from urllib.parse import urlparse
 
 import pytest
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="browser tests need Debian's Chromium at /usr/bin/chromium"),
-]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 QUICKSTART = EXAMPLES / "quickstart.ipynb"
@@ -65,7 +61,6 @@ def test_quickstart_runs_and_draws_offline(lab_page, open_notebook, artifacts):
     assert all(not statics.nth(i).is_visible() for i in range(statics.count()))
     page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").nth(3).scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "quickstart.png"))
-
 
 
 def test_view_survives_a_page_reload(lab_page):

@@ -1,0 +1,131 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { Pane, PaneState, paneModule } from "../core/pane";
+
+/** Just enough of an element for the pane's chrome (no browser in vitest). */
+class FakeElement {
+  children: FakeElement[] = [];
+  style: Record<string, string> = {};
+  dataset: Record<string, string> = {};
+  className = "";
+  textContent = "";
+  removed = false;
+  parent: FakeElement | null = null;
+  append(...nodes: FakeElement[]) { for (const n of nodes) { n.parent = this; this.children.push(n); } }
+  appendChild(node: FakeElement) { this.append(node); return node; }
+  setAttribute() {}
+  addEventListener() {}
+  remove() { this.removed = true; }
+}
+
+type State = PaneState & { value: number; other: number };
+
+/** An anywidget model: traits, listeners by event, and what was saved. */
+function fakeModel() {
+  const traits: Record<string, unknown> = { status: "ready", progress: 0, progress_label: "", error: "", widget_id: "w", model_name: "m", value: 1, other: 0 };
+  const listeners = new Map<string, Set<() => void>>();
+  const saved: Array<Record<string, unknown>> = [];
+  let pending: Record<string, unknown> = {};
+  return {
+    traits, listeners, saved,
+    get: (key: string) => traits[key],
+    set: (key: string, value: unknown) => { traits[key] = value; pending[key] = value; },
+    save_changes: () => { saved.push(pending); pending = {}; },
+    on: (event: string, fn: () => void) => { if (!listeners.has(event)) listeners.set(event, new Set()); listeners.get(event)!.add(fn); },
+    off: (event: string, fn: () => void) => { listeners.get(event)?.delete(fn); },
+    send() {},
+    change(key: string, value: unknown) { traits[key] = value; listeners.get(`change:${key}`)?.forEach((fn) => fn()); },
+    count: () => Array.from(listeners.values()).reduce((n, s) => n + s.size, 0),
+  };
+}
+
+class CountingPane extends Pane<State> {
+  painted = 0;
+  decoded = 0;
+  fail = false;
+  constructor(model: ConstructorParameters<typeof Pane<State>>[0]) {
+    super(model, "lxw-test");
+    this.watch(["value"]);
+  }
+  protected paint(): void {
+    this.painted++;
+    if (this.fail) throw new Error("boom");
+  }
+  decode(): number { return this.cached("value", [this.model.get("value")], () => ++this.decoded); }
+  choose(value: number): void { this.set("value", value); }
+  chooseBoth(value: number, other: number): void { this.update({ other, value }); }
+  errorText(): string { return (this.errors.node as unknown as FakeElement).children[0].textContent; }
+}
+
+describe("the pane every view extends", () => {
+  let observers = 0;
+  beforeEach(() => {
+    observers = 0;
+    vi.stubGlobal("document", { createElement: () => new FakeElement(), body: {}, getElementById: () => ({}) });
+    vi.stubGlobal("MutationObserver", class { observe() { observers++; } disconnect() { observers--; } });
+  });
+  afterEach(() => vi.unstubAllGlobals());
+
+  it("redraws when a watched trait changes, and only then", () => {
+    const model = fakeModel();
+    const pane = new CountingPane(model as never);
+    const host = new FakeElement();
+    pane.open(host as unknown as HTMLElement);
+    expect(host.children[0]).toBe(pane.root);
+    expect(pane.painted).toBe(1);
+    model.change("value", 2);
+    expect(pane.painted).toBe(2);
+    model.change("other", 3);
+    expect(pane.painted).toBe(2);
+  });
+
+  it("shows a drawing failure and Python's errors in its error panel", () => {
+    const model = fakeModel();
+    const pane = new CountingPane(model as never);
+    pane.fail = true;
+    expect(() => pane.draw()).not.toThrow();
+    expect(pane.errorText()).toBe("llmxai_widgets could not draw this view: Error: boom");
+    model.change("error", "the model is too large");
+    expect(pane.errorText()).toBe("the model is too large");
+  });
+
+  it("sends what it sets to Python, several traits in one message", () => {
+    const model = fakeModel();
+    const pane = new CountingPane(model as never);
+    pane.choose(5);
+    pane.chooseBoth(6, 7);
+    expect(model.saved).toEqual([{ value: 5 }, { other: 7, value: 6 }]);
+  });
+
+  it("decodes again only when the trait's value is another object", () => {
+    const model = fakeModel();
+    const pane = new CountingPane(model as never);
+    const trait = { data: 1 };
+    model.traits.value = trait;
+    expect([pane.decode(), pane.decode()]).toEqual([1, 1]);
+    model.traits.value = { data: 1 };
+    expect(pane.decode()).toBe(2);
+  });
+
+  it("leaves nothing behind when disposed", () => {
+    const model = fakeModel();
+    const pane = new CountingPane(model as never);
+    expect(model.count()).toBeGreaterThan(0);
+    expect(observers).toBe(1);
+    pane.dispose();
+    expect(model.count()).toBe(0);
+    expect(observers).toBe(0);
+    expect((pane.root as unknown as FakeElement).removed).toBe(true);
+  });
+
+  it("makes the anywidget module: render opens the pane, its cleanup disposes it", () => {
+    const model = fakeModel();
+    const module = paneModule("test", CountingPane);
+    const host = new FakeElement();
+    const cleanup = module.render({ model: model as never, el: host as unknown as HTMLElement });
+    const root = host.children[0];
+    expect(root.className).toBe("lxw-root lxw-test");
+    cleanup();
+    expect(root.removed).toBe(true);
+    expect(model.count()).toBe(0);
+  });
+});
