@@ -25,7 +25,15 @@ from .methods.neurons import (
 )
 from .models import LoadedModel, Tokens, load_model
 from .results import AttentionResult
-from .widgets import AttentionView, AttributionView, ContributionView, LogitLensView, NeuronView
+from .widgets import (
+    AttentionView,
+    AttributionView,
+    CausalTraceView,
+    ContributionView,
+    LogitLensView,
+    NeuronView,
+    PatchingView,
+)
 from .bertviz_compat import head_view, model_view  # noqa: E402  (needs the widgets)
 from .widgets.export_html import save_html, to_html  # noqa: E402
 
@@ -35,6 +43,7 @@ __all__ = [
     "AttributionResult",
     "AttributionView",
     "CausalTraceResult",
+    "CausalTraceView",
     "ContributionResult",
     "ContributionView",
     "HeadSummary",
@@ -46,6 +55,7 @@ __all__ = [
     "NeuronResult",
     "NeuronView",
     "PatchingResult",
+    "PatchingView",
     "Tokens",
     "TopActivations",
     "__version__",

@@ -3,7 +3,9 @@
 from .attention import AttentionView
 from .attribution import AttributionView
 from .contributions import ContributionView
+from .locate import CausalTraceView, PatchingView
 from .logit_lens import LogitLensView
 from .neurons import NeuronView
 
-__all__ = ["AttentionView", "AttributionView", "ContributionView", "LogitLensView", "NeuronView"]
+__all__ = ["AttentionView", "AttributionView", "CausalTraceView", "ContributionView", "LogitLensView", "NeuronView",
+           "PatchingView"]

@@ -14,6 +14,7 @@ head cells share the prefix the two prompts have in common.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -99,3 +100,44 @@ def cell_logits(model: LoadedModel, ids: torch.Tensor, kind: str, layers: Sequen
     start, hidden, patches, past = cell_batch(model, kind, layers, [cell], base, donor)
     with model.lock, torch.inference_mode():
         return engine.run_patched(model, ids, start, hidden, patches, past)
+
+
+SITE_KINDS = {"residual": "residual", "attention": "attention", "mlp": "mlp", "heads": "head", "kv_heads": "kv"}
+"""A result's site names -> the kinds of cells above."""
+
+
+@dataclass
+class CellRuns:
+    """What it takes to run one cell of a finished grid again (a view's click, ``result.cell_top``):
+    the model, the tokens, the base and donor runs' activations, causal tracing's window."""
+
+    model: LoadedModel
+    ids: torch.Tensor
+    base: engine.States
+    donor: engine.States
+    window: int | None = None
+
+    def logits(self, site: str, layer: int, cell: int) -> torch.Tensor:
+        """Last-position logits ``[base run, vocab]`` with the cell patched."""
+        kind = SITE_KINDS[site]
+        n_layers = self.model.n_layers
+        if not 0 <= layer < n_layers:
+            raise IndexError(f"layer {layer} is out of range: the model has {n_layers} layers, numbered 0-{n_layers - 1}")
+        count = {"residual": len(self.ids), "attention": len(self.ids), "mlp": len(self.ids),
+                 "head": self.model.n_heads, "kv": self.model.n_kv_heads}[kind]
+        if not 0 <= cell < count:
+            raise IndexError(f"{site} cell {cell} is out of range: there are {count}, numbered 0-{count - 1}")
+        layers = [layer]
+        if self.window is not None and kind in ("attention", "mlp"):
+            from .inputs import window_layers
+
+            layers = list(window_layers(layer, self.window, n_layers))
+        return cell_logits(self.model, self.ids, kind, layers, cell, self.base, self.donor)
+
+    def top(self, site: str, layer: int, cell: int, k: int = 5) -> list[tuple[str, float]]:
+        """The ``k`` most likely next tokens of the patched run(s) (probabilities averaged over
+        the base runs) with their probabilities."""
+        probs = torch.softmax(self.logits(site, layer, cell), -1).mean(0)
+        values, ids = torch.topk(probs, k)
+        decode = self.model.tokenizer.decode
+        return [(decode([int(i)]), float(v)) for v, i in zip(values, ids)]

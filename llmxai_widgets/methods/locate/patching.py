@@ -60,10 +60,18 @@ class PatchingResult:
     positions: np.ndarray
     notes: list[str] = field(default_factory=list)
     done: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    runs: grid.CellRuns | None = field(default=None, repr=False, compare=False)
+    """Runs any cell again (``cell_top``); None on a result built by hand."""
 
     @property
     def n_layers(self) -> int:
         return len(self.done)
+
+    def cell_top(self, site: str, layer: int, cell: int, k: int = 5) -> list[tuple[str, float]]:
+        """The ``k`` most likely next tokens (and probabilities) of the run with that cell patched."""
+        if self.runs is None:
+            raise ValueError("this result keeps no runs to repeat; compute it with llmxai_widgets again")
+        return self.runs.top(site, layer, cell, k)
 
     @property
     def exact(self) -> bool:
@@ -110,6 +118,19 @@ def _answers(model: LoadedModel, metric: str, answers) -> tuple[tuple[str, ...],
     return tuple(model.tokenizer.decode([i]) for i in ids), ids
 
 
+def check_patch(model: LoadedModel, clean, corrupt, metric, answers, sites, direction, positions):
+    """Every argument checked before anything runs: ``(sites, clean tokens, corrupt tokens, first
+    differing token, answer strings, answer ids, token cells)``."""
+    engine.check_patchable(model, kv=False, purpose="patch")
+    kinds = check_kinds(sites, PATCH_SITES, "sites")
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be 'denoising' (clean into corrupted) or 'noising' (corrupted into clean); "
+                         f"got {direction!r}")
+    a, b, first = check_pair(model, clean, corrupt)
+    names, answer_ids = _answers(model, metric, answers)
+    return kinds, a, b, first, names, answer_ids, _positions(positions, len(a))
+
+
 @register("patch")
 def patch(model: LoadedModel, clean: str | Tokens, corrupt: str | Tokens, *, metric: str = "logit_diff",
           answers=(" Paris", " Rome"), sites=PATCH_SITES, positions="all", direction: str = "denoising",
@@ -123,14 +144,8 @@ def patch(model: LoadedModel, clean: str | Tokens, corrupt: str | Tokens, *, met
     per-token sites. ``direction``: "denoising" (clean into corrupted) or "noising" (corrupted
     into clean). ``on_layer(layer, result)`` / ``cancelled()`` as :func:`causal_trace`.
     """
-    engine.check_patchable(model, kv=False, purpose="patch")
-    kinds = check_kinds(sites, PATCH_SITES, "sites")
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be 'denoising' (clean into corrupted) or 'noising' (corrupted into clean); "
-                         f"got {direction!r}")
-    a, b, first = check_pair(model, clean, corrupt)
-    names, answer_ids = _answers(model, metric, answers)
-    cells = _positions(positions, len(a))
+    kinds, a, b, first, names, answer_ids, cells = check_patch(model, clean, corrupt, metric, answers, sites,
+                                                                direction, positions)
     from ..attention_capture import supports_capture
 
     kv = "heads" in kinds and supports_capture(model.model)
@@ -148,6 +163,7 @@ def patch(model: LoadedModel, clean: str | Tokens, corrupt: str | Tokens, *, met
                          f"restore; pick answers the two prompts disagree on (clean's answer first)")
     base, donor, base_ids = (states_b, states_a, ids_b) if direction == "denoising" else (states_a, states_b, ids_a)
     result = _empty(model, a, b, metric, names, answer_ids, direction, kinds, m_clean, m_corrupt, first, cells, kv, notes)
+    result.runs = grid.CellRuns(model, base_ids, base, donor)
     normal = lambda values: (values - m_corrupt) / (m_clean - m_corrupt)  # noqa: E731
     result.estimate = _estimate(model, base_ids, base, donor, measure, kinds, kv, normal, cells)
     untouched = 0.0 if direction == "denoising" else 1.0

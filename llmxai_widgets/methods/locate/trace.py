@@ -60,10 +60,18 @@ class CausalTraceResult:
     seed: int
     model_name: str
     done: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    runs: grid.CellRuns | None = field(default=None, repr=False, compare=False)
+    """Runs any cell again (``cell_top``); None on a result built by hand."""
 
     @property
     def n_layers(self) -> int:
         return len(self.done)
+
+    def cell_top(self, site: str, layer: int, cell: int, k: int = 5) -> list[tuple[str, float]]:
+        """The ``k`` most likely next tokens (and probabilities) of the run with that cell patched."""
+        if self.runs is None:
+            raise ValueError("this result keeps no runs to repeat; compute it with llmxai_widgets again")
+        return self.runs.top(site, layer, cell, k)
 
     @property
     def exact(self) -> bool:
@@ -79,6 +87,21 @@ class CausalTraceResult:
         values = np.nan_to_num(self.scores[kind], nan=-np.inf)
         layer, token = np.unravel_index(int(np.argmax(values)), values.shape)
         return int(layer), int(token)
+
+
+def check_trace(model: LoadedModel, prompt, subject, target, kinds, samples, window):
+    """Every argument checked before anything runs: ``(tokens, subject span, kinds, samples, window)``."""
+    engine.check_patchable(model, kv=False, purpose="causal_trace")
+    tokens = tokens_of(model, prompt)
+    kinds = check_kinds(kinds, TRACE_KINDS, "kinds")
+    samples = check_count(samples, "samples", "samples=10")
+    window = check_count(window, "window", "window=10")
+    if window > model.n_layers:
+        raise ValueError(f"window={window} is more blocks than {model.name} has ({model.n_layers}); "
+                         f"pass window=1..{model.n_layers} (the paper uses 10)")
+    if target is not None:
+        token_id(model, target)
+    return tokens, find_subject(tokens, subject), kinds, samples, window
 
 
 @register("causal_trace")
@@ -101,15 +124,7 @@ def causal_trace(model: LoadedModel, prompt: str | Tokens, subject: str | tuple[
     :class:`~llmxai_widgets.methods.Cancelled` (the rows done stay in the result passed to
     ``on_layer``).
     """
-    engine.check_patchable(model, kv=False, purpose="causal_trace")
-    tokens = tokens_of(model, prompt)
-    kinds = check_kinds(kinds, TRACE_KINDS, "kinds")
-    samples = check_count(samples, "samples", "samples=10")
-    window = check_count(window, "window", "window=10")
-    if window > model.n_layers:
-        raise ValueError(f"window={window} is more blocks than {model.name} has ({model.n_layers}); "
-                         f"pass window=1..{model.n_layers} (the paper uses 10)")
-    span = find_subject(tokens, subject)
+    tokens, span, kinds, samples, window = check_trace(model, prompt, subject, target, kinds, samples, window)
     ids = torch.as_tensor(tokens.ids)
     corrupt = noise_for(model, tokens, span, noise, samples=samples, seed=seed, texts=noise_texts or SUBJECTS,
                         replacements=replacements or SUBJECTS)
@@ -125,7 +140,8 @@ def causal_trace(model: LoadedModel, prompt: str | Tokens, subject: str | tuple[
         scores={k: np.full(shape, np.nan, np.float32) for k in kinds}, estimate={},
         clean_prob=float(prob(clean.logits)[0]), corrupted_prob=float(prob(corrupted.logits).mean()),
         noise=corrupt.description, noise_scale=corrupt.scale, samples=len(corrupt.ids), window=window, seed=seed,
-        model_name=model.name, done=np.zeros(model.n_layers, bool))
+        model_name=model.name, done=np.zeros(model.n_layers, bool),
+        runs=grid.CellRuns(model, ids, corrupted, clean, window))
     result.estimate = _estimate(model, corrupt, clean, corrupted, lambda logits: prob(logits).mean(), kinds, window,
                                 result.corrupted_prob)
     for layer in range(model.n_layers):
