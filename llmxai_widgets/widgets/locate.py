@@ -226,7 +226,8 @@ class PatchingView(_LocateView):
             self.marked = [i for i, (a, b) in enumerate(zip(r.clean.ids, r.corrupt.ids)) if a != b]
             what = {"logit_diff": f"logit({r.answers[0]!r}) \u2212 logit({r.answers[1]!r})",
                     "logprob": f"log p({r.answers[0]!r})", "prob": f"p({r.answers[0]!r})"}[r.metric]
-            self.value_label = f"{what}, 0 = corrupted, 1 = clean"
+            self.value_label = {"logit_diff": "logit difference", "logprob": "log probability",
+                                "prob": "probability"}[r.metric] + " (normalised)"
             self.vmin, self.vmax = -1.0, 1.0
         corrupt = " ".join(f"#{i} {r.corrupt.text[i]!r}" for i in self.marked)
         how = ("clean activations patched into the corrupted run" if r.direction == "denoising"
