@@ -9,6 +9,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from lesson_locate import LOCATE
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 QUICKSTART = [
@@ -355,3 +357,4 @@ if __name__ == "__main__":
     write("pairs_and_translation.ipynb", PAIRS_AND_CROSS)
     write("attribution.ipynb", ATTRIBUTION)
     write("inside_the_blocks.ipynb", INSIDE)
+    write("locate_a_fact.ipynb", LOCATE)
