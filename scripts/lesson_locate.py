@@ -38,7 +38,7 @@ LOCATE = [
     ),
     new_code_cell(
         'trace = lx.CausalTraceView(model, "The Eiffel Tower is located in the city of", "Eiffel Tower", " Paris",\n'
-        "                           samples=3, window=6)\n"
+        "                           samples=2, window=6)\n"
         "trace"
     ),
     new_code_cell(
@@ -78,14 +78,14 @@ LOCATE = [
         "same length: *The Colosseum is in the city of* predicts *Rome*. We patch clean activations "
         "(from the Eiffel Tower prompt) into the Colosseum run and measure "
         "logit(*Paris*) − logit(*Rome*), scaled so **0 = the corrupted run and 1 = the clean run**. Red "
-        "cells bring *Paris* back. Below the token grids, every query head's output and every key/value "
+        "cells bring *Paris* back. Beside the residual stream (add `'attention', 'mlp'` to `sites=` for their grids too), every query head's output and every key/value "
         "head (SmolLM2 shares 3 key/value heads among its 9 query heads; each is patched once, for every "
         "query head that reads it). The *Direction* menu switches to **noising**: corrupted activations "
         "put into the clean run, which asks whether a site is *necessary* rather than *sufficient*."
     ),
     new_code_cell(
         'patching = lx.PatchingView(model, "The Eiffel Tower is in the city of", "The Colosseum is in the city of",\n'
-        '                           answers=(" Paris", " Rome"))\n'
+        '                           answers=(" Paris", " Rome"), sites=("residual", "heads"))\n'
         "patching"
     ),
     new_code_cell(
@@ -110,7 +110,7 @@ LOCATE = [
     ),
     new_code_cell(
         "gentle = lx.causal_trace(model, \"The Eiffel Tower is located in the city of\", \"Eiffel Tower\", \" Paris\",\n"
-        "                         noise=0.02, samples=3, kinds='residual')\n"
+        "                         noise=0.02, samples=2, kinds='residual')\n"
         "print(f\"corrupted p(Paris): {gentle.corrupted_prob:.3f} with noise 0.02, {r.corrupted_prob:.3f} with 3 sigma \"\n"
         "      f\"({r.noise_scale:.3f})\")\n"
         "assert gentle.corrupted_prob > 5 * r.corrupted_prob"

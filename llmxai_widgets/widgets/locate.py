@@ -64,7 +64,8 @@ class _LocateView(View):
             self._result = result
             self._push(result)
             self.progress = (layer + 1) / n_layers
-            self.progress_label = f"exact values: {layer + 1} of {n_layers} layers"
+            self.progress_label = (f"exact values: {layer + 1} of {n_layers} layers" if layer >= 0 else
+                                   "the estimate is shown; computing exact values\u2026")
 
         self.progress_label = "the linear estimate of every cell\u2026"
         try:

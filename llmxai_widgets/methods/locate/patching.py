@@ -167,6 +167,8 @@ def patch(model: LoadedModel, clean: str | Tokens, corrupt: str | Tokens, *, met
     normal = lambda values: (values - m_corrupt) / (m_clean - m_corrupt)  # noqa: E731
     result.estimate = _estimate(model, base_ids, base, donor, measure, kinds, kv, normal, cells)
     untouched = 0.0 if direction == "denoising" else 1.0
+    if on_layer is not None:
+        on_layer(-1, result)  # the estimate: the first picture
     for layer in range(model.n_layers):
         for kind in result.scores:
             _fill(model, base_ids, kind, layer, result, base, donor, measure, normal, untouched, cancelled)

@@ -119,8 +119,8 @@ def causal_trace(model: LoadedModel, prompt: str | Tokens, subject: str | tuple[
     SUBJECTS that has as many tokens). ``samples`` noise draws are averaged, drawn once from
     ``seed``. ``window``: blocks restored together for "mlp" and "attention".
 
-    ``on_layer(layer, result)`` runs as each layer's exact row is done (the estimate is in the
-    result from the start); ``cancelled()`` returning True stops after the current batch with
+    ``on_layer(layer, result)`` runs once with ``layer=-1`` as soon as the estimate is in the
+    result (the first picture), then as each layer's exact row is done; ``cancelled()`` returning True stops after the current batch with
     :class:`~llmxai_widgets.methods.Cancelled` (the rows done stay in the result passed to
     ``on_layer``).
     """
@@ -144,6 +144,8 @@ def causal_trace(model: LoadedModel, prompt: str | Tokens, subject: str | tuple[
         runs=grid.CellRuns(model, ids, corrupted, clean, window))
     result.estimate = _estimate(model, corrupt, clean, corrupted, lambda logits: prob(logits).mean(), kinds, window,
                                 result.corrupted_prob)
+    if on_layer is not None:
+        on_layer(-1, result)
     for layer in range(model.n_layers):
         for kind in kinds:
             result.scores[kind][layer] = _row(model, ids, kind, layer, window, span[0], clean, corrupted, prob,
