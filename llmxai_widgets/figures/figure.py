@@ -9,6 +9,7 @@ Token text is never parsed as math or markup (``parse_math=False``); the SVG wri
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,9 @@ THEMES = {
     "light": {"background": "#ffffff", "text": "#1a1a1a", "muted": "#666666", "masked": (200, 200, 200)},
     "dark": {"background": "#111111", "text": "#e6e6e6", "muted": "#a0a0a0", "masked": (70, 70, 70)},
 }
+
+
+_RENDERING = threading.Lock()
 
 
 @dataclass
@@ -108,7 +112,9 @@ class Figure:
         out = io.BytesIO()
         rc = {"svg.fonttype": "none", "pdf.fonttype": 42, "svg.hashsalt": "llmxai-widgets", "svg.image_inline": True}
         metadata = {"Date": None} if fmt in ("svg", "pdf") else None
-        with matplotlib.rc_context(rc), warnings.catch_warnings():
+        # rc_context is process-wide: a static figure drawn in one thread while an Export button
+        # draws in another could lose svg.fonttype (text turned into paths), so one at a time
+        with _RENDERING, matplotlib.rc_context(rc), warnings.catch_warnings():
             # a glyph the font lacks (an emoji) draws as a box; the text itself stays in SVG and PDF
             warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
             fig.savefig(out, format=fmt, dpi=dpi if fmt == "png" else 72, facecolor=fig.get_facecolor(),
