@@ -36,6 +36,18 @@ def tiny_gpt2():
 
 
 @pytest.fixture(scope="session")
+def tiny_gqa():
+    """A LLaMA-architecture model with grouped-query attention (4 query heads over 2 key/value heads)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(3)
+    config = LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
+                         num_key_value_heads=2, vocab_size=49152, max_position_embeddings=128)
+    model = LlamaForCausalLM(config).eval()
+    return lx.load_model(model=model, tokenizer=_smollm2_tokenizer(), name_or_path="tiny-gqa")
+
+
+@pytest.fixture(scope="session")
 def tiny_t5():
     from transformers import T5Config, T5ForConditionalGeneration
 

@@ -19,21 +19,6 @@ CLEAN = "The Eiffel Tower is in the city of"
 CORRUPT = "The Colosseum is in the city of"
 
 
-@pytest.fixture(scope="module")
-def tiny_gqa():
-    """A LLaMA-architecture model with grouped-query attention (4 query heads over 2 key/value heads)."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    from llmxai_widgets.models import bundled
-
-    torch.manual_seed(3)
-    config = LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
-                         num_key_value_heads=2, vocab_size=49152, max_position_embeddings=128)
-    model = LlamaForCausalLM(config).eval()
-    tokenizer = AutoTokenizer.from_pretrained(bundled.smollm2_folder())
-    return lx.load_model(model=model, tokenizer=tokenizer, name_or_path="tiny-gqa")
-
-
 def _noise(result, hidden):
     generator = torch.Generator().manual_seed(result.seed)
     start, stop = result.subject

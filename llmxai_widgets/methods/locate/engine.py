@@ -25,16 +25,15 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack, contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import torch
 
 from ...models.wrapped import LoadedModel
+from .kv_kernel import KVState, kv_kernel
 
 POSITION_SITES = ("residual", "attention", "mlp")
 HEAD_SITES = ("head", "kv")
-PATCH_ATTENTION = "llmxai_patch"
 MAX_BATCH_TOKENS = 4096
 """Sequences x tokens run in one batch (bounds activation memory; CPU matmuls are as fast)."""
 
@@ -110,65 +109,6 @@ def check_patchable(model: LoadedModel, *, kv: bool, purpose: str) -> None:
                 f"leave 'kv' out of sites=, or add the type to methods/attention_capture.CAPTURE_TYPES "
                 f"after checking it"
             )
-
-
-# -- the attention kernel that records and patches keys and values ------------------------------
-class _KV:
-    def __init__(self, layer_of: dict[int, int]):
-        self.layer_of = layer_of
-        self.record: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = None
-        self.plan: _Plan | None = None
-        self.live = False
-        """Keep the recorded keys and values on their graph (gradients for attribution patching)."""
-
-
-_ACTIVE_KV: ContextVar[_KV | None] = ContextVar("llmxai_patch_kv", default=None)
-
-
-def _patch_attention(module, query, key, value, attention_mask, **kwargs):
-    state = _ACTIVE_KV.get()
-    layer = None if state is None else state.layer_of.get(id(module))
-    if layer is not None:
-        if state.plan is not None:
-            patches = state.plan.get("kv", layer)
-            if patches:
-                key, value = key.clone(), value.clone()
-                for p in patches:
-                    keys, values = p.values
-                    key[p.rows, p.index] = keys.to(key.dtype)
-                    value[p.rows, p.index] = values.to(value.dtype)
-        if state.record is not None and state.live:
-            key.retain_grad()
-            value.retain_grad()
-            state.record[layer] = (key, value)
-        elif state.record is not None:
-            state.record[layer] = (key.detach().float().cpu(), value.detach().float().cpu())
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
-    return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
-
-
-_registered = False
-
-
-@contextmanager
-def _kv_kernel(model: LoadedModel, state: _KV):
-    global _registered
-    if not _registered:
-        from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
-        from transformers.modeling_utils import AttentionInterface
-
-        AttentionInterface.register(PATCH_ATTENTION, _patch_attention)
-        AttentionMaskInterface.register(PATCH_ATTENTION, sdpa_mask)
-        _registered = True
-    before = getattr(model.config, "_attn_implementation", None)
-    token = _ACTIVE_KV.set(state)
-    model.model.set_attn_implementation(PATCH_ATTENTION)
-    try:
-        yield
-    finally:
-        _ACTIVE_KV.reset(token)
-        model.model.set_attn_implementation(before or "sdpa")
 
 
 # -- hooks ------------------------------------------------------------------------------------------
@@ -299,12 +239,12 @@ def record(model: LoadedModel, ids: torch.Tensor, *, embed: Callable | None = No
             z[layer] = args[0] if args else kwargs["input"]
         return hook
 
-    state = _KV(_attention_layers(model)) if kv else None
+    state = KVState(_attention_layers(model)) if kv else None
     if state is not None:
         state.record, state.live = {}, grad
     with ExitStack() as stack:
         if state is not None:
-            stack.enter_context(_kv_kernel(model, state))
+            stack.enter_context(kv_kernel(model, state))
         layers = model.layers()
         for layer in range(n_layers):
             stack.enter_context(_hook(layers[layer], block_input(layer), pre=True))
@@ -360,9 +300,9 @@ def run_patched(model: LoadedModel, ids: torch.Tensor, start: int, hidden: torch
     needs_kv = any(kind == "kv" for kind, _ in plan.patches)
     with ExitStack() as stack:
         if needs_kv:
-            state = _KV(_attention_layers(model))
+            state = KVState(_attention_layers(model))
             state.plan = plan
-            stack.enter_context(_kv_kernel(model, state))
+            stack.enter_context(kv_kernel(model, state))
         _patch_hooks(model, plan, stack, start)
         stack.enter_context(_skipping(model, start, hidden.to(model.device)))
         return _logits(model, batch_ids, None if past is None else _cache(model, past)).cpu()
@@ -375,9 +315,3 @@ def _cache(model: LoadedModel, past: tuple[torch.Tensor, torch.Tensor]):
     device = model.device
     return DynamicCache(ddp_cache_data=[(keys[l].to(device), values[l].to(device)) for l in range(len(keys))],
                         config=model.config)
-
-
-def chunks(n_runs: int, n_tokens: int, limit: int = MAX_BATCH_TOKENS) -> list[slice]:
-    """Slices of at most ``limit // n_tokens`` runs (at least one)."""
-    size = max(1, limit // max(1, n_tokens))
-    return [slice(i, min(n_runs, i + size)) for i in range(0, n_runs, size)]

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ...models.wrapped import LoadedModel
@@ -141,3 +142,25 @@ class CellRuns:
         values, ids = torch.topk(probs, k)
         decode = self.model.tokenizer.decode
         return [(decode([int(i)]), float(v)) for v, i in zip(values, ids)]
+
+
+class GridResult:
+    """What causal tracing's and patching's results share (they keep ``done`` and ``runs``)."""
+
+    done: np.ndarray
+    runs: CellRuns | None
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.done)
+
+    @property
+    def exact(self) -> bool:
+        """Every row computed exactly (not cancelled, not only the estimate)."""
+        return bool(self.done.all())
+
+    def cell_top(self, site: str, layer: int, cell: int, k: int = 5) -> list[tuple[str, float]]:
+        """The ``k`` most likely next tokens (and probabilities) of the run with that cell patched."""
+        if self.runs is None:
+            raise ValueError("this result keeps no runs to repeat; compute it with llmxai_widgets again")
+        return self.runs.top(site, layer, cell, k)

@@ -28,7 +28,7 @@ DIRECTIONS = ("denoising", "noising")
 
 
 @dataclass
-class PatchingResult:
+class PatchingResult(grid.GridResult):
     """Activation patching of ``clean`` against ``corrupt`` (token lists of equal length).
 
     - ``scores[site]``: normalised metric, 0 = corrupted, 1 = clean; "residual", "attention",
@@ -62,20 +62,6 @@ class PatchingResult:
     done: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     runs: grid.CellRuns | None = field(default=None, repr=False, compare=False)
     """Runs any cell again (``cell_top``); None on a result built by hand."""
-
-    @property
-    def n_layers(self) -> int:
-        return len(self.done)
-
-    def cell_top(self, site: str, layer: int, cell: int, k: int = 5) -> list[tuple[str, float]]:
-        """The ``k`` most likely next tokens (and probabilities) of the run with that cell patched."""
-        if self.runs is None:
-            raise ValueError("this result keeps no runs to repeat; compute it with llmxai_widgets again")
-        return self.runs.top(site, layer, cell, k)
-
-    @property
-    def exact(self) -> bool:
-        return bool(self.done.all())
 
     def raw(self, site: str) -> np.ndarray:
         """``scores[site]`` in the metric's own units (undoes the normalisation)."""

@@ -30,7 +30,7 @@ TRACE_KINDS = ("residual", "mlp", "attention")
 
 
 @dataclass
-class CausalTraceResult:
+class CausalTraceResult(grid.GridResult):
     """A causal trace of ``tokens`` with the subject ``tokens[subject[0]:subject[1]]`` corrupted.
 
     - ``scores[kind][layer, token]``: float32 probability of the target when that cell is restored
@@ -62,21 +62,6 @@ class CausalTraceResult:
     done: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     runs: grid.CellRuns | None = field(default=None, repr=False, compare=False)
     """Runs any cell again (``cell_top``); None on a result built by hand."""
-
-    @property
-    def n_layers(self) -> int:
-        return len(self.done)
-
-    def cell_top(self, site: str, layer: int, cell: int, k: int = 5) -> list[tuple[str, float]]:
-        """The ``k`` most likely next tokens (and probabilities) of the run with that cell patched."""
-        if self.runs is None:
-            raise ValueError("this result keeps no runs to repeat; compute it with llmxai_widgets again")
-        return self.runs.top(site, layer, cell, k)
-
-    @property
-    def exact(self) -> bool:
-        """Every row computed exactly (not cancelled, not only the estimate)."""
-        return bool(self.done.all())
 
     def indirect_effect(self, kind: str = "residual") -> np.ndarray:
         """``[layer, token]``: restored probability minus the corrupted one (the paper's indirect effect)."""
