@@ -44,7 +44,16 @@ def _trace_cell(model, result, kind, layer, token):
         hooks = [(module(l), ref.replace_at([(token, clean[kind][l][0, token])]), False)
                  for l in window_layers(layer, result.window, model.n_layers)]
     logits = ref.run(hf, ids.repeat(result.samples, 1), hooks, noise)
+    _check_kept_top(result, kind, layer, token, torch.softmax(logits, -1).mean(0))
     return float(torch.softmax(logits, -1)[:, result.target_id].mean())
+
+
+def _check_kept_top(result, site, layer, cell, probs):
+    """The top tokens the grid kept for a cell (what a click shows) are the reference run's."""
+    kept = result.runs.tops.get(site, layer, cell, 5)
+    values, ids = torch.topk(probs, 5)
+    assert [i for i, _ in kept] == ids.tolist() or np.allclose([p for _, p in kept], values.numpy(), atol=1e-6), (site, layer, cell)
+    assert np.allclose([p for _, p in kept], values.numpy(), atol=1e-5), (site, layer, cell)
 
 
 def _cells(result, every: bool, rng):
@@ -109,6 +118,7 @@ def _patch_cell(model, result, kind, layer, cell):
     else:
         hooks = ref.kv_hooks(parts, layer, cell, clean)
     logits = ref.run(hf, torch.as_tensor(result.corrupt.ids)[None], hooks)
+    _check_kept_top(result, {"kv": "kv_heads"}.get(kind, kind), layer, cell, torch.softmax(logits[0], -1))
     a, b = result.answer_ids
     value = float(logits[0, a] - logits[0, b])
     return (value - result.corrupted_metric) / (result.clean_metric - result.corrupted_metric)

@@ -2,9 +2,13 @@
 // network. Reads the widget state the page embeds (ipywidgets' embed format, buffers base64),
 // builds a model per view container, imports the widget's ES module from a Blob URL and calls
 // its initialize() and render(), as anywidget would. For an AttentionView the embedded slices
-// answer the view's layer/head/part choices (./responder.ts).
+// answer the view's layer/head/part choices (./responder.ts); other views' clicks are answered
+// from an embedded table (./lookup.ts).
 import { AttentionExtras, attentionResponder } from "./responder";
 import { EmbeddedBuffer, StandaloneModel, decodeState } from "./model";
+import { LookupExtras, lookupResponder } from "./lookup";
+
+type Extras = AttentionExtras | LookupExtras;
 
 type EmbedEntry = { model_name: string; model_module: string; state: Record<string, unknown>; buffers?: EmbeddedBuffer[] };
 type Manager = { version_major: number; version_minor: number; state: Record<string, EmbedEntry> };
@@ -23,7 +27,7 @@ function showFailure(container: HTMLElement, message: string): void {
   container.appendChild(box);
 }
 
-function extrasFor(id: string): AttentionExtras | null {
+function extrasFor(id: string): Extras | null {
   for (const script of Array.from(document.querySelectorAll<HTMLScriptElement>("script.lxw-standalone-data"))) {
     if (script.dataset.lxwModelId === id) return JSON.parse(script.textContent || "null");
   }
@@ -41,7 +45,7 @@ async function loadWidget(esm: string): Promise<Widget> {
   }
 }
 
-async function mount(container: HTMLElement, entry: EmbedEntry, extras: AttentionExtras | null): Promise<void> {
+async function mount(container: HTMLElement, entry: EmbedEntry, extras: Extras | null): Promise<void> {
   const state = decodeState(entry.state, entry.buffers ?? []);
   const esm = state._esm;
   if (typeof esm !== "string" || !esm) throw new Error("the embedded state has no _esm module");
@@ -52,6 +56,7 @@ async function mount(container: HTMLElement, entry: EmbedEntry, extras: Attentio
   }
   const model = new StandaloneModel(state);
   if (extras?.kind === "attention") model.responder = attentionResponder(extras, state);
+  else if (extras?.kind === "lookup") model.responder = lookupResponder(extras);
   model.onMessage = (content) => {
     // ExplainerWidget._on_frontend_msg: "dismiss_error" clears the error; "cancel" has nothing to stop
     if ((content as { kind?: string })?.kind === "dismiss_error") model.receive({ error: "" });

@@ -4,6 +4,7 @@ import {
   AttentionExtras, answerPattern, attentionResponder, floatToHalf, headViewWindow, roundHalfEven, SliceStore, toFloat16,
 } from "../standalone/responder";
 import { decodeTensor, decodeTrait } from "../core/wire";
+import { lookupKey, lookupResponder } from "../standalone/lookup";
 
 function b64(bytes: Uint8Array): string {
   return btoa(String.fromCharCode(...bytes));
@@ -166,5 +167,39 @@ describe("the AttentionView responder", () => {
     const t = decodeTrait(hv as never)!;
     expect(Array.from(t.raw)).toEqual([0, 255, 10, 245]); // scale 1/255: the same codes
     expect(headViewWindow([undefined], 1, "self", 0, false)).toBeNull();
+  });
+});
+
+describe("lookupResponder", () => {
+  const table = {
+    kind: "lookup" as const, watch: "picked", fields: ["site", "layer", "column"], target: "picked_run",
+    entries: { "mlp|2|5": { site: "mlp", layer: 2, column: 5, top: [["<b>x</b>", 0.5]] } },
+    missing: "not in this file",
+  };
+
+  it("answers a click with the embedded entry, and a missing one with the message", () => {
+    const model = new StandaloneModel({ picked: {}, picked_run: {} });
+    model.responder = lookupResponder(table);
+    model.set("picked", { layer: 2, column: 5, site: "mlp" }); // key order does not matter
+    model.save_changes();
+    expect(model.get("picked_run")).toEqual(table.entries["mlp|2|5"]);
+    model.set("picked", { site: "mlp", layer: 2, column: 6 });
+    model.save_changes();
+    expect(model.get("picked_run")).toEqual({ site: "mlp", layer: 2, column: 6, missing: "not in this file" });
+    model.set("picked", {});
+    model.save_changes();
+    expect(model.get("picked_run")).toEqual({});
+  });
+
+  it("ignores other traits and keys such as __proto__", () => {
+    const model = new StandaloneModel({ picked: {}, picked_run: { keep: 1 }, show: "exact" });
+    model.responder = lookupResponder(table);
+    model.set("show", "estimate");
+    model.save_changes();
+    expect(model.get("picked_run")).toEqual({ keep: 1 });
+    expect(lookupKey({ site: "__proto__", layer: 0 }, ["site", "layer"])).toBe("__proto__|0");
+    model.set("picked", { site: "constructor", layer: "", column: "" });
+    model.save_changes();
+    expect(model.get("picked_run").missing).toBe("not in this file");
   });
 });

@@ -30,7 +30,8 @@ export type LocateState = PaneState & {
   colormap: string;
   summary: string[];
   picked: Partial<CellRef>;
-  picked_run: Partial<CellRef> & { top?: Array<[string, number]> };
+  /** `missing`: a saved page without this cell's run says why (js/standalone/lookup.ts). */
+  picked_run: Partial<CellRef> & { top?: Array<[string, number]>; missing?: string };
   metric: string;
   direction: string;
 };
@@ -298,7 +299,9 @@ class LocatePane extends Pane<LocateState> {
   /** The picked cell's run: its most likely next tokens, once Python has run it. */
   private topTokens(ref: CellRef): HTMLElement[] {
     const run = this.model.get("picked_run") ?? {};
-    if (run.site !== ref.site || run.layer !== ref.layer || run.column !== ref.column || !run.top) {
+    const same = run.site === ref.site && run.layer === ref.layer && run.column === ref.column;
+    if (same && run.missing) return [el("p", "lxw-muted", run.missing)];
+    if (!same || !run.top) {
       return [el("p", "lxw-muted", "Running the model with this cell patched\u2026")];
     }
     const table = el("table", "lxw-locate-top");

@@ -237,6 +237,11 @@ class ExplainerWidget(anywidget.AnyWidget):
     SAVES_HTML = False
     """True for views whose ``save("x.html")`` writes a standalone page (``export_html.py``)."""
 
+    def _standalone_extras(self) -> dict | None:
+        """What a standalone page embeds besides the view's state so it answers clicks without
+        Python (js/standalone/host.ts reads ``kind``); None: the state alone."""
+        return None
+
     def save(self, path, *args, **options):
         """Write :meth:`figure` (``args`` and ``options`` go to it) to ``path``: .svg, .pdf or .png
         (``dpi=``, default 200), or for views that offer it .html (a standalone, offline,

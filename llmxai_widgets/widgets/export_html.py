@@ -71,7 +71,9 @@ def to_html(widget, *, title: str | None = None, embed_all: bool = True, max_byt
     - ``title``: the page's title and heading (default: the model's name and the text).
     - ``embed_all``: for an ``AttentionView``, also embed every layer and head (and the mean,
       max and rollout of heads, the model-view thumbnails and a head summary), so the page
-      answers layer/head/part choices by itself. False: only the picture shown now.
+      answers layer/head/part choices by itself; for other views what their clicks show
+      (``_standalone_extras``: e.g. each computed cell's top tokens in the locate views). False:
+      only the picture shown now.
     - ``max_bytes``: the page's size limit for what ``embed_all`` adds; slices that would pass it
       are left out (the page then says so). The view's own state is always included, even if it
       alone is larger.
@@ -104,6 +106,10 @@ def to_html(widget, *, title: str | None = None, embed_all: bool = True, max_byt
 
     if isinstance(widget, AttentionView):
         EmbeddedAttention(widget, page, embed_all=embed_all, max_bytes=max_bytes).fill()
+    elif embed_all and getattr(widget, "_standalone_extras", None) is not None:
+        page.extras = widget._standalone_extras()
+        if page.extras and page.extras.get("note"):
+            page.note += " " + page.extras["note"]
     return page.render()
 
 

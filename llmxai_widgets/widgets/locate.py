@@ -27,6 +27,7 @@ class _LocateView(View):
     """What both views share: the grids, the estimate/exact switch, the clicked cell's run."""
 
     _esm = bundle("locate")
+    SAVES_HTML = True
 
     kind = t.Unicode("trace").tag(sync=True)
     """"trace" (causal tracing) or "patching"."""
@@ -117,6 +118,25 @@ class _LocateView(View):
                 self.picked_run = {"site": site, "layer": layer, "column": column, "top": [[s, p] for s, p in top]}
 
         self._aside(work)
+
+    def _standalone_extras(self) -> dict | None:
+        """For a saved page: every computed cell's top tokens, answering a click as ``picked_run``
+        (js/standalone/lookup.ts)."""
+        tops = None if self._result is None or self._result.runs is None else self._result.runs.tops
+        if tops is None:
+            return None
+        decode, text = self._model.tokenizer.decode, {}
+        entries = {}
+        for site, ids in tops.ids.items():
+            probs = tops.probs[site]
+            for layer, column in zip(*np.nonzero(ids[:, :, 0] >= 0)):
+                top = [[text.setdefault(int(i), decode([int(i)])), round(float(p), 6)]
+                       for i, p in zip(ids[layer, column], probs[layer, column]) if i >= 0]
+                entries[f"{site}|{layer}|{column}"] = {"site": site, "layer": int(layer), "column": int(column), "top": top}
+        return {"kind": "lookup", "watch": "picked", "fields": ["site", "layer", "column"], "target": "picked_run",
+                "entries": entries, "note": f"Clicking a cell shows its run's top tokens ({len(entries)} cells held).",
+                "missing": "This saved page holds the next tokens of the cells computed exactly before it was "
+                           "saved; this cell was not (open the notebook with a kernel to run it)."}
 
     # -- figures ---------------------------------------------------------------------------------
     def figure(self, *, estimate: bool | None = None, sites=None, **options):

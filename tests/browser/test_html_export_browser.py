@@ -9,13 +9,14 @@ Content-Security-Policy violation is recorded and must stay empty (or local).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lab_canvas import assert_color, hover, pixel, tooltip_weight
+from lab_standalone import open_file
 from llmxai_widgets.colors import to_rgb
 from llmxai_widgets.widgets.export_html import save_html
 
@@ -25,54 +26,6 @@ HOSTILE_TEXT = "Say </script><script>alert(1)</script> and <img src=x onerror=al
 LAYER, HEAD = 3, 4
 GREY = (200, 200, 200)
 CANVAS = ".lxw-root canvas[data-layer]"
-LOCAL = ("file:", "data:", "blob:")
-
-_WATCH_CSP = """
-window.__lxwViolations = [];
-document.addEventListener("securitypolicyviolation", (e) => window.__lxwViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
-"""
-
-
-@dataclass
-class Opened:
-    page: object
-    requests: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    dialogs: list[str] = field(default_factory=list)
-    console: list[str] = field(default_factory=list)
-
-    def canvas(self):
-        return self.page.locator(CANVAS)
-
-    def assert_clean(self) -> None:
-        outside = [url for url in self.requests if not url.startswith(LOCAL)]
-        assert outside == [], f"requests left the file: {outside}"
-        assert self.errors == [], f"page errors: {self.errors}"
-        assert self.dialogs == [], f"a dialog opened: {self.dialogs}"
-        assert self.page.evaluate("window.__lxwViolations") == [], "Content-Security-Policy violations"
-        assert [m for m in self.console if m.startswith("error")] == [], self.console
-
-
-def open_file(browser, path: Path) -> Opened:
-    context = browser.new_context(viewport={"width": 1200, "height": 900}, device_scale_factor=2)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    opened = Opened(page)
-    page.on("request", lambda r: opened.requests.append(r.url))
-    page.on("pageerror", lambda err: opened.errors.append(str(err)))
-    page.on("console", lambda m: opened.console.append(f"{m.type}: {m.text}"))
-
-    def on_dialog(dialog):
-        opened.dialogs.append(f"{dialog.type}: {dialog.message}")
-        dialog.dismiss()
-
-    page.on("dialog", on_dialog)
-    page.add_init_script(_WATCH_CSP)
-    page.goto(path.resolve().as_uri())
-    page.locator(CANVAS).wait_for(state="visible")
-    return opened
-
-
 @dataclass
 class Exported:
     path: Path

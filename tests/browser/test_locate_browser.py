@@ -212,3 +212,35 @@ def test_cancel_keeps_the_exact_layers(own_page, open_notebook, artifacts):
     assert f"cancelled: {exact} of 30 layers exact" in cell.locator(".lxw-progress").inner_text()
     screenshot_view(cell, page, artifacts / "locate-cancel.png")
     assert not notebook.page_errors, notebook.page_errors
+
+
+def test_saved_page_draws_and_answers_a_click(browser, smollm2, tmp_path, artifacts):
+    """``save("x.html")``: the page opens from file:// under its strict CSP with no kernel, draws
+    the view's colours, and a click on a cell shows that cell's run from what the page holds."""
+    from lab_standalone import open_file
+    from llmxai_widgets import PatchingView
+    from llmxai_widgets.figures.locate import shown_values
+
+    view = PatchingView(smollm2, CLEAN, CORRUPT, sites=("residual", "heads"), background=False)
+    result = view.result
+    assert result.exact
+    o = open_file(browser, view.save(tmp_path / "patching.html"), ready=".lxw-locate canvas.lxw-cells")
+    page = o.page
+    for site in result.scores:
+        values = shown_values(result, site).astype(np.float64)
+        drawn = values.T if site in TOKEN_SITES else values
+        assert_cells(page.locator(f".lxw-locate canvas.lxw-cells[data-site='{site}']"),
+                     to_rgb(drawn, view.vmin, view.vmax, view.colormap).tolist(), f"saved page {site}")
+    heads = page.locator(".lxw-locate canvas.lxw-cells[data-site='heads']")
+    layer, head = np.unravel_index(int(np.nanargmax(result.scores["heads"])), result.scores["heads"].shape)
+    click_cell(page, heads, int(layer), int(head))
+    detail = page.locator(".lxw-locate-detail")
+    page.wait_for_function("(d) => d.querySelectorAll('.lxw-locate-top tr').length > 0", arg=detail.element_handle())
+    top = result.cell_top("heads", int(layer), int(head))
+    rows = detail.locator(".lxw-locate-top tr")
+    assert rows.count() == len(top)
+    for k, (text, prob) in enumerate(top):
+        assert display_token(text, 30) in rows.nth(k).inner_text()
+        assert float(rows.nth(k).get_attribute("data-prob")) == pytest.approx(prob, abs=1e-5)
+    page.screenshot(path=str(artifacts / "locate-saved-page.png"), full_page=True)
+    o.assert_clean()

@@ -75,12 +75,14 @@ def _groups(kind: str, cells: list[int], runs: int, n_tokens: int, shared: int, 
 
 def run_cells(model: LoadedModel, ids: torch.Tensor, kind: str, layers: Sequence[int], cells: Sequence[int],
               base: engine.States, donor: engine.States, read: Callable[[torch.Tensor], torch.Tensor],
-              cancelled: Callable[[], bool] | None = None, shared: int = 0) -> dict[int, float]:
+              cancelled: Callable[[], bool] | None = None, shared: int = 0,
+              keep: Callable[[list[int], torch.Tensor], None] | None = None) -> dict[int, float]:
     """``{cell: read(logits) averaged over the base runs}``.
 
     ``read`` maps last-position logits ``[row, vocab]`` to one value per row; ``shared``: how many
     leading tokens base and donor have in common (reused by head cells). Batches hold at most
-    :data:`engine.MAX_BATCH_TOKENS` tokens; ``cancelled()`` is asked before each batch."""
+    :data:`engine.MAX_BATCH_TOKENS` tokens; ``cancelled()`` is asked before each batch;
+    ``keep(cells, logits)`` sees each batch's logits (:meth:`CellTops.keep`)."""
     runs, n_tokens = base.resid.shape[1], len(ids)
     cached = base.key is not None
     out: dict[int, float] = {}
@@ -92,6 +94,8 @@ def run_cells(model: LoadedModel, ids: torch.Tensor, kind: str, layers: Sequence
             logits = engine.run_patched(model, ids, start, hidden, patches, past)
         values = read(logits).reshape(len(group), runs).mean(1)
         out.update(zip(group, values.tolist()))
+        if keep is not None:
+            keep(group, logits)
     return out
 
 
@@ -101,6 +105,44 @@ def cell_logits(model: LoadedModel, ids: torch.Tensor, kind: str, layers: Sequen
     start, hidden, patches, past = cell_batch(model, kind, layers, [cell], base, donor)
     with model.lock, torch.inference_mode():
         return engine.run_patched(model, ids, start, hidden, patches, past)
+
+
+TOP_K = 5
+"""Next tokens kept per cell while a grid runs."""
+
+
+class CellTops:
+    """The :data:`TOP_K` most likely next tokens of each cell's patched run (probabilities averaged
+    over the base runs), kept while the grid runs so that a click on a cell, ``cell_top`` and a
+    saved page answer without running the cell again. ``ids`` is -1 where no run is kept."""
+
+    def __init__(self, shapes: dict[str, tuple[int, int]], runs: int):
+        self.runs = runs
+        self.ids = {site: np.full((*shape, TOP_K), -1, np.int64) for site, shape in shapes.items()}
+        self.probs = {site: np.zeros((*shape, TOP_K), np.float32) for site, shape in shapes.items()}
+
+    def keep(self, site: str, layer: int, cells: list[int], logits: torch.Tensor) -> None:
+        """Store the top tokens of ``logits`` (``[cell * runs + run, vocab]``) for ``cells`` at ``layer``."""
+        self._put(site, layer, cells, torch.softmax(logits.float(), -1).reshape(len(cells), self.runs, -1).mean(1))
+
+    def keep_base(self, site: str, cells: list[int], logits: torch.Tensor) -> None:
+        """Cells whose run is the base run itself (``logits[run, vocab]``; tokens before the first
+        change), at every layer."""
+        if cells:
+            self._put(site, slice(None), cells, torch.softmax(logits.float(), -1).mean(0, keepdim=True))
+
+    def _put(self, site, layer, cells, probs) -> None:
+        values, ids = torch.topk(probs, min(TOP_K, probs.shape[-1]))
+        k = ids.shape[-1]
+        self.ids[site][layer, cells, :k] = ids.numpy()
+        self.probs[site][layer, cells, :k] = values.numpy()
+
+    def get(self, site: str, layer: int, cell: int, k: int) -> list[tuple[int, float]] | None:
+        """``[(token id, probability)] * k``, or None when the cell's run is not kept (or k > TOP_K)."""
+        ids = self.ids[site][layer, cell]
+        if k > TOP_K or ids[0] < 0:
+            return None
+        return [(int(i), float(p)) for i, p in zip(ids[:k], self.probs[site][layer, cell, :k]) if i >= 0]
 
 
 SITE_KINDS = {"residual": "residual", "attention": "attention", "mlp": "mlp", "heads": "head", "kv_heads": "kv"}
@@ -117,9 +159,12 @@ class CellRuns:
     base: engine.States
     donor: engine.States
     window: int | None = None
+    tops: CellTops | None = None
 
-    def logits(self, site: str, layer: int, cell: int) -> torch.Tensor:
-        """Last-position logits ``[base run, vocab]`` with the cell patched."""
+    def _check(self, site: str, layer: int, cell: int) -> str:
+        """The cell's kind, once ``site``, ``layer`` and ``cell`` are in range."""
+        if site not in SITE_KINDS:
+            raise ValueError(f"unknown site {site!r}; the sites are {', '.join(SITE_KINDS)}")
         kind = SITE_KINDS[site]
         n_layers = self.model.n_layers
         if not 0 <= layer < n_layers:
@@ -128,6 +173,12 @@ class CellRuns:
                  "head": self.model.n_heads, "kv": self.model.n_kv_heads}[kind]
         if not 0 <= cell < count:
             raise IndexError(f"{site} cell {cell} is out of range: there are {count}, numbered 0-{count - 1}")
+        return kind
+
+    def logits(self, site: str, layer: int, cell: int) -> torch.Tensor:
+        """Last-position logits ``[base run, vocab]`` with the cell patched."""
+        kind = self._check(site, layer, cell)
+        n_layers = self.model.n_layers
         layers = [layer]
         if self.window is not None and kind in ("attention", "mlp"):
             from .inputs import window_layers
@@ -138,9 +189,13 @@ class CellRuns:
     def top(self, site: str, layer: int, cell: int, k: int = 5) -> list[tuple[str, float]]:
         """The ``k`` most likely next tokens of the patched run(s) (probabilities averaged over
         the base runs) with their probabilities."""
+        self._check(site, layer, cell)
+        decode = self.model.tokenizer.decode
+        kept = self.tops.get(site, layer, cell, k) if self.tops is not None and site in self.tops.ids else None
+        if kept is not None:
+            return [(decode([i]), p) for i, p in kept]
         probs = torch.softmax(self.logits(site, layer, cell), -1).mean(0)
         values, ids = torch.topk(probs, k)
-        decode = self.model.tokenizer.decode
         return [(decode([int(i)]), float(v)) for v, i in zip(values, ids)]
 
 

@@ -149,7 +149,8 @@ def patch(model: LoadedModel, clean: str | Tokens, corrupt: str | Tokens, *, met
                          f"restore; pick answers the two prompts disagree on (clean's answer first)")
     base, donor, base_ids = (states_b, states_a, ids_b) if direction == "denoising" else (states_a, states_b, ids_a)
     result = _empty(model, a, b, metric, names, answer_ids, direction, kinds, m_clean, m_corrupt, first, cells, kv, notes)
-    result.runs = grid.CellRuns(model, base_ids, base, donor)
+    result.runs = grid.CellRuns(model, base_ids, base, donor,
+                                tops=grid.CellTops({k: v.shape for k, v in result.scores.items()}, 1))
     normal = lambda values: (values - m_corrupt) / (m_clean - m_corrupt)  # noqa: E731
     result.estimate = _estimate(model, base_ids, base, donor, measure, kinds, kv, normal, cells)
     untouched = 0.0 if direction == "denoising" else 1.0
@@ -206,15 +207,18 @@ def _estimate(model, ids, base, donor, measure, kinds, kv, normal, cells) -> dic
 
 
 def _fill(model, ids, kind, layer, result, base, donor, measure, normal, untouched, cancelled) -> None:
+    keep = lambda cells, logits: result.runs.tops.keep(kind, layer, cells, logits)  # noqa: E731
     if kind in ("heads", "kv_heads"):
         n = model.n_heads if kind == "heads" else model.n_kv_heads
         values = grid.run_cells(model, ids, "head" if kind == "heads" else "kv", [layer], range(n), base, donor,
-                                measure, cancelled, shared=result.first_difference)
+                                measure, cancelled, shared=result.first_difference, keep=keep)
         result.scores[kind][layer, list(values)] = normal(np.asarray(list(values.values())))
         return
     cells = [int(p) for p in result.positions if p >= result.first_difference]
     before = [int(p) for p in result.positions if p < result.first_difference]
     result.scores[kind][layer, before] = untouched
+    if layer == 0:  # their run is the base run itself
+        result.runs.tops.keep_base(kind, before, base.logits)
     if cells:
-        values = grid.run_cells(model, ids, kind, [layer], cells, base, donor, measure, cancelled)
+        values = grid.run_cells(model, ids, kind, [layer], cells, base, donor, measure, cancelled, keep=keep)
         result.scores[kind][layer, list(values)] = normal(np.asarray(list(values.values())))

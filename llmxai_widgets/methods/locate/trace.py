@@ -126,15 +126,18 @@ def causal_trace(model: LoadedModel, prompt: str | Tokens, subject: str | tuple[
         clean_prob=float(prob(clean.logits)[0]), corrupted_prob=float(prob(corrupted.logits).mean()),
         noise=corrupt.description, noise_scale=corrupt.scale, samples=len(corrupt.ids), window=window, seed=seed,
         model_name=model.name, done=np.zeros(model.n_layers, bool),
-        runs=grid.CellRuns(model, ids, corrupted, clean, window))
+        runs=grid.CellRuns(model, ids, corrupted, clean, window, grid.CellTops({k: shape for k in kinds}, len(corrupt.ids))))
+    for kind in kinds:  # tokens before the subject: restoring them leaves the corrupted run as it is
+        result.runs.tops.keep_base(kind, list(range(span[0])), corrupted.logits)
     result.estimate = _estimate(model, corrupt, clean, corrupted, lambda logits: prob(logits).mean(), kinds, window,
                                 result.corrupted_prob)
     if on_layer is not None:
         on_layer(-1, result)
     for layer in range(model.n_layers):
         for kind in kinds:
+            keep = lambda cells, logits, kind=kind, layer=layer: result.runs.tops.keep(kind, layer, cells, logits)  # noqa: E731
             result.scores[kind][layer] = _row(model, ids, kind, layer, window, span[0], clean, corrupted, prob,
-                                              result.corrupted_prob, cancelled)
+                                              result.corrupted_prob, cancelled, keep)
         result.done[layer] = True
         if on_layer is not None:
             on_layer(layer, result)
@@ -153,11 +156,12 @@ def _estimate(model, corrupt, clean, corrupted, metric, kinds, window, base) -> 
     return out
 
 
-def _row(model, ids, kind, layer, window, first_noisy, clean, corrupted, prob, base, cancelled) -> np.ndarray:
+def _row(model, ids, kind, layer, window, first_noisy, clean, corrupted, prob, base, cancelled, keep) -> np.ndarray:
     """Exact probabilities of one layer's cells. Tokens before the first noisy one are the same in
     both runs, so restoring them changes nothing: they keep the corrupted probability."""
     row = np.full(len(ids), base, np.float32)
     layers = [layer] if kind == "residual" else list(window_layers(layer, window, model.n_layers))
-    values = grid.run_cells(model, ids, kind, layers, range(first_noisy, len(ids)), corrupted, clean, prob, cancelled)
+    values = grid.run_cells(model, ids, kind, layers, range(first_noisy, len(ids)), corrupted, clean, prob, cancelled,
+                             keep=keep)
     row[list(values)] = list(values.values())
     return row
