@@ -10,6 +10,8 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 from .methods import attention
 from .methods.attention import encoder_decoder_attention
 from .methods.attribution import AttributionResult, attribute
+from .methods.circuits import Circuit, CircuitResult, circuit
+from .methods.circuits import tasks as circuit_tasks
 from .methods.contributions import ContributionResult, contributions
 from .methods.head_summary import HeadSummary, head_summary
 from .methods.locate import CausalTraceResult, PatchingResult, causal_trace, patch
@@ -44,6 +46,8 @@ __all__ = [
     "AttributionView",
     "CausalTraceResult",
     "CausalTraceView",
+    "Circuit",
+    "CircuitResult",
     "ContributionResult",
     "ContributionView",
     "HeadSummary",
@@ -62,6 +66,8 @@ __all__ = [
     "attention",
     "attribute",
     "causal_trace",
+    "circuit",
+    "circuit_tasks",
     "contributions",
     "encoder_decoder_attention",
     "head_summary",

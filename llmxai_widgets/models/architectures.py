@@ -25,6 +25,13 @@ Direct logit attribution and the logit lens also need (None where not known or n
   standard deviation) for ``final_norm``.
 - ``final_norm_weight_offset``: the norm scales by ``offset + weight`` (Gemma: 1).
 - ``unembedding``: the output embedding, relative to the whole model (not ``base_model``).
+
+Circuits (edge attribution patching) also need, for pre-norm blocks whose attention and MLP run
+one after the other (None where not known):
+
+- ``attention_norm`` / ``mlp_norm``: the norm inside a block before the attention / the MLP.
+- ``qkv``: the query, key and value projections inside a block, as three paths, or one path of
+  a fused projection whose output holds the queries, keys and values one after the other.
 """
 
 from __future__ import annotations
@@ -46,6 +53,9 @@ class Architecture:
     final_norm_kind: str | None = None
     final_norm_weight_offset: float = 0.0
     unembedding: str | None = None
+    attention_norm: str | None = None
+    mlp_norm: str | None = None
+    qkv: tuple[str, ...] | None = None
 
 
 _LLAMA = Architecture(
@@ -58,6 +68,9 @@ _LLAMA = Architecture(
     mlp_output="mlp",
     final_norm_kind="rms",
     unembedding="lm_head",
+    attention_norm="input_layernorm",
+    mlp_norm="post_attention_layernorm",
+    qkv=("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"),
 )
 
 ARCHITECTURES: dict[str, Architecture] = {
@@ -65,6 +78,7 @@ ARCHITECTURES: dict[str, Architecture] = {
     "gpt2": Architecture(
         "gpt2", {"decoder": "h"}, "attn", ("mlp.act", "output"), "ln_f",
         attention_output="attn.c_proj", mlp_output="mlp", final_norm_kind="layer", unembedding="lm_head",
+        attention_norm="ln_1", mlp_norm="ln_2", qkv=("attn.c_attn",),
     ),
     "gpt_neox": Architecture(
         "gpt_neox", {"decoder": "layers"}, "attention", ("mlp.act", "output"), "final_layer_norm",
@@ -112,6 +126,8 @@ ARCHITECTURES["gemma"] = replace(_LLAMA, final_norm_weight_offset=1.0)
 ARCHITECTURES["gemma2"] = replace(_LLAMA, final_norm_weight_offset=1.0, attention_output=None, mlp_output=None)
 # OLMo's layer norms have no weight or bias.
 ARCHITECTURES["olmo"] = replace(_LLAMA, final_norm_kind="layer")
+# Phi-3 projects queries, keys and values with one matrix.
+ARCHITECTURES["phi3"] = replace(_LLAMA, qkv=("self_attn.qkv_proj",))
 
 
 class UnknownArchitecture(ValueError):

@@ -91,7 +91,7 @@ def check_pair(model: LoadedModel, clean, corrupt) -> tuple[Tokens, Tokens, int]
     return a, b, int(differ[0])
 
 
-def _answers(model: LoadedModel, metric: str, answers) -> tuple[tuple[str, ...], tuple[int, ...]]:
+def check_answers(model: LoadedModel, metric: str, answers) -> tuple[tuple[str, ...], tuple[int, ...]]:
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {', '.join(map(repr, METRICS))}; got {metric!r}")
     if isinstance(answers, (str, int)):
@@ -113,7 +113,7 @@ def check_patch(model: LoadedModel, clean, corrupt, metric, answers, sites, dire
         raise ValueError(f"direction must be 'denoising' (clean into corrupted) or 'noising' (corrupted into clean); "
                          f"got {direction!r}")
     a, b, first = check_pair(model, clean, corrupt)
-    names, answer_ids = _answers(model, metric, answers)
+    names, answer_ids = check_answers(model, metric, answers)
     return kinds, a, b, first, names, answer_ids, _positions(positions, len(a))
 
 
