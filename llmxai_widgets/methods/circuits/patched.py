@@ -123,6 +123,8 @@ def run_masked(parts: CircuitParts, graph: Graph, pair: PairRuns, missing: torch
 
     reads = missing.any(0).any(0)
     with ExitStack() as stack, torch.inference_mode():
+        hidden = pair.resid[start].to(device).expand(rows, -1, -1).contiguous()
+        stack.enter_context(_skipping(parts.model, start, hidden))  # first: block ``start`` then sees ``hidden``
         for layer in range(start, graph.n_layers):
             stack.enter_context(_hook(parts.layers[layer], keep_block_input(layer), pre=True))
             for hook, module, pre in ((keep_heads(layer), parts.out_proj[layer], True), (keep_mlp(layer), parts.mlp[layer], False)):
@@ -135,8 +137,6 @@ def run_masked(parts: CircuitParts, graph: Graph, pair: PairRuns, missing: torch
                 stack.enter_context(_hook(parts.mlp_norm[layer], reader_input(graph.mlp_in(layer)), pre=True))
         if reads[graph.logits_in]:
             stack.enter_context(_hook(parts.final_norm, reader_input(graph.logits_in), pre=True))
-        hidden = pair.resid[start].to(device).expand(rows, -1, -1).contiguous()
-        stack.enter_context(_skipping(parts.model, start, hidden))
         dummy = torch.zeros(rows, len(pair.ids), hidden.shape[-1], dtype=hidden.dtype, device=device)
         logits = run(parts, dummy)  # the blocks below ``start`` pass ``hidden`` on; embeddings unused
     return pair.metric(logits.cpu())
