@@ -25,13 +25,18 @@ def _ids(model, text):
     return torch.as_tensor(model.tokenize(text).ids)
 
 
+def _reference(request, name, method):
+    """The model, our result by ``method``, the reference, the clean ids and the writers' (corrupted - clean) outputs."""
+    model = request.getfixturevalue(name)
+    result = lx.circuit(model, CLEAN, CORRUPT, answers=ANSWERS, method=method)
+    ref = Reference(model.model)
+    clean = _ids(model, CLEAN)
+    return model, result, ref, clean, ref.writers(_ids(model, CORRUPT)) - ref.writers(clean)
+
+
 @pytest.mark.parametrize("name", ["tiny_gpt2", "tiny_gqa"])
 def test_eap_equals_autograd_at_each_readers_input(name, request):
-    model = request.getfixturevalue(name)
-    result = lx.circuit(model, CLEAN, CORRUPT, answers=ANSWERS, method="eap")
-    ref = Reference(model.model)
-    clean, corrupt = _ids(model, CLEAN), _ids(model, CORRUPT)
-    delta = ref.writers(corrupt) - ref.writers(clean)  # [writer, token, d]
+    model, result, ref, clean, delta = _reference(request, name, "eap")  # delta [writer, token, d]
     valid = result.graph.valid()
     for d, reader in enumerate(ref.readers()):
         grad = ref.gradient(clean, _metric(model), reader)
@@ -43,11 +48,7 @@ def test_eap_equals_autograd_at_each_readers_input(name, request):
 
 @pytest.mark.parametrize("name", ["tiny_gpt2", "tiny_gqa"])
 def test_exact_equals_a_patched_run_per_edge(name, request):
-    model = request.getfixturevalue(name)
-    result = lx.circuit(model, CLEAN, CORRUPT, answers=ANSWERS, method="exact")
-    ref = Reference(model.model)
-    clean, corrupt = _ids(model, CLEAN), _ids(model, CORRUPT)
-    delta = ref.writers(corrupt) - ref.writers(clean)
+    model, result, ref, clean, delta = _reference(request, name, "exact")
     metric = _metric(model)
     with torch.no_grad():
         base = float(ref.run(clean, metric))
