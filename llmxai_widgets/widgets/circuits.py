@@ -164,8 +164,20 @@ class CircuitView(View):
             }
 
     # -- figures ---------------------------------------------------------------------------------------
-    def figure(self, **options):
-        raise NotImplementedError("CircuitView's static figure is not written yet")
+    def figure(self, n: int | None = None, **options):
+        """A :class:`~llmxai_widgets.figures.Figure` of the top ``n`` edges (default: as many as
+        the view shows) with their faithfulness when computed. ``options``:
+        :class:`~llmxai_widgets.figures.FigureOptions` (``width``, ``font_size``, ``theme``, ``title``)."""
+        from ..figures import FigureOptions
+        from ..figures.circuits import circuit_figure
+
+        result = self._computed("the circuit")
+        n = self.n_shown if n is None else int(n)
+        faithful = self.faithful.get("value") if self.faithful.get("n") == n else None
+        return circuit_figure(result, n, faithfulness=faithful, options=FigureOptions(**options))
+
+    def _static_figure(self):
+        return None if self._result is None else self.figure()
 
 
 __all__ = ["CircuitView"]
