@@ -43,9 +43,16 @@ def test_circuit_view_draws_the_result(own_page, open_notebook, artifacts):
     state = kernel(notebook, (
         "import json\nfrom llmxai_widgets.figures.circuits import _Layout\n"
         f"r = v.result; lay = _Layout(r.graph, {width}, 0.0); top = r.top(40)\n"
-        "mid = lambda p: [0.125*p[0][k] + 0.375*p[1][k] + 0.375*p[2][k] + 0.125*p[3][k] for k in (0, 1)]\n"
-        "print(json.dumps({'faith': r.faithfulness(top), 'edges': [[int(u), int(d), float(r.scores[u, d]), "
-        "mid(lay.curve(int(u), int(d)))] for u, d in zip(top.upstream[:5], top.downstream[:5])]}))"))
+        "import numpy as np\n"
+        "def at(p, t): return [(1-t)**3*p[0][k] + 3*(1-t)**2*t*p[1][k] + 3*(1-t)*t*t*p[2][k] + t**3*p[3][k] for k in (0, 1)]\n"
+        "curves = [lay.curve(int(u), int(d)) for u, d in zip(top.upstream, top.downstream)]\n"
+        "samples = [np.array([at(c, t) for t in np.linspace(0, 1, 200)]) for c in curves]\n"
+        "def alone(i): m = np.array(at(curves[i], 0.5)); return min(np.min(np.hypot(*(s - m).T)) for j, s in enumerate(samples) if j != i)\n"
+        "isolated = [i for i in range(len(curves)) if alone(i) > 8][:3]\n"
+        "print(json.dumps({'faith': r.faithfulness(top), 'edges': [[int(top.upstream[i]), int(top.downstream[i]), "
+        "float(r.scores[top.upstream[i], top.downstream[i]]), at(curves[i], 0.5)] for i in isolated], "
+        "'nodes': [int(u) for u in top.upstream if u > 0][:1]}))"))
+    assert len(state["edges"]) == 3, state
     assert float(faith.get_attribute("data-value")) == pytest.approx(state["faith"], abs=1e-6)
     tip = cell.locator(".lxw-circuit-tip")
     box = canvas.bounding_box()
@@ -69,7 +76,7 @@ def test_circuit_view_draws_the_result(own_page, open_notebook, artifacts):
     set_slider(page, cell, 40)
 
     # a node: its exact value
-    node = state["edges"][0][0] if state["edges"][0][0] > 0 else state["edges"][1][0]
+    node = state["nodes"][0]
     xy = kernel(notebook, f"print(json.dumps(lay.writer({node})[:2]))")
     page.mouse.click(box["x"] + xy[0], box["y"] + xy[1])
     detail = cell.locator(".lxw-circuit-detail")
