@@ -52,5 +52,12 @@ def test_node_click_runs_it_exactly(view, tiny_gqa):
     view.picked = node
     exact = lx.circuit(tiny_gqa, CLEAN, CORRUPT, method="exact", level="node").node_scores[node]
     assert view.node_detail["node"] == node and view.node_detail["exact"] == pytest.approx(float(exact), abs=1e-5)
+    whole, by_token = r.node_effect(node)
+    np.testing.assert_allclose(view.node_detail["by_token"], by_token, atol=1e-6)
+    assert len(by_token) == len(view.tokens)
+    expected = lx.attention(tiny_gqa, CLEAN, layers=[2]).head(2, 1)
+    np.testing.assert_allclose(decode(view.node_detail["pattern"]), expected, atol=1e-6)
+    view.picked = r.graph.mlp_out(1)  # an MLP has no attention pattern
+    assert view.node_detail["pattern"] is None and len(view.node_detail["by_token"]) == len(view.tokens)
     view.picked = -1
     assert view.node_detail == {}

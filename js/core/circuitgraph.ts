@@ -72,7 +72,14 @@ export function edgeCurve(l: Layout, up: number, down: number): Curve {
     return [start, { x: start.x, y: start.y - lift }, { x: b.x, y: b.y - 2 * NODE_R - lift }, { x: b.x, y: b.y - 2 * NODE_R }];
   }
   const dy = (start.y - b.y) * 0.45;
-  return [start, { x: start.x, y: start.y - dy }, { x: b.x, y: b.y + dy }, { x: b.x, y: b.y }];
+  const bend = Math.abs(b.x - start.x) < 1 ? bulge(b.layer - a.layer) : 0;
+  return [start, { x: start.x + bend, y: start.y - dy }, { x: b.x + bend, y: b.y + dy }, { x: b.x, y: b.y }];
+}
+
+/** How far right an edge between nodes stacked in one column bows out, so that it does not run
+ * through the nodes between them (0 for neighbouring rows). */
+export function bulge(rows: number): number {
+  return rows > 1 ? Math.min(48, 8 * rows) : 0;
 }
 
 export function pointAt(c: Curve, t: number): Point {

@@ -35,4 +35,16 @@ describe("circuit graph geometry", () => {
     expect(writerAt(L, { x: node.x + 1, y: node.y })).toBe(8);
     expect(writerAt(L, { x: 1, y: rowY(L, 1) })).toBe(-1);
   });
+
+  it("bows an edge between nodes of one column out, clear of the nodes between them", () => {
+    const c = edgeCurve(L, 5, 26); // MLP 0 -> MLP 2, past MLP 1
+    const between = writer(L, 10);
+    expect(between.kind).toBe("mlp");
+    for (let t = 0; t <= 1; t += 1 / 32) {
+      const p = pointAt(c, t);
+      expect(Math.hypot(p.x - between.x, p.y - between.y)).toBeGreaterThan(2 * 5);
+    }
+    const next = edgeCurve(L, 5, 17); // MLP 0 -> MLP 1: neighbours, straight
+    expect(pointAt(next, 0.5).x).toBeCloseTo(writer(L, 5).x);
+  });
 });

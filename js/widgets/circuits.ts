@@ -8,6 +8,9 @@ import { isDarkTheme } from "../core/export";
 import { WidgetModel } from "../core/model";
 import { Pane, PaneState, paneModule, wireTensor } from "../core/pane";
 import { addStyleOnce } from "../core/dom";
+import { colorIndex, cssColor } from "../core/colors";
+import { drawAxisLabels } from "../core/heatmap";
+import { tokenSpans } from "../core/neurondetail";
 import { WireTrait } from "../core/lens";
 
 type CircuitState = PaneState & {
@@ -18,9 +21,13 @@ type CircuitState = PaneState & {
   faithful: { n?: number; value?: number };
   curve: { counts?: number[]; values?: number[] };
   picked: number;
-  node_detail: { node?: number; name?: string; score?: number; exact?: number; out?: Array<[string, number]> };
+  node_detail: {
+    node?: number; name?: string; score?: number; exact?: number; out?: Array<[number, number]>;
+    by_token?: number[] | null; pattern?: WireTrait | null;
+  };
   summary: string[];
   metric_label: string;
+  tokens: string[];
 };
 
 type Edges = { up: ArrayLike<number>; down: ArrayLike<number>; score: ArrayLike<number> };
@@ -38,7 +45,15 @@ const CSS = `
 .lxw-circuit-faith { font-weight: 600; margin: 4px 0; }
 .lxw-circuit-detail table { border-collapse: collapse; }
 .lxw-circuit-detail td { padding: 1px 6px 1px 0; }
+.lxw-circuit-detail .lxw-text { line-height: 1.9; margin: 4px 0 8px; }
+.lxw-circuit-pattern-note { min-height: 1.3em; }
 `;
+
+/** ``v`` to ``digits`` decimals without a minus sign on a rounded zero. */
+function fixed(v: number, digits: number): string {
+  const text = v.toFixed(digits);
+  return Number(text) === 0 ? (0).toFixed(digits) : text;
+}
 
 function edgesOf(c: CircuitState["candidates"]): Edges | null {
   const up = wireTensor(c?.up), down = wireTensor(c?.down), score = wireTensor(c?.score);
@@ -80,7 +95,7 @@ class CircuitPane extends Pane<CircuitState> {
     this.canvas.addEventListener("mouseleave", () => { this.tip.style.display = "none"; });
     this.canvas.addEventListener("click", (e) => this.click(e));
     this.watch(["n_layers", "n_heads", "n_kv_heads", "candidates", "node_scores", "n_shown", "faithful", "curve", "picked",
-      "node_detail", "summary", "n_edges"]);
+      "node_detail", "summary", "n_edges", "tokens"]);
     this.redrawOnResize();
   }
 
@@ -138,7 +153,7 @@ class CircuitPane extends Pane<CircuitState> {
     this.showCount(Number(this.slider.value));
     const f = m.get("faithful") ?? {};
     this.faith.textContent = !edges ? "Scoring the edges\u2026" : f.n === m.get("n_shown") && f.value !== undefined
-      ? `Faithfulness of the top ${f.n!.toLocaleString()} edges: ${f.value.toFixed(3)}`
+      ? `Faithfulness of the top ${f.n!.toLocaleString()} edges: ${fixed(f.value, 3)}`
       : `Faithfulness of the top ${m.get("n_shown").toLocaleString()} edges: computing\u2026`;
     this.faith.dataset.n = String(f.n ?? "");
     this.faith.dataset.value = String(f.value ?? "");
@@ -215,7 +230,7 @@ class CircuitPane extends Pane<CircuitState> {
       ctx.fillText("computing\u2026", 10, h / 2);
       return;
     }
-    const left = 30, right = w - 8, top = 8, bottom = h - 22;
+    const left = 30, right = w - 12, top = 8, bottom = h - 28;
     const lx = (c: number) => Math.log2(c + 1);
     const xmax = lx(counts[counts.length - 1]);
     const lo = Math.min(0, ...values), hi = Math.max(1, ...values);
@@ -227,7 +242,10 @@ class CircuitPane extends Pane<CircuitState> {
     ctx.stroke();
     ctx.fillText("1", 18, Y(1));
     ctx.fillText("0", 18, Y(0));
-    ctx.fillText("edges (log scale) \u2192", left, h - 6);
+    ctx.textAlign = "center";
+    for (let c = 1; c <= counts[counts.length - 1]; c *= 100) ctx.fillText(c >= 1000 ? `${c / 1000}k` : String(c), X(c), bottom + 11);
+    ctx.textAlign = "start";
+    ctx.fillText("edges kept (log scale) \u2192", left + 40, h - 2);
     ctx.strokeStyle = dark ? "#8ab4f8" : "#1a5fb4";
     ctx.lineWidth = 1.5;
     ctx.beginPath();
@@ -254,16 +272,69 @@ class CircuitPane extends Pane<CircuitState> {
       return;
     }
     const table = el("table");
-    for (const [name, score] of d.out ?? []) {
+    for (const [down, score] of d.out ?? []) {
       const tr = el("tr");
-      tr.append(el("td", "", `\u2192 ${name}`), el("td", "lxw-num", score.toFixed(4)));
+      tr.append(el("td", "", `\u2192 ${this.layout ? readerName(this.layout, down) : down}`), el("td", "lxw-num", score.toFixed(4)));
       table.appendChild(tr);
     }
-    this.detail.replaceChildren(el("h4", "", this.layout ? writerName(this.layout, picked) : String(d.name)),
+    const metric = this.model.get("metric_label");
+    const parts: Node[] = [el("h4", "", this.layout ? writerName(this.layout, picked) : String(d.name)),
       el("p", "", `Summed edge score (estimate): ${d.score?.toFixed(4)}. Exact: corrupting its output in every reader ` +
-        `changes ${this.model.get("metric_label")} by ${d.exact?.toFixed(4)}.`),
-      el("p", "", "Strongest edges out:"), table);
+        `changes ${metric} by ${d.exact?.toFixed(4)}.`)];
+    const tokens = this.model.get("tokens") ?? [];
+    if (d.by_token && d.by_token.length === tokens.length) {
+      const vmax = Math.max(1e-9, ...d.by_token.map(Math.abs));
+      const row = el("div", "lxw-text lxw-circuit-row");
+      row.append(...tokenSpans(tokens, d.by_token, vmax, "RdBu_r", -1));
+      parts.push(el("p", "", `Corrupted at one token at a time (pair 1's tokens; red raises, blue lowers ${metric}; ` +
+        `\u00b1${vmax.toFixed(3)} at full colour):`), row);
+    }
+    const pattern = d.pattern ? wireTensor(d.pattern) : null;
+    if (pattern && pattern.shape.length === 2) {
+      parts.push(el("p", "", "Its attention on pair 1's clean prompt (rows: queries, columns: keys):"),
+        this.patternCanvas(pattern, tokens), this.patternNote);
+    }
+    parts.push(el("p", "", "Strongest edges out:"), table);
+    this.detail.replaceChildren(...parts);
     this.detail.dataset.node = String(picked);
+  }
+
+  private patternNote = el("div", "lxw-muted lxw-circuit-pattern-note");
+
+  /** The head's attention weights as cells (viridis on 0..1), token labels when they fit; hover a
+   * cell for its query, key and weight. */
+  private patternCanvas(t: NonNullable<ReturnType<typeof wireTensor>>, tokens: string[]): HTMLCanvasElement {
+    const [nq, nk] = t.shape;
+    const labels = nq <= 48;
+    const cell = Math.max(1, Math.min(16, Math.floor(240 / Math.max(nq, nk))));
+    const left = labels ? 70 : 4, top = labels ? 60 : 4;
+    const w = left + nk * cell + (labels ? 34 : 4), h = top + nq * cell + 4;
+    const canvas = el("canvas", "lxw-circuit-pattern");
+    const dpr = window.devicePixelRatio || 1;
+    canvas.width = Math.round(w * dpr);
+    canvas.height = Math.round(h * dpr);
+    canvas.style.width = `${w}px`;
+    canvas.style.height = `${h}px`;
+    const ctx = canvas.getContext("2d")!;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    for (let q = 0; q < nq; q++) {
+      for (let k = 0; k < nk; k++) {
+        ctx.fillStyle = k > q && nq === nk ? (isDarkTheme() ? "#222" : "#eee") : cssColor("viridis", colorIndex(t.value(q * nk + k), 0, 1));
+        ctx.fillRect(left + k * cell, top + q * cell, cell, cell);
+      }
+    }
+    if (labels) {
+      drawAxisLabels(ctx, { left, top, r0: 0, c0: 0, nr: nq, nc: nk, rowH: cell, colW: cell },
+        (q) => tokens[q] ?? "", (k) => tokens[k] ?? "",
+        { textColor: isDarkTheme() ? "#ccc" : "#333", fontFamily: "system-ui, sans-serif" }, true, true, 56);
+    }
+    canvas.addEventListener("mousemove", (e) => {
+      const box = canvas.getBoundingClientRect();
+      const q = Math.floor((e.clientY - box.top - top) / cell), k = Math.floor((e.clientX - box.left - left) / cell);
+      this.patternNote.textContent = q >= 0 && q < nq && k >= 0 && k < nk
+        ? `${JSON.stringify(tokens[q] ?? q)} \u2192 ${JSON.stringify(tokens[k] ?? k)}: ${t.value(q * nk + k).toFixed(3)}` : "";
+    });
+    return canvas;
   }
 }
 

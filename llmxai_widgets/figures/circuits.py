@@ -62,7 +62,13 @@ class _Layout:
             lift = ROW * 0.6
             return [start, (ax, start[1] - lift), (bx, by - 2 * NODE_R - lift), (bx, by - 2 * NODE_R)]
         dy = (start[1] - by) * 0.45
-        return [start, (ax, start[1] - dy), (bx, by + dy), (bx, by)]
+        bend = bulge(reader_layer - writer_layer) if abs(bx - ax) < 1 else 0.0
+        return [start, (ax + bend, start[1] - dy), (bx + bend, by + dy), (bx, by)]
+
+
+def bulge(rows: int) -> float:
+    """How far right an edge between nodes stacked in one column bows out (js/core/circuitgraph.ts)."""
+    return min(48.0, 8.0 * rows) if rows > 1 else 0.0
 
 
 def circuit_figure(result, n: int, *, faithfulness: float | None = None, options: FigureOptions | None = None) -> Figure:

@@ -13,7 +13,7 @@ import threading
 import numpy as np
 import traitlets as t
 
-from ..methods.attention import Cancelled
+from ..methods.attention import Cancelled, attention
 from ..methods.circuits.circuit import check_circuit, circuit
 from ..wire import encode
 from .base import bundle
@@ -149,9 +149,13 @@ class CircuitView(View):
         if not 0 < node < g.n_upstream:
             self.error = f"node {node} is not a head or an MLP (0 is the embeddings; there are {g.n_upstream - 1})"
             return
-        valid = g.valid()
+        one_length = len({len(a) for a, _ in r.tokens}) == 1
+        layer, within = divmod(node - 1, g.n_heads + 1)
         try:
-            exact = float(r.runs([(np.full(int(valid[node].sum()), node), np.nonzero(valid[node])[0])])[0] - r.clean_metric)
+            exact, by_token = r.node_effect(node, by_token=one_length)
+            pattern = None
+            if within < g.n_heads:  # a head: its attention on the first pair's clean prompt
+                pattern = attention(self._model, r.tokens[0][0], layers=[layer]).head(layer, within)
         except Exception as err:
             self.error = f"could not run that node: {type(err).__name__}: {err}"
             return
@@ -160,7 +164,9 @@ class CircuitView(View):
         if self.picked == node:
             self.node_detail = {
                 "node": node, "name": r.upstream_names[node], "score": float(r.node_scores[node]), "exact": exact,
-                "out": [[r.downstream_names[d], float(out[d])] for d in strongest if out[d] != 0],
+                "out": [[int(d), float(out[d])] for d in strongest if out[d] != 0],
+                "by_token": None if by_token is None else [float(v) for v in by_token],
+                "pattern": None if pattern is None else encode(np.asarray(pattern, np.float32)),
             }
 
     # -- figures ---------------------------------------------------------------------------------------

@@ -29,6 +29,13 @@ def set_slider(page, cell, n: int) -> float:
              return performance.now() - t; }""", n)
 
 
+def click_at(canvas, page, xy) -> None:
+    """Click the canvas at ``xy`` (its own pixels); kernel cells and screenshots scroll the page."""
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    page.mouse.click(box["x"] + xy[0], box["y"] + xy[1])
+
+
 def test_circuit_view_draws_the_result(own_page, open_notebook, artifacts):
     page = own_page
     notebook = open_notebook(page, "circuits")
@@ -51,7 +58,8 @@ def test_circuit_view_draws_the_result(own_page, open_notebook, artifacts):
         "isolated = [i for i in range(len(curves)) if alone(i) > 8][:3]\n"
         "print(json.dumps({'faith': r.faithfulness(top), 'edges': [[int(top.upstream[i]), int(top.downstream[i]), "
         "float(r.scores[top.upstream[i], top.downstream[i]]), at(curves[i], 0.5)] for i in isolated], "
-        "'nodes': [int(u) for u in top.upstream if u > 0][:1]}))"))
+        "'nodes': [int(u) for u in top.upstream if u > 0][:1], "
+        "'head': [int(u) for u in top.upstream if u > 0 and (u - 1) % (r.graph.n_heads + 1) != r.graph.n_heads][0]}))"))
     assert len(state["edges"]) == 3, state
     assert float(faith.get_attribute("data-value")) == pytest.approx(state["faith"], abs=1e-6)
     tip = cell.locator(".lxw-circuit-tip")
@@ -78,12 +86,36 @@ def test_circuit_view_draws_the_result(own_page, open_notebook, artifacts):
     # a node: its exact value
     node = state["nodes"][0]
     xy = kernel(notebook, f"print(json.dumps(lay.writer({node})[:2]))")
-    page.mouse.click(box["x"] + xy[0], box["y"] + xy[1])
+    click_at(canvas, page, xy)
     detail = cell.locator(".lxw-circuit-detail")
     page.wait_for_function(f"(d) => d.dataset.node === '{node}' && d.textContent.includes('Exact')",
                            arg=detail.element_handle(), timeout=120_000)
-    exact = kernel(notebook, "print(json.dumps(v.node_detail['exact']))")
-    assert f"{exact:.4f}" in detail.inner_text()
+    got = kernel(notebook, "print(json.dumps([v.node_detail['exact'], v.node_detail['by_token']]))")
+    assert f"{got[0]:.4f}" in detail.inner_text()
+    # the row of tokens: one coloured span per token, carrying the exact per-token value
+    shown = detail.locator(".lxw-circuit-row .lxw-tok").evaluate_all("(s) => s.map((x) => Number(x.dataset.value))")
+    assert shown == pytest.approx(got[1], abs=1e-6)
+
+    # a head: its attention pattern; hovering the strongest key of the last query names that weight
+    head = state["head"]
+    xy, (q, k, w) = kernel(notebook, (
+        f"import numpy as np\nL, H = divmod({head} - 1, r.graph.n_heads + 1)\n"
+        "p = np.asarray(lx.attention(model, r.tokens[0][0], layers=[L]).head(L, H)); q = p.shape[0] - 1\n"
+        "k = int(np.argmax(p[q]))\n"
+        f"print(json.dumps([lay.writer({head})[:2], [q, k, float(p[q, k])]]))"))
+    click_at(canvas, page, xy)
+    pattern = cell.locator(".lxw-circuit-detail canvas.lxw-circuit-pattern")
+    pattern.wait_for(timeout=120_000)
+    assert detail.get_attribute("data-node") == str(head)
+    n = len(got[1])
+    size = pattern.bounding_box()
+    cell_px = max(1, min(16, 240 // n))
+    left, top = 70, size["height"] - 4 - n * cell_px  # the row labels take 70 px
+    page.mouse.move(size["x"] + left + (k + 0.5) * cell_px, size["y"] + top + (q + 0.5) * cell_px)
+    note = cell.locator(".lxw-circuit-pattern-note")
+    page.wait_for_function("(n) => n.textContent.length > 0", arg=note.element_handle())
+    assert note.inner_text().endswith(f"{w:.3f}"), note.inner_text()
+    screenshot_view(cell, page, artifacts / "circuit-head.png")
     with dark_theme(page):
         page.wait_for_timeout(300)
         screenshot_view(cell, page, artifacts / "circuit-dark.png")
