@@ -73,6 +73,16 @@ def test_full_and_empty_circuits_and_node_scores(tiny_gqa, smollm2):
     g = result.graph
     heads = np.array([[result.node_scores[g.head_out(l, h)] for h in range(g.n_heads)] for l in range(g.n_layers)])
     np.testing.assert_allclose(heads, patched.raw("heads") - patched.clean_metric, atol=1e-4)
+    # a node corrupted at one token at a time: activation patching of that site and token
+    by_token = lx.patch(smollm2, CLEAN, CORRUPT, answers=ANSWERS, sites=("mlp", "attention"), direction="noising")
+    for layer in (3, 17):
+        whole, row = result.node_effect(g.mlp_out(layer))
+        assert whole == pytest.approx(result.node_scores[g.mlp_out(layer)], abs=1e-4)
+        np.testing.assert_allclose(row, by_token.raw("mlp")[layer] - by_token.clean_metric, atol=1e-4)
+        heads = np.array([g.head_out(layer, h) for h in range(g.n_heads)])  # the attention output: all heads
+        which, ds = np.nonzero(g.valid()[heads])
+        attention = result.runs([(heads[which], ds, t) for t in range(len(row))]) - result.clean_metric
+        np.testing.assert_allclose(attention, by_token.raw("attention")[layer] - by_token.clean_metric, atol=1e-4)
 
 
 def test_eap_ig_completeness_by_steps(tiny_gqa, smollm2, capsys):

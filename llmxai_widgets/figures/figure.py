@@ -74,6 +74,24 @@ class Line:
 
 
 @dataclass
+class Circle:
+    x: float
+    y: float
+    radius: float
+    fill: str
+
+
+@dataclass
+class Curve:
+    """A cubic Bezier curve through four control points ``[(x, y)] * 4``."""
+
+    points: list
+    color: str
+    alpha: float = 1.0
+    width: float = 1.0
+
+
+@dataclass
 class Figure:
     """``width`` x ``height`` points (1/72 inch) of items, drawn in order."""
 
@@ -160,6 +178,17 @@ class Figure:
             elif isinstance(item, Line):
                 ax.plot([item.x1, item.x2], [item.y1, item.y2], color=item.color, alpha=item.alpha,
                         linewidth=item.width, solid_capstyle="butt")
+            elif isinstance(item, Circle):
+                from matplotlib.patches import Circle as MplCircle
+
+                ax.add_patch(MplCircle((item.x, item.y), item.radius, facecolor=item.fill, edgecolor="none"))
+            elif isinstance(item, Curve):
+                from matplotlib.patches import PathPatch
+                from matplotlib.path import Path as MplPath
+
+                path = MplPath(item.points, [MplPath.MOVETO, MplPath.CURVE4, MplPath.CURVE4, MplPath.CURVE4])
+                ax.add_patch(PathPatch(path, facecolor="none", edgecolor=item.color, alpha=item.alpha,
+                                       linewidth=item.width, capstyle="butt"))
             elif isinstance(item, Text):
                 ax.text(
                     item.x, item.y, item.text, fontsize=item.size, color=item.color, family=self.font_family,

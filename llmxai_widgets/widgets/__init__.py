@@ -2,10 +2,11 @@
 
 from .attention import AttentionView
 from .attribution import AttributionView
+from .circuits import CircuitView
 from .contributions import ContributionView
 from .locate import CausalTraceView, PatchingView
 from .logit_lens import LogitLensView
 from .neurons import NeuronView
 
-__all__ = ["AttentionView", "AttributionView", "CausalTraceView", "ContributionView", "LogitLensView", "NeuronView",
+__all__ = ["AttentionView", "AttributionView", "CausalTraceView", "CircuitView", "ContributionView", "LogitLensView", "NeuronView",
            "PatchingView"]

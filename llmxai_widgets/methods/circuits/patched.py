@@ -44,9 +44,11 @@ class PairRuns:
     corrupt_metric: float
 
 
-def run_masked(parts: CircuitParts, graph: Graph, pair: PairRuns, missing: torch.Tensor) -> torch.Tensor:
+def run_masked(parts: CircuitParts, graph: Graph, pair: PairRuns, missing: torch.Tensor,
+               at: torch.Tensor | None = None) -> torch.Tensor:
     """Metric ``[row]`` of runs of the clean prompt with ``missing[row, upstream, downstream]``
-    (bool, existing edges only) corrupted."""
+    (bool, existing edges only) corrupted; ``at[row, token]`` (0/1, default all 1) limits that
+    to some tokens (the writer's output at the others stays this run's)."""
     rows = missing.shape[0]
     writers = torch.nonzero(missing.any(0).any(1)).flatten()
     if len(writers) == 0:
@@ -57,6 +59,7 @@ def run_masked(parts: CircuitParts, graph: Graph, pair: PairRuns, missing: torch
     device = parts.model.device
     current = pair.clean_out[writers].to(device).expand(rows, -1, -1, -1).clone()  # filled in as the run goes
     corrupt = pair.corrupt_out[writers].to(device)
+    at = None if at is None else at.to(device)[:, None, :, None]
     slot = {int(u): i for i, u in enumerate(writers)}
     block_in: dict[int, torch.Tensor] = {}
     normed: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -67,6 +70,8 @@ def run_masked(parts: CircuitParts, graph: Graph, pair: PairRuns, missing: torch
         m = m[:, :, None] if m.dim() == 2 else m
         which = torch.nonzero(m.any(1).any(1)).flatten()
         delta = current[which] - corrupt
+        if at is not None:
+            delta = delta * at[which]
         fixed = x[which, None].float() - torch.einsum("rwd,rwtx->rdtx", m[which].to(device), delta)
         return which, fixed
 
@@ -142,8 +147,9 @@ def run_masked(parts: CircuitParts, graph: Graph, pair: PairRuns, missing: torch
     return pair.metric(logits.cpu())
 
 
-Row = tuple[np.ndarray, np.ndarray]
-"""A run's missing edges: ``(upstream indices, downstream indices)``."""
+Row = tuple
+"""A run's missing edges: ``(upstream indices, downstream indices)``, optionally with a third
+item, the one token at which they are corrupted (the pairs must then share a length)."""
 
 
 def batches(rows: list[Row], n_tokens: int, d_model: int) -> list[list[int]]:
@@ -151,7 +157,7 @@ def batches(rows: list[Row], n_tokens: int, d_model: int) -> list[list[int]]:
     MAX_BATCH_BYTES of writer outputs (rows x distinct writers x tokens x d_model floats)."""
     row_bytes = n_tokens * d_model * 4
     out, batch, writers = [], [], set()
-    for index, (us, _) in enumerate(rows):
+    for index, (us, *_) in enumerate(rows):
         union = writers | set(np.unique(us).tolist())
         size = len(batch) + 1
         if batch and (size * n_tokens > MAX_BATCH_TOKENS or size * len(union) * row_bytes > MAX_BATCH_BYTES):
@@ -174,8 +180,13 @@ def metric_with(parts: CircuitParts, graph: Graph, pairs: list[PairRuns], rows: 
             if cancelled is not None and cancelled():
                 raise Cancelled
             missing = torch.zeros(len(batch), graph.n_upstream, graph.n_downstream, dtype=torch.bool)
+            at = None
             for i, r in enumerate(batch):
-                us, ds = rows[r]
+                us, ds, *token = rows[r]
                 missing[i, torch.as_tensor(us, dtype=torch.long), torch.as_tensor(ds, dtype=torch.long)] = True
-            total[batch] += run_masked(parts, graph, pair, missing).double().numpy()
+                if token:
+                    at = torch.ones(len(batch), len(pair.ids)) if at is None else at
+                    at[i] = 0.0
+                    at[i, int(token[0])] = 1.0
+            total[batch] += run_masked(parts, graph, pair, missing, at).double().numpy()
     return total / len(pairs)

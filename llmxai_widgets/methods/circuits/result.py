@@ -122,6 +122,26 @@ class CircuitResult:
             rows = [(np.full(int(valid[u].sum()), u), np.nonzero(valid[u])[0]) for u in circuit.upstream]
         return circuit, (self.runs(rows) - self.clean_metric).astype(np.float32)
 
+    def node_effect(self, node: int, by_token: bool = True) -> tuple[float, np.ndarray | None]:
+        """Exact: how the metric changes when writer ``node``'s output is corrupted in every reader
+        (averaged over the pairs), and (``by_token``, pairs of one length) the same with its output
+        corrupted at one token at a time, ``[token]``. One batch of runs."""
+        if self.runs is None:
+            raise ValueError("this result keeps no runs; compute it with llmxai_widgets.circuit()")
+        if isinstance(node, bool) or not isinstance(node, (int, np.integer)) or not 0 < node < self.graph.n_upstream:
+            raise ValueError(f"node must be a head or an MLP, 1..{self.graph.n_upstream - 1} (0 is the embeddings), "
+                             f"got {node!r}; names are in result.upstream_names")
+        valid = self.graph.valid()
+        us, ds = np.full(int(valid[node].sum()), node), np.nonzero(valid[node])[0]
+        lengths = {len(a) for a, _ in self.tokens}
+        if by_token and len(lengths) > 1:
+            raise ValueError(f"the pairs have different token lengths {sorted(lengths)}, so a token index means "
+                             f"different things in each; pass by_token=False or a task of one length")
+        n_tokens = lengths.pop() if lengths else 0
+        rows = [(us, ds)] + ([(us, ds, t) for t in range(n_tokens)] if by_token else [])
+        values = self.runs(rows) - self.clean_metric
+        return float(values[0]), (values[1:].astype(np.float32) if by_token else None)
+
     # -- faithfulness -----------------------------------------------------------------------------
     def faithfulness(self, circuit: Circuit | Sequence[Circuit]):
         """Exact: run each pair with every edge outside ``circuit`` corrupted; the metric as a
