@@ -3,11 +3,14 @@ edges, the slider's faithfulness equals result.faithfulness, a node click runs t
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 import llmxai_widgets as lx
 from llmxai_widgets.wire import decode
+from test_export_html import Page
 
 CLEAN, CORRUPT = "The Eiffel Tower is in the city of", "The Colosseum is in the city of"
 
@@ -61,3 +64,32 @@ def test_node_click_runs_it_exactly(view, tiny_gqa):
     assert view.node_detail["pattern"] is None and len(view.node_detail["by_token"]) == len(view.tokens)
     view.picked = -1
     assert view.node_detail == {}
+
+
+def test_figures_export_and_a_saved_page(view, tiny_gqa, tmp_path, svg_texts, press_export):
+    r = view.result
+    texts = svg_texts(view.figure(n=30).svg())
+    assert {"logits", "embeddings", "L0"} <= set(texts)
+    view.save(tmp_path / "c.pdf")
+    assert (tmp_path / "c.pdf").read_bytes().startswith(b"%PDF")
+    assert view.figure(theme="dark").png(dpi=72).startswith(b"\x89PNG")
+    kind, content, buffers = press_export(view, format="svg", n=30)
+    assert kind == "export" and content["ok"] and content["name"] == f"circuit-{tiny_gqa.name}.svg"
+    assert svg_texts(buffers[0]) == texts  # the button draws what figure(n=30) draws
+
+    # a saved page answers the slider at every count computed, and clicks on the nodes opened
+    node = r.graph.head_out(1, 0)
+    view.picked = node
+    view.n_shown = 32
+    page = Page((view.save(tmp_path / "c.html")).read_text())
+    extras = json.loads(page.script("application/json"))
+    assert extras["kind"] == "lookups"
+    faith, details = (t["entries"] for t in extras["tables"])
+    for c, v in zip(view.curve["counts"], view.curve["values"]):
+        assert faith[str(c)]["value"] == pytest.approx(v, abs=1e-9)
+    assert faith["32"]["value"] == pytest.approx(r.faithfulness(r.top(32)), abs=1e-9)
+    saved = details[str(node)]
+    assert saved["exact"] == view.node_detail["exact"] and saved["by_token"] == view.node_detail["by_token"]
+    expected = lx.attention(tiny_gqa, CLEAN, layers=[1]).head(1, 0)
+    np.testing.assert_allclose(np.reshape(saved["pattern"]["values"], saved["pattern"]["shape"]), expected, atol=1e-4)
+    assert details["-1"] == {}

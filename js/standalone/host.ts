@@ -6,9 +6,9 @@
 // from an embedded table (./lookup.ts).
 import { AttentionExtras, attentionResponder } from "./responder";
 import { EmbeddedBuffer, StandaloneModel, decodeState } from "./model";
-import { LookupExtras, lookupResponder } from "./lookup";
+import { LookupExtras, LookupsExtras, lookupResponder, lookupsResponder } from "./lookup";
 
-type Extras = AttentionExtras | LookupExtras;
+type Extras = AttentionExtras | LookupExtras | LookupsExtras;
 
 type EmbedEntry = { model_name: string; model_module: string; state: Record<string, unknown>; buffers?: EmbeddedBuffer[] };
 type Manager = { version_major: number; version_minor: number; state: Record<string, EmbedEntry> };
@@ -57,6 +57,7 @@ async function mount(container: HTMLElement, entry: EmbedEntry, extras: Extras |
   const model = new StandaloneModel(state);
   if (extras?.kind === "attention") model.responder = attentionResponder(extras, state);
   else if (extras?.kind === "lookup") model.responder = lookupResponder(extras);
+  else if (extras?.kind === "lookups") model.responder = lookupsResponder(extras);
   model.onMessage = (content) => {
     // ExplainerWidget._on_frontend_msg: "dismiss_error" clears the error; "cancel" has nothing to stop
     if ((content as { kind?: string })?.kind === "dismiss_error") model.receive({ error: "" });

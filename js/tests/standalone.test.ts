@@ -4,7 +4,7 @@ import {
   AttentionExtras, answerPattern, attentionResponder, floatToHalf, headViewWindow, roundHalfEven, SliceStore, toFloat16,
 } from "../standalone/responder";
 import { decodeTensor, decodeTrait } from "../core/wire";
-import { lookupKey, lookupResponder } from "../standalone/lookup";
+import { lookupKey, lookupResponder, lookupsResponder } from "../standalone/lookup";
 
 function b64(bytes: Uint8Array): string {
   return btoa(String.fromCharCode(...bytes));
@@ -201,5 +201,26 @@ describe("lookupResponder", () => {
     model.set("picked", { site: "constructor", layer: "", column: "" });
     model.save_changes();
     expect(model.get("picked_run").missing).toBe("not in this file");
+  });
+
+  it("keys a trait holding one number by its value, and answers several traits from several tables", () => {
+    const model = new StandaloneModel({ n_shown: 40, faithful: {}, picked: -1, node_detail: {} });
+    model.responder = lookupsResponder({ kind: "lookups", tables: [
+      { kind: "lookup", watch: "n_shown", fields: ["n"], target: "faithful", entries: { 64: { n: 64, value: 0.5 } }, missing: "m1" },
+      { kind: "lookup", watch: "picked", fields: ["node"], target: "node_detail", entries: { "-1": {}, 7: { node: 7 } }, missing: "m2" },
+    ] });
+    model.set("n_shown", 64);
+    model.save_changes();
+    expect(model.get("faithful")).toEqual({ n: 64, value: 0.5 });
+    model.set("n_shown", 65);
+    model.save_changes();
+    expect(model.get("faithful")).toEqual({ n: 65, missing: "m1" });
+    expect(model.get("node_detail")).toEqual({}); // not asked
+    model.set("picked", 8);
+    model.save_changes();
+    expect(model.get("node_detail")).toEqual({ node: 8, missing: "m2" });
+    model.set("picked", -1);
+    model.save_changes();
+    expect(model.get("node_detail")).toEqual({});
   });
 });

@@ -18,12 +18,12 @@ type CircuitState = PaneState & {
   candidates: { up?: WireTrait; down?: WireTrait; score?: WireTrait };
   node_scores: WireTrait;
   n_shown: number;
-  faithful: { n?: number; value?: number };
+  faithful: { n?: number; value?: number; missing?: string };
   curve: { counts?: number[]; values?: number[] };
   picked: number;
   node_detail: {
     node?: number; name?: string; score?: number; exact?: number; out?: Array<[number, number]>;
-    by_token?: number[] | null; pattern?: WireTrait | null;
+    by_token?: number[] | null; pattern?: WireTrait | { shape: number[]; values: number[] } | null; missing?: string;
   };
   summary: string[];
   metric_label: string;
@@ -43,6 +43,7 @@ const CSS = `
   color: var(--jp-ui-font-color0, #111); border: 1px solid #999; border-radius: 4px; padding: 3px 6px;
   font-size: 12px; white-space: nowrap; display: none; }
 .lxw-circuit-faith { font-weight: 600; margin: 4px 0; }
+.lxw-circuit-faith.lxw-missing { font-weight: 400; }
 .lxw-circuit-detail table { border-collapse: collapse; }
 .lxw-circuit-detail td { padding: 1px 6px 1px 0; }
 .lxw-circuit-detail .lxw-text { line-height: 1.9; margin: 4px 0 8px; }
@@ -53,6 +54,14 @@ const CSS = `
 function fixed(v: number, digits: number): string {
   const text = v.toFixed(digits);
   return Number(text) === 0 ? (0).toFixed(digits) : text;
+}
+
+type Pattern = { shape: number[]; value: (i: number) => number };
+
+/** A head's pattern as the kernel sends it (wire) or a saved page holds it (plain numbers). */
+function patternOf(p: CircuitState["node_detail"]["pattern"]): Pattern | null {
+  if (p && "values" in p && Array.isArray(p.values)) return { shape: p.shape, value: (i) => p.values[i] };
+  return wireTensor(p);
 }
 
 function edgesOf(c: CircuitState["candidates"]): Edges | null {
@@ -87,7 +96,11 @@ class CircuitPane extends Pane<CircuitState> {
     side.append(this.faith, el("div", "lxw-muted", "Faithfulness of the top-n circuits (exact runs):"), this.curveCanvas, this.detail);
     const main = el("div", "lxw-circuit-main");
     main.append(this.graphBox, side);
-    this.root.append(this.toolbar("Circuit", sliderBox), this.errors.node, this.summary, main,
+    const exporting = this.exportButtons({
+      svg: "Download the circuit as drawn (the top edges the slider shows) as a vector figure, drawn by the same code as view.save()",
+      png: "Download the circuit as drawn as a PNG, drawn by the same code as view.save()",
+    }, () => ({ n: this.model.get("n_shown") }));
+    this.root.append(this.toolbar("Circuit", sliderBox, exporting), this.errors.node, this.summary, main,
       el("div", "lxw-muted lxw-caption", "Blocks bottom to top; heads left to right, the MLP at the right of each row. " +
         "An edge's width is its |score|; red: corrupting it raises the metric, blue: lowers it (the edge carries what " +
         "the clean answer needs). Hover an edge for its score; click a node for its detail."));
@@ -152,9 +165,13 @@ class CircuitPane extends Pane<CircuitState> {
     this.slider.value = String(Math.min(m.get("n_shown"), max));
     this.showCount(Number(this.slider.value));
     const f = m.get("faithful") ?? {};
+    const counts = m.get("curve")?.counts ?? [];
     this.faith.textContent = !edges ? "Scoring the edges\u2026" : f.n === m.get("n_shown") && f.value !== undefined
       ? `Faithfulness of the top ${f.n!.toLocaleString()} edges: ${fixed(f.value, 3)}`
-      : `Faithfulness of the top ${m.get("n_shown").toLocaleString()} edges: computing\u2026`;
+      : f.n === m.get("n_shown") && f.missing
+        ? `Faithfulness of the top ${f.n!.toLocaleString()} edges: ${f.missing} ${counts.map((c) => c.toLocaleString()).join(", ")}`
+        : `Faithfulness of the top ${m.get("n_shown").toLocaleString()} edges: computing\u2026`;
+    this.faith.classList.toggle("lxw-missing", Boolean(f.missing) && f.n === m.get("n_shown"));
     this.faith.dataset.n = String(f.n ?? "");
     this.faith.dataset.value = String(f.value ?? "");
     this.drawGraph(layout, edges);
@@ -267,8 +284,9 @@ class CircuitPane extends Pane<CircuitState> {
       this.detail.replaceChildren();
       return;
     }
-    if (d.node !== picked) {
-      this.detail.replaceChildren(el("p", "lxw-muted", "Running the model with this node corrupted\u2026"));
+    if (d.node !== picked || d.missing) {
+      this.detail.replaceChildren(el("p", "lxw-muted", d.missing ?? "Running the model with this node corrupted\u2026"));
+      this.detail.dataset.node = d.missing ? String(picked) : "";
       return;
     }
     const table = el("table");
@@ -289,7 +307,7 @@ class CircuitPane extends Pane<CircuitState> {
       parts.push(el("p", "", `Corrupted at one token at a time (pair 1's tokens; red raises, blue lowers ${metric}; ` +
         `\u00b1${vmax.toFixed(3)} at full colour):`), row);
     }
-    const pattern = d.pattern ? wireTensor(d.pattern) : null;
+    const pattern = patternOf(d.pattern);
     if (pattern && pattern.shape.length === 2) {
       parts.push(el("p", "", "Its attention on pair 1's clean prompt (rows: queries, columns: keys):"),
         this.patternCanvas(pattern, tokens), this.patternNote);
@@ -303,7 +321,7 @@ class CircuitPane extends Pane<CircuitState> {
 
   /** The head's attention weights as cells (viridis on 0..1), token labels when they fit; hover a
    * cell for its query, key and weight. */
-  private patternCanvas(t: NonNullable<ReturnType<typeof wireTensor>>, tokens: string[]): HTMLCanvasElement {
+  private patternCanvas(t: Pattern, tokens: string[]): HTMLCanvasElement {
     const [nq, nk] = t.shape;
     const labels = nq <= 48;
     const cell = Math.max(1, Math.min(16, Math.floor(240 / Math.max(nq, nk))));

@@ -20,6 +20,8 @@ from .base import bundle
 from .view import View, check_model
 
 CANDIDATES = 5000
+MAX_SAVED_PATTERN = 128 * 128
+"""A saved page keeps a head's attention pattern up to this many weights."""
 
 
 class CircuitView(View):
@@ -27,6 +29,7 @@ class CircuitView(View):
     ``lx.circuit_tasks``) drawn as a circuit; see :func:`llmxai_widgets.circuit` for the arguments."""
 
     _esm = bundle("circuits")
+    SAVES_HTML = True
 
     n_layers = t.Int(0).tag(sync=True)
     n_heads = t.Int(0).tag(sync=True)
@@ -61,6 +64,9 @@ class CircuitView(View):
         self._job = dict(clean=clean, corrupt=corrupt, metric=metric, answers=answers, method=method, steps=steps)
         self._candidates = int(candidates)
         self._faith_lock = threading.Lock()
+        self._faith_by_n: dict[int, float] = {}  # every faithfulness computed (for a saved page)
+        self._details: dict[int, dict] = {}  # every node detail computed
+        self._patterns: dict[int, np.ndarray | None] = {}
         with self.hold_sync(), self._silent():
             self.model_name = model.name
             self.n_layers, self.n_heads, self.n_kv_heads = model.n_layers, model.n_heads, model.n_kv_heads
@@ -97,6 +103,7 @@ class CircuitView(View):
         except Cancelled:
             self.status = "cancelled"
             return
+        self._faith_by_n.update({int(c): float(v) for c, v in zip(counts, values)})
         with self.hold_sync():
             self.curve = {"counts": [int(c) for c in counts], "values": [float(v) for v in values]}
             self.progress, self.progress_label, self.status = 1.0, "", "ready"
@@ -113,13 +120,15 @@ class CircuitView(View):
         if result is None:
             return
         with self._faith_lock:
-            if self.faithful.get("n") == n:
+            if self.faithful.get("n") == n and "value" in self.faithful:
                 return
             try:
-                value = result.faithfulness(result.top(n))
+                value = self._faith_by_n.get(n)
+                value = result.faithfulness(result.top(n)) if value is None else value
             except Exception as err:  # the graph stays
                 self.error = f"could not compute faithfulness: {type(err).__name__}: {err}"
                 return
+            self._faith_by_n[n] = float(value)
             if self.n_shown == n:
                 self.faithful = {"n": int(n), "value": float(value)}
 
@@ -141,6 +150,9 @@ class CircuitView(View):
         if self._quiet or node < 0 or self._result is None:
             self.node_detail = {}
             return
+        if node in self._details:
+            self.node_detail = self._details[node]
+            return
         self._aside(self._detail, node)
 
     def _detail(self, node: int) -> None:
@@ -161,13 +173,15 @@ class CircuitView(View):
             return
         out = np.nan_to_num(r.scores[node], nan=0.0)
         strongest = np.argsort(-np.abs(out))[:5]
+        self._patterns[node] = None if pattern is None else np.asarray(pattern, np.float32)
+        self._details[node] = detail = {
+            "node": node, "name": r.upstream_names[node], "score": float(r.node_scores[node]), "exact": exact,
+            "out": [[int(d), float(out[d])] for d in strongest if out[d] != 0],
+            "by_token": None if by_token is None else [float(v) for v in by_token],
+            "pattern": None if pattern is None else encode(self._patterns[node]),
+        }
         if self.picked == node:
-            self.node_detail = {
-                "node": node, "name": r.upstream_names[node], "score": float(r.node_scores[node]), "exact": exact,
-                "out": [[int(d), float(out[d])] for d in strongest if out[d] != 0],
-                "by_token": None if by_token is None else [float(v) for v in by_token],
-                "pattern": None if pattern is None else encode(np.asarray(pattern, np.float32)),
-            }
+            self.node_detail = detail
 
     # -- figures ---------------------------------------------------------------------------------------
     def figure(self, n: int | None = None, **options):
@@ -181,6 +195,32 @@ class CircuitView(View):
         n = self.n_shown if n is None else int(n)
         faithful = self.faithful.get("value") if self.faithful.get("n") == n else None
         return circuit_figure(result, n, faithfulness=faithful, options=FigureOptions(**options))
+
+    def _export_request(self, request: dict) -> tuple[dict, str]:
+        return {"n": int(request.get("n", self.n_shown))}, f"circuit-{self.model_name or 'model'}"
+
+    def _standalone_extras(self) -> dict | None:
+        """For a saved page: the faithfulness of every edge count computed (the curve's counts and
+        the slider's stops) and the detail of every node opened, answering the slider and clicks
+        (js/standalone/lookup.ts)."""
+        if self._result is None:
+            return None
+        faith = {str(n): {"n": n, "value": v} for n, v in sorted(self._faith_by_n.items())}
+        details = {"-1": {}}
+        for node, d in sorted(self._details.items()):
+            p = self._patterns.get(node)
+            small = p is not None and p.size <= MAX_SAVED_PATTERN
+            details[str(node)] = {**d, "pattern": {"shape": list(p.shape), "values": np.round(p, 4).ravel().tolist()}
+                                  if small else None}
+        return {"kind": "lookups", "note": f"The slider shows the faithfulness at the {len(faith)} edge counts computed "
+                                           f"before saving; {len(details) - 1} node details are held.",
+                "tables": [
+                    {"kind": "lookup", "watch": "n_shown", "fields": ["n"], "target": "faithful", "entries": faith,
+                     "missing": "not held by this saved page, which holds the counts on the curve:"},
+                    {"kind": "lookup", "watch": "picked", "fields": ["node"], "target": "node_detail",
+                     "entries": details,
+                     "missing": "This saved page holds the details of the nodes opened before it was saved; this "
+                                "node was not (open the notebook with a kernel to run it)."}]}
 
     def _static_figure(self):
         return None if self._result is None else self.figure()

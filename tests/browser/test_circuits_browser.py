@@ -21,9 +21,9 @@ def kernel(notebook, code: str):
     return json.loads(notebook.run(code).locator(".jp-OutputArea-output").inner_text())
 
 
-def set_slider(page, cell, n: int) -> float:
+def set_slider(page, scope, n: int) -> float:
     """Move the slider to ``n`` as a person would (input, then change); ms the redraw took."""
-    return cell.locator(".lxw-circuit-slider input").evaluate(
+    return scope.locator(".lxw-circuit-slider input").evaluate(
         """(input, n) => { const t = performance.now(); input.value = String(n);
              input.dispatchEvent(new Event('input')); input.dispatchEvent(new Event('change'));
              return performance.now() - t; }""", n)
@@ -63,6 +63,7 @@ def test_circuit_view_draws_the_result(own_page, open_notebook, artifacts):
     assert len(state["edges"]) == 3, state
     assert float(faith.get_attribute("data-value")) == pytest.approx(state["faith"], abs=1e-6)
     tip = cell.locator(".lxw-circuit-tip")
+    canvas.scroll_into_view_if_needed()  # the kernel's cell scrolled the page
     box = canvas.bounding_box()
     for i, (u, d, score, (x, y)) in enumerate(state["edges"][:3]):
         page.mouse.move(box["x"] + x, box["y"] + y)
@@ -121,3 +122,45 @@ def test_circuit_view_draws_the_result(own_page, open_notebook, artifacts):
         screenshot_view(cell, page, artifacts / "circuit-dark.png")
     assert view_output(cell, page).count() == 1
     assert not notebook.page_errors, notebook.page_errors
+
+
+def test_saved_page_answers_the_slider_and_opened_nodes(browser, smollm2, tmp_path, artifacts):
+    """``save("x.html")``: from file:// with no kernel, the page draws the top edges, the slider
+    shows the faithfulness of every count computed before saving, a node opened before saving
+    shows its detail, another says the page does not hold it."""
+    import llmxai_widgets as lx
+    from lab_standalone import open_file
+    from llmxai_widgets.figures.circuits import _Layout
+
+    view = lx.CircuitView(smollm2, lx.circuit_tasks.induction(smollm2, n_pairs=2), n_shown=40, background=False)
+    r = view.result
+    opened_node = int(r.top(40).upstream[r.top(40).upstream > 0][0])
+    view.picked = opened_node
+    o = open_file(browser, view.save(tmp_path / "circuit.html"), ready=".lxw-circuit .lxw-circuit-graph canvas")
+    page = o.page
+    canvas = page.locator(".lxw-circuit .lxw-circuit-graph canvas")
+    assert canvas.get_attribute("data-edges") == "40"
+    faith = page.locator(".lxw-circuit-faith")
+    counts, values = view.curve["counts"], view.curve["values"]
+    stop = counts[len(counts) // 2]
+    set_slider(page, page, stop)
+    assert canvas.get_attribute("data-edges") == str(stop)
+    page.wait_for_function(f"(f) => f.dataset.n === '{stop}'", arg=faith.element_handle())
+    assert float(faith.get_attribute("data-value")) == pytest.approx(values[counts.index(stop)], abs=1e-9)
+    set_slider(page, page, stop + 1)
+    page.wait_for_function("(f) => f.textContent.includes('not held by this saved page')",
+                           arg=faith.element_handle())
+
+    lay = _Layout(r.graph, canvas.evaluate("(c) => c.getBoundingClientRect().width"), 0.0)
+    detail = page.locator(".lxw-circuit-detail")
+    opened_detail = f"(d) => d.dataset.node === '{opened_node}' && d.textContent.includes('Exact')"
+    page.wait_for_function(opened_detail, arg=detail.element_handle())  # open when saved, open in the page
+    assert f"{view.node_detail['exact']:.4f}" in detail.inner_text()
+    other = opened_node + 1 if opened_node + 1 < r.graph.n_upstream else opened_node - 1
+    click_at(canvas, page, lay.writer(other)[:2])
+    page.wait_for_function(f"(d) => d.dataset.node === '{other}' && d.textContent.includes('holds the details')",
+                           arg=detail.element_handle())
+    click_at(canvas, page, lay.writer(opened_node)[:2])
+    page.wait_for_function(opened_detail, arg=detail.element_handle())
+    page.screenshot(path=str(artifacts / "circuit-saved-page.png"), full_page=True)
+    o.assert_clean()
