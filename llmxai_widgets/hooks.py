@@ -86,3 +86,64 @@ def capture(
     finally:
         for handle in handles:
             handle.remove()
+
+
+def first_of(value):
+    """A module's first output (or argument) when it returns a tuple or list; else the value."""
+    return value[0] if isinstance(value, (tuple, list)) else value
+
+
+def replace_first(args, kwargs, new, name="hidden_states"):
+    """A forward pre-hook's ``(args, kwargs)`` with the first input (positional, or ``name``) replaced."""
+    if args:
+        return (new, *args[1:]), kwargs
+    return args, {**kwargs, name: new}
+
+
+def with_output(output, new):
+    """A forward hook's return value: ``output`` with its first item replaced by ``new``."""
+    if isinstance(output, tuple):
+        return (new, *output[1:])
+    if isinstance(output, list):
+        return [new, *output[1:]]
+    return new
+
+
+@contextmanager
+def skipping(model, start: int, hidden: torch.Tensor):
+    """Blocks below ``start`` pass their input through unchanged; block ``start`` (or the final
+    norm when ``start == n_layers``) receives ``hidden`` instead of what it would get."""
+    layers = model.layers()
+    saved = []
+
+    def passthrough(*args, **kwargs):
+        return args[0] if args else kwargs["hidden_states"]
+
+    def feed(_module, args, kwargs):
+        return replace_first(args, kwargs, hidden)
+
+    entry = layers[start] if start < len(layers) else model.final_norm_module()
+    handle = entry.register_forward_pre_hook(feed, with_kwargs=True)
+    try:
+        for layer in layers[:start]:
+            saved.append((layer, layer.__dict__.get("forward")))
+            layer.forward = passthrough
+        yield
+    finally:
+        handle.remove()
+        for layer, forward in saved:
+            if forward is None:
+                del layer.forward
+            else:
+                layer.forward = forward
+
+
+
+@contextmanager
+def hooked(module, fn, pre: bool = False):
+    """``fn`` as a forward hook (``pre``: a pre-hook with kwargs) of ``module`` while the block runs."""
+    handle = module.register_forward_pre_hook(fn, with_kwargs=True) if pre else module.register_forward_hook(fn)
+    try:
+        yield
+    finally:
+        handle.remove()

@@ -22,7 +22,7 @@ from contextlib import ExitStack
 
 import torch
 
-from ..locate.engine import _first, _hook, _replace_first
+from ...hooks import first_of, hooked, replace_first
 from .graph import Graph
 from .parts import CircuitParts
 
@@ -53,7 +53,7 @@ def outputs(parts: CircuitParts, graph: Graph, ids: torch.Tensor) -> tuple[torch
 
     def block_input(layer):
         def hook(_m, args, kwargs):
-            resid[layer] = (_first(args) if args else kwargs["hidden_states"]).detach().float().cpu()
+            resid[layer] = (first_of(args) if args else kwargs["hidden_states"]).detach().float().cpu()
         return hook
 
     def heads(layer):
@@ -65,15 +65,15 @@ def outputs(parts: CircuitParts, graph: Graph, ids: torch.Tensor) -> tuple[torch
 
     def mlp(layer):
         def hook(_m, _a, output):
-            out[:, graph.mlp_out(layer)] = _first(output).detach().float().cpu()
+            out[:, graph.mlp_out(layer)] = first_of(output).detach().float().cpu()
         return hook
 
     with ExitStack() as stack, torch.inference_mode():
         for layer in range(graph.n_layers):
-            stack.enter_context(_hook(parts.layers[layer], block_input(layer), pre=True))
-            stack.enter_context(_hook(parts.out_proj[layer], heads(layer), pre=True))
-            stack.enter_context(_hook(parts.mlp[layer], mlp(layer)))
-        stack.enter_context(_hook(parts.final_norm, block_input(graph.n_layers), pre=True))
+            stack.enter_context(hooked(parts.layers[layer], block_input(layer), pre=True))
+            stack.enter_context(hooked(parts.out_proj[layer], heads(layer), pre=True))
+            stack.enter_context(hooked(parts.mlp[layer], mlp(layer)))
+        stack.enter_context(hooked(parts.final_norm, block_input(graph.n_layers), pre=True))
         logits = run(parts, embed(parts, ids))
     out[:, 0] = resid[0]
     return out, resid, logits.cpu()
@@ -101,28 +101,28 @@ def _gradients_at(parts: CircuitParts, graph: Graph, embeds: torch.Tensor, metri
 
     def keep_block_input(layer):
         def hook(_m, args, kwargs):
-            block_in[layer] = (_first(args) if args else kwargs["hidden_states"]).detach()
+            block_in[layer] = (first_of(args) if args else kwargs["hidden_states"]).detach()
         return hook
 
     def keep_projection(layer):
         def hook(module, _a, output):
-            projected[layer][module] = _first(output)
+            projected[layer][module] = first_of(output)
         return hook
 
     def copy_input(index):
         def hook(_m, args, kwargs):
-            x = (_first(args) if args else kwargs["hidden_states"]).clone()
+            x = (first_of(args) if args else kwargs["hidden_states"]).clone()
             own_copy[index] = x
-            return _replace_first(args, kwargs, x)
+            return replace_first(args, kwargs, x)
         return hook
 
     with ExitStack() as stack, torch.enable_grad():
         for layer in range(n_layers):
-            stack.enter_context(_hook(parts.layers[layer], keep_block_input(layer), pre=True))
+            stack.enter_context(hooked(parts.layers[layer], keep_block_input(layer), pre=True))
             for module in {p.module for p in (parts.q[layer], parts.k[layer], parts.v[layer])}:
-                stack.enter_context(_hook(module, keep_projection(layer)))
-            stack.enter_context(_hook(parts.mlp_norm[layer], copy_input(layer), pre=True))
-        stack.enter_context(_hook(parts.final_norm, copy_input(n_layers), pre=True))
+                stack.enter_context(hooked(module, keep_projection(layer)))
+            stack.enter_context(hooked(parts.mlp_norm[layer], copy_input(layer), pre=True))
+        stack.enter_context(hooked(parts.final_norm, copy_input(n_layers), pre=True))
         embeds = embeds.requires_grad_(True)  # a graph even when every weight is frozen
         value = metric(run(parts, embeds)).sum()
     modules = [list(p) for p in projected]

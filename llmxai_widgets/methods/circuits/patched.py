@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from ..attention import Cancelled
-from ..locate.engine import MAX_BATCH_TOKENS, _first, _hook, _replace_first, _skipping, _with_output
+from ...hooks import first_of, hooked, replace_first, skipping, with_output
+from ..locate.engine import MAX_BATCH_TOKENS
 from .gradients import run
 from .graph import Graph
 from .parts import CircuitParts
@@ -77,7 +78,7 @@ def run_masked(parts: CircuitParts, graph: Graph, pair: PairRuns, missing: torch
 
     def keep_block_input(layer):
         def hook(_m, args, kwargs):
-            block_in[layer] = _first(args) if args else kwargs["hidden_states"]
+            block_in[layer] = first_of(args) if args else kwargs["hidden_states"]
         return hook
 
     def keep_heads(layer):
@@ -95,7 +96,7 @@ def run_masked(parts: CircuitParts, graph: Graph, pair: PairRuns, missing: torch
         i = slot.get(graph.mlp_out(layer))
 
         def hook(_m, _a, output):
-            current[:, i] = _first(output).float()
+            current[:, i] = first_of(output).float()
         return None if i is None else hook
 
     def attention_inputs(layer, module):
@@ -109,39 +110,39 @@ def run_masked(parts: CircuitParts, graph: Graph, pair: PairRuns, missing: torch
                 which, x = correction(span, block_in[layer])
                 normed[layer] = (which, parts.attention_norm[layer](x.to(block_in[layer].dtype)))
             which, y = normed[layer]
-            out = _first(output).clone()
+            out = first_of(output).clone()
             for p in projections:
                 k = of[id(p)]
                 ys = y[:, starts[k] : starts[k] + p.heads]
                 out[which, :, p.offset : p.offset + p.size] = p.of_heads(ys).to(out.dtype)
-            return _with_output(output, out)
+            return with_output(output, out)
         return hook
 
     def reader_input(index):
         def hook(_m, args, kwargs):
-            x = _first(args) if args else kwargs["hidden_states"]
+            x = first_of(args) if args else kwargs["hidden_states"]
             which, fixed = correction(index, x)
             x = x.clone()
             x[which] = fixed[:, 0].to(x.dtype)
-            return _replace_first(args, kwargs, x)
+            return replace_first(args, kwargs, x)
         return hook
 
     reads = missing.any(0).any(0)
     with ExitStack() as stack, torch.inference_mode():
         hidden = pair.resid[start].to(device).expand(rows, -1, -1).contiguous()
-        stack.enter_context(_skipping(parts.model, start, hidden))  # first: block ``start`` then sees ``hidden``
+        stack.enter_context(skipping(parts.model, start, hidden))  # first: block ``start`` then sees ``hidden``
         for layer in range(start, graph.n_layers):
-            stack.enter_context(_hook(parts.layers[layer], keep_block_input(layer), pre=True))
+            stack.enter_context(hooked(parts.layers[layer], keep_block_input(layer), pre=True))
             for hook, module, pre in ((keep_heads(layer), parts.out_proj[layer], True), (keep_mlp(layer), parts.mlp[layer], False)):
                 if hook is not None:
-                    stack.enter_context(_hook(module, hook, pre=pre))
+                    stack.enter_context(hooked(module, hook, pre=pre))
             if reads[graph.attention_inputs(layer)].any():
                 for module in {p.module for p in (parts.q[layer], parts.k[layer], parts.v[layer])}:
-                    stack.enter_context(_hook(module, attention_inputs(layer, module)))
+                    stack.enter_context(hooked(module, attention_inputs(layer, module)))
             if reads[graph.mlp_in(layer)]:
-                stack.enter_context(_hook(parts.mlp_norm[layer], reader_input(graph.mlp_in(layer)), pre=True))
+                stack.enter_context(hooked(parts.mlp_norm[layer], reader_input(graph.mlp_in(layer)), pre=True))
         if reads[graph.logits_in]:
-            stack.enter_context(_hook(parts.final_norm, reader_input(graph.logits_in), pre=True))
+            stack.enter_context(hooked(parts.final_norm, reader_input(graph.logits_in), pre=True))
         dummy = torch.zeros(rows, len(pair.ids), hidden.shape[-1], dtype=hidden.dtype, device=device)
         logits = run(parts, dummy)  # the blocks below ``start`` pass ``hidden`` on; embeddings unused
     return pair.metric(logits.cpu())

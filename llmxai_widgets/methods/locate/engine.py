@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import torch
 
+from ...hooks import first_of, hooked, replace_first, skipping, with_output
 from ...models.wrapped import LoadedModel
 from .kv_kernel import KVState, kv_kernel
 
@@ -111,80 +112,23 @@ def check_patchable(model: LoadedModel, *, kv: bool, purpose: str) -> None:
             )
 
 
-# -- hooks ------------------------------------------------------------------------------------------
-def _first(value):
-    return value[0] if isinstance(value, (tuple, list)) else value
-
-
-def _replace_first(args, kwargs, new, name="hidden_states"):
-    if args:
-        return (new, *args[1:]), kwargs
-    return args, {**kwargs, name: new}
-
-
-def _with_output(output, new):
-    if isinstance(output, tuple):
-        return (new, *output[1:])
-    if isinstance(output, list):
-        return [new, *output[1:]]
-    return new
-
-
-@contextmanager
-def _skipping(model: LoadedModel, start: int, hidden: torch.Tensor):
-    """Blocks below ``start`` pass their input through unchanged; block ``start`` (or the final
-    norm when ``start == n_layers``) receives ``hidden`` instead of what it would get."""
-    layers = model.layers()
-    saved = []
-
-    def passthrough(*args, **kwargs):
-        return args[0] if args else kwargs["hidden_states"]
-
-    def feed(_module, args, kwargs):
-        return _replace_first(args, kwargs, hidden)
-
-    entry = layers[start] if start < len(layers) else model.final_norm_module()
-    handle = entry.register_forward_pre_hook(feed, with_kwargs=True)
-    try:
-        for layer in layers[:start]:
-            saved.append((layer, layer.__dict__.get("forward")))
-            layer.forward = passthrough
-        yield
-    finally:
-        handle.remove()
-        for layer, forward in saved:
-            if forward is None:
-                del layer.forward
-            else:
-                layer.forward = forward
-
-
 def _patch_hooks(model: LoadedModel, plan: _Plan, stack: ExitStack, start: int) -> None:
     for layer in range(start, model.n_layers):
         for kind, module in (("attention", model.attention_output_module(layer)), ("mlp", model.mlp_output_module(layer))):
             patches = plan.get(kind, layer)
             if patches:
-                stack.enter_context(_hook(module, _output_patcher(patches)))
+                stack.enter_context(hooked(module, _output_patcher(patches)))
         heads = plan.get("head", layer)
         if heads:
-            stack.enter_context(_hook(model.attention_output_module(layer), _head_patcher(heads, model), pre=True))
-
-
-@contextmanager
-def _hook(module, fn, pre: bool = False):
-    handle = module.register_forward_pre_hook(fn, with_kwargs=True) if pre else module.register_forward_hook(fn)
-    try:
-        yield
-    finally:
-        handle.remove()
+            stack.enter_context(hooked(model.attention_output_module(layer), _head_patcher(heads, model), pre=True))
 
 
 def _output_patcher(patches: list[Patch]):
     def hook(_module, _args, output):
-        out = _first(output).clone()
+        out = first_of(output).clone()
         for p in patches:
             out[p.rows, p.positions] = p.values.to(out.dtype)
-        return _with_output(output, out)
+        return with_output(output, out)
 
     return hook
 
@@ -196,7 +140,7 @@ def _head_patcher(patches: list[Patch], model: LoadedModel):
         for p in patches:
             for row, head, values in zip(p.rows.tolist(), p.index.tolist(), p.values):
                 z[row, :, head * size : (head + 1) * size] = values.to(z.dtype)
-        return _replace_first(args, kwargs, z, "input")
+        return replace_first(args, kwargs, z, "input")
 
     return hook
 
@@ -223,15 +167,15 @@ def record(model: LoadedModel, ids: torch.Tensor, *, embed: Callable | None = No
 
     def block_input(layer):
         def hook(_m, args, kwargs):
-            resid[layer] = _first(args) if args else kwargs["hidden_states"]
+            resid[layer] = first_of(args) if args else kwargs["hidden_states"]
         return hook
 
     def last_output(_m, _a, output):
-        resid[n_layers] = _first(output)
+        resid[n_layers] = first_of(output)
 
     def store(where, layer):
         def hook(_m, _a, output):
-            where[layer] = _first(output)
+            where[layer] = first_of(output)
         return hook
 
     def store_z(layer):
@@ -247,14 +191,14 @@ def record(model: LoadedModel, ids: torch.Tensor, *, embed: Callable | None = No
             stack.enter_context(kv_kernel(model, state))
         layers = model.layers()
         for layer in range(n_layers):
-            stack.enter_context(_hook(layers[layer], block_input(layer), pre=True))
-            stack.enter_context(_hook(model.attention_output_module(layer), store(attn, layer)))
-            stack.enter_context(_hook(model.mlp_output_module(layer), store(mlp, layer)))
+            stack.enter_context(hooked(layers[layer], block_input(layer), pre=True))
+            stack.enter_context(hooked(model.attention_output_module(layer), store(attn, layer)))
+            stack.enter_context(hooked(model.mlp_output_module(layer), store(mlp, layer)))
             if heads:
-                stack.enter_context(_hook(model.attention_output_module(layer), store_z(layer), pre=True))
-        stack.enter_context(_hook(layers[n_layers - 1], last_output))
+                stack.enter_context(hooked(model.attention_output_module(layer), store_z(layer), pre=True))
+        stack.enter_context(hooked(layers[n_layers - 1], last_output))
         if embed is not None:
-            stack.enter_context(_hook(model.model.get_input_embeddings(), lambda _m, _a, out: embed(out)))
+            stack.enter_context(hooked(model.model.get_input_embeddings(), lambda _m, _a, out: embed(out)))
         logits = _logits(model, ids)
     if grad:
         for t in (*resid, *attn, *mlp, *(z if heads else [])):
@@ -304,7 +248,7 @@ def run_patched(model: LoadedModel, ids: torch.Tensor, start: int, hidden: torch
             state.plan = plan
             stack.enter_context(kv_kernel(model, state))
         _patch_hooks(model, plan, stack, start)
-        stack.enter_context(_skipping(model, start, hidden.to(model.device)))
+        stack.enter_context(skipping(model, start, hidden.to(model.device)))
         return _logits(model, batch_ids, None if past is None else _cache(model, past)).cpu()
 
 
