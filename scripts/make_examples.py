@@ -9,6 +9,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from lesson_circuits import CIRCUITS
 from lesson_locate import LOCATE
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -358,3 +359,4 @@ if __name__ == "__main__":
     write("attribution.ipynb", ATTRIBUTION)
     write("inside_the_blocks.ipynb", INSIDE)
     write("locate_a_fact.ipynb", LOCATE)
+    write("circuits.ipynb", CIRCUITS)

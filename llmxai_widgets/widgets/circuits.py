@@ -225,5 +225,9 @@ class CircuitView(View):
     def _static_figure(self):
         return None if self._result is None else self.figure()
 
+    @t.observe("status", "faithful")
+    def _static_changed(self, change) -> None:
+        self._static_follows(change)
+
 
 __all__ = ["CircuitView"]
