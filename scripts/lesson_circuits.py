@@ -136,7 +136,7 @@ CIRCUITS = [
         "ranked = np.argsort(-np.abs(nodes.node_scores[1:])) + 1\n"
         "kept = {k: r.faithfulness(lx.Circuit(g, 'node', ranked[:k])) for k in (10, 40, 160)}\n"
         "for k, f in kept.items():\n"
-        "    print(f\"the {k:3d} strongest nodes of {len(ranked)}: faithfulness {f:.2f}\")\n"
+        "    print(f\"the {k:3d} strongest nodes of {len(ranked)}: faithfulness {f:+.3f}\")\n"
         "counts, values = view.curve['counts'], view.curve['values']\n"
         "half = next(c for c, v in zip(counts, values) if v >= 0.5)\n"
         "print(f\"edges: the top {half:,} of {r.n_edges:,} are the first count on the curve that keeps half the behaviour\")\n"

@@ -112,6 +112,12 @@ class CircuitPane extends Pane<CircuitState> {
     this.redrawOnResize();
   }
 
+  /** The candidate edges, decoded once per value that arrives (hover reads them on every move). */
+  private edges(): Edges | null {
+    const c = this.model.get("candidates");
+    return this.cached("edges", [c], () => edgesOf(c));
+  }
+
   private point(e: MouseEvent) {
     const box = this.canvas.getBoundingClientRect();
     return { x: e.clientX - box.left, y: e.clientY - box.top };
@@ -122,7 +128,7 @@ class CircuitPane extends Pane<CircuitState> {
   }
 
   private hover(e: MouseEvent): void {
-    const edges = edgesOf(this.model.get("candidates"));
+    const edges = this.edges();
     if (!edges || !this.layout) return;
     const p = this.point(e);
     const node = writerAt(this.layout, p);
@@ -155,7 +161,7 @@ class CircuitPane extends Pane<CircuitState> {
   protected paint(): void {
     const m = this.model;
     this.summary.replaceChildren(...(m.get("summary") ?? []).map((line) => el("div", "", line)));
-    const edges = edgesOf(m.get("candidates"));
+    const edges = this.edges();
     const nLayers = m.get("n_layers");
     if (!nLayers) return;
     const layout: Layout = { nLayers, nHeads: m.get("n_heads"), nKv: m.get("n_kv_heads"), width: Math.max(360, this.graphBox.clientWidth || 600) };
