@@ -56,6 +56,23 @@ function fixed(v: number, digits: number): string {
   return Number(text) === 0 ? (0).toFixed(digits) : text;
 }
 
+/** ``canvas`` sized to ``w`` x ``h`` CSS pixels at the screen's pixel ratio (``setWidth`` false:
+ * CSS sets its width), cleared to ``background``; its context draws in CSS pixels. */
+function sized(canvas: HTMLCanvasElement, w: number, h: number, background?: string, setWidth = true): CanvasRenderingContext2D {
+  const dpr = window.devicePixelRatio || 1;
+  canvas.width = Math.round(w * dpr);
+  canvas.height = Math.round(h * dpr);
+  if (setWidth) canvas.style.width = `${w}px`;
+  canvas.style.height = `${h}px`;
+  const ctx = canvas.getContext("2d")!;
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  if (background) {
+    ctx.fillStyle = background;
+    ctx.fillRect(0, 0, w, h);
+  }
+  return ctx;
+}
+
 type Pattern = { shape: number[]; value: (i: number) => number };
 
 /** A head's pattern as the kernel sends it (wire) or a saved page holds it (plain numbers). */
@@ -186,16 +203,9 @@ class CircuitPane extends Pane<CircuitState> {
   }
 
   private drawGraph(layout: Layout, edges: Edges | null): void {
-    const dpr = window.devicePixelRatio || 1;
     const w = layout.width, h = height(layout);
-    this.canvas.width = Math.round(w * dpr);
-    this.canvas.height = Math.round(h * dpr);
-    this.canvas.style.height = `${h}px`;
-    const ctx = this.canvas.getContext("2d")!;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     const dark = isDarkTheme();
-    ctx.fillStyle = dark ? "#111" : "#fff";
-    ctx.fillRect(0, 0, w, h);
+    const ctx = sized(this.canvas, w, h, dark ? "#111" : "#fff", false); // its width follows the box (CSS)
     const n = edges ? this.shown(edges) : 0;
     this.curves = [];
     let biggest = 0;
@@ -236,16 +246,9 @@ class CircuitPane extends Pane<CircuitState> {
 
   private drawCurve(): void {
     const curve = this.model.get("curve") ?? {};
-    const w = 280, h = 150, dpr = window.devicePixelRatio || 1;
-    this.curveCanvas.width = w * dpr;
-    this.curveCanvas.height = h * dpr;
-    this.curveCanvas.style.width = `${w}px`;
-    this.curveCanvas.style.height = `${h}px`;
-    const ctx = this.curveCanvas.getContext("2d")!;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const w = 280, h = 150;
     const dark = isDarkTheme();
-    ctx.fillStyle = dark ? "#111" : "#fff";
-    ctx.fillRect(0, 0, w, h);
+    const ctx = sized(this.curveCanvas, w, h, dark ? "#111" : "#fff");
     const counts = curve.counts ?? [], values = curve.values ?? [];
     ctx.fillStyle = dark ? "#bbb" : "#555";
     ctx.font = "10px system-ui, sans-serif";
@@ -334,13 +337,7 @@ class CircuitPane extends Pane<CircuitState> {
     const left = labels ? 70 : 4, top = labels ? 60 : 4;
     const w = left + nk * cell + (labels ? 34 : 4), h = top + nq * cell + 4;
     const canvas = el("canvas", "lxw-circuit-pattern");
-    const dpr = window.devicePixelRatio || 1;
-    canvas.width = Math.round(w * dpr);
-    canvas.height = Math.round(h * dpr);
-    canvas.style.width = `${w}px`;
-    canvas.style.height = `${h}px`;
-    const ctx = canvas.getContext("2d")!;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const ctx = sized(canvas, w, h);
     for (let q = 0; q < nq; q++) {
       for (let k = 0; k < nk; k++) {
         ctx.fillStyle = k > q && nq === nk ? (isDarkTheme() ? "#222" : "#eee") : cssColor("viridis", colorIndex(t.value(q * nk + k), 0, 1));
