@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,9 +56,27 @@ class LoadedModel:
     implementation for the duration of a forward pass, so two threads (a view computing in the
     background, a cell calling a method) must take turns."""
 
+    weights_version: int = field(default=0, init=False, repr=False)
+    """Counts changes to the weights made through this package (an edit applied or reverted)."""
+    weights_changes: list = field(default_factory=list, init=False, repr=False)
+    """What changed the weights, one line per change, in order."""
+
     def __post_init__(self) -> None:
         self.architecture = architecture_for(self.config.model_type)
         self.lock = threading.RLock()
+        self._watchers = weakref.WeakSet()
+
+    def watch_weights(self, watcher) -> None:
+        """``watcher._weights_changed(model, what)`` runs after each change to the weights (views
+        that show results of this model register themselves; held weakly)."""
+        self._watchers.add(watcher)
+
+    def weights_changed(self, what: str) -> None:
+        """Record that the weights changed (``what`` says how) and tell every watcher."""
+        self.weights_version += 1
+        self.weights_changes.append(what)
+        for watcher in list(self._watchers):
+            watcher._weights_changed(self, what)
 
     # -- facts -------------------------------------------------------------------------------
     @property

@@ -1,0 +1,1 @@
+"""Using what is found inside: probes, steering vectors, rank-one edits."""
