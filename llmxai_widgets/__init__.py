@@ -25,6 +25,7 @@ from .methods.neurons import (
     nmf,
     top_activating,
 )
+from .methods.use.steering import SteeringVector, steer, steering_vector
 from .models import LoadedModel, Tokens, load_model
 from .results import AttentionResult
 from .widgets import (
@@ -36,6 +37,7 @@ from .widgets import (
     LogitLensView,
     NeuronView,
     PatchingView,
+    SteeringView,
 )
 from .bertviz_compat import head_view, model_view  # noqa: E402  (needs the widgets)
 from .widgets.export_html import save_html, to_html  # noqa: E402
@@ -62,6 +64,8 @@ __all__ = [
     "NeuronView",
     "PatchingResult",
     "PatchingView",
+    "SteeringVector",
+    "SteeringView",
     "Tokens",
     "TopActivations",
     "__version__",
@@ -81,6 +85,8 @@ __all__ = [
     "nmf",
     "patch",
     "save_html",
+    "steer",
+    "steering_vector",
     "to_html",
     "top_activating",
 ]

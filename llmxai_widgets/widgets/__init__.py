@@ -7,6 +7,7 @@ from .contributions import ContributionView
 from .locate import CausalTraceView, PatchingView
 from .logit_lens import LogitLensView
 from .neurons import NeuronView
+from .steering import SteeringView
 
 __all__ = ["AttentionView", "AttributionView", "CausalTraceView", "CircuitView", "ContributionView", "LogitLensView", "NeuronView",
-           "PatchingView"]
+           "PatchingView", "SteeringView"]

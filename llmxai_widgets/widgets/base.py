@@ -199,6 +199,16 @@ class ExplainerWidget(anywidget.AnyWidget):
             traceback.print_exc()
 
     # -- messages ------------------------------------------------------------------------------
+    def set_state(self, sync_data) -> None:
+        """The browser's changes. A value a validator refuses is rolled back with everything set
+        in the same message (ipywidgets holds trait notifications), so the refusal's message is
+        shown after the rollback, and the browser gets the kept values back."""
+        try:
+            super().set_state(sync_data)
+        except t.TraitError as err:
+            self.error = str(err)
+            self.send_state([key for key in sync_data if key in self.keys])
+
     def _on_frontend_msg(self, _widget, content, _buffers) -> None:
         kind = content.get("kind") if isinstance(content, dict) else None
         if kind == "cancel":

@@ -75,6 +75,7 @@ class View(ExplainerWidget):
         if causal is not None:
             require_causal(model, causal)
         self._model = model
+        model.watch_weights(self)
         tokens = None
         if tokenize:
             tokens = model.tokenize(text, text_pair)
@@ -85,6 +86,14 @@ class View(ExplainerWidget):
             if tokens is not None:
                 self.tokens = list(tokens.text)
         return tokens
+
+    def _weights_changed(self, model: LoadedModel, what: str) -> None:
+        """The model's weights changed under the view (an edit applied or reverted): say so; what
+        the view shows was computed with the weights before the change."""
+        if self._result is None and self.status != "computing":
+            return
+        self.error = (f"The model's weights changed after this view computed ({what}); it still shows the model "
+                      f"as it was. Run the cell again to see the model as it is now.")
 
     @property
     def result(self):
