@@ -25,6 +25,8 @@ from .methods.neurons import (
     nmf,
     top_activating,
 )
+from .methods.use import datasets as probe_datasets
+from .methods.use.probe import ProbeResult, probe
 from .methods.use.steering import SteeringVector, steer, steering_vector
 from .models import LoadedModel, Tokens, load_model
 from .results import AttentionResult
@@ -64,6 +66,7 @@ __all__ = [
     "NeuronView",
     "PatchingResult",
     "PatchingView",
+    "ProbeResult",
     "SteeringVector",
     "SteeringView",
     "Tokens",
@@ -84,6 +87,8 @@ __all__ = [
     "neurons",
     "nmf",
     "patch",
+    "probe",
+    "probe_datasets",
     "save_html",
     "steer",
     "steering_vector",
