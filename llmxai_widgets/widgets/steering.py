@@ -26,6 +26,8 @@ class SteeringView(View):
     :func:`llmxai_widgets.steering_vector` and :func:`llmxai_widgets.steer`."""
 
     _esm = bundle("steering")
+    SAVES_HTML = True
+    """A saved page holds every column, candidate and the curve: its clicks need no Python."""
 
     prompt = t.Unicode("").tag(sync=True)
     alphas = t.List().tag(sync=True)

@@ -81,3 +81,26 @@ def test_columns_are_the_generations_coloured_by_score_and_a_click_shows_candida
     assert view.locator(".lxw-steer-col").count() == 3
     out = notebook.run("print(s.alphas)")
     assert out.locator(".jp-OutputArea-output").inner_text().strip() == "[-8.0, 0.0, 8.0]"
+
+
+def test_saved_page_draws_the_columns_and_answers_a_click(browser, smollm2, tmp_path, artifacts):
+    """``save("x.html")``: the page opens from file:// under its strict CSP with no kernel, shows every
+    column's tokens, and a click on a token shows that step's candidates from what the page holds."""
+    import llmxai_widgets as lx
+    from lab_standalone import open_file
+    from llmxai_widgets.methods.use import pairs
+
+    vector = lx.steering_vector(smollm2, *pairs.load("sentiment"), layers=[12])
+    view = lx.SteeringView(smollm2, vector, PROMPT, alphas=[-8, 8], max_new_tokens=6, background=False)
+    o = open_file(browser, view.save(tmp_path / "steering.html"), ready=".lxw-steering .lxw-steer-col .lxw-tok")
+    page = o.page
+    for col, column in enumerate(view.columns):
+        shown = page.locator(f".lxw-steer-col >> nth={col}").locator(".lxw-tok").all_text_contents()
+        assert shown == [display_token(t, 40).replace("\u2423", " ") for t in column["tokens"]]
+    page.locator(".lxw-steer-col >> nth=1").locator(".lxw-tok >> nth=1").click()
+    detail = page.locator(".lxw-steer-detail")
+    page.wait_for_function("(d) => d.querySelectorAll('tr').length === 5", arg=detail.element_handle())
+    for row, (_token, p) in zip(detail.locator("tr").all_inner_texts(), view.top[1][1]):
+        assert f"{p:.4f}" in row
+    page.screenshot(path=str(artifacts / "steering-saved-page.png"), full_page=True)
+    o.assert_clean()
