@@ -26,6 +26,8 @@ from .methods.neurons import (
     top_activating,
 )
 from .methods.use import datasets as probe_datasets
+from .methods.use import facts as edit_facts
+from .methods.use.edit import Edit, edit
 from .methods.use.probe import ProbeResult, probe
 from .methods.use.steering import SteeringVector, steer, steering_vector
 from .models import LoadedModel, Tokens, load_model
@@ -56,6 +58,7 @@ __all__ = [
     "CircuitResult",
     "ContributionResult",
     "ContributionView",
+    "Edit",
     "HeadSummary",
     "LoadedModel",
     "LogitLensResult",
@@ -78,6 +81,8 @@ __all__ = [
     "circuit",
     "circuit_tasks",
     "contributions",
+    "edit",
+    "edit_facts",
     "encoder_decoder_attention",
     "head_summary",
     "head_view",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,12 +29,8 @@ from ...models.wrapped import LoadedModel
 from ..forward import check_count, require_causal
 from . import edit_value as ev
 from .edit_eval import Evaluation, evaluate_edit, greedy
-from .features import check_layers, check_texts
-
-PREFIXES = ("", "Fact: ", "The following is true. ", "Here is what I learned today. ", "From the encyclopedia. ")
-"""Text put before the prompt when reading the key and fitting the value, so the edit holds in
-more contexts than the one prompt (ROME samples short texts from the model; a fixed list keeps
-:func:`edit` deterministic)."""
+from .edit_inputs import PREFIXES, check_edit, traced_layer
+from .features import check_texts
 
 
 @dataclass
@@ -50,9 +47,16 @@ class Edit:
       way round.
     - ``covariance``: "identity" or the second moment's description (texts, tokens, ridge);
       ``ridge`` the value added to its diagonal (0 when none).
-    - ``losses[step]``: ROME's loss before that step's update (``nll`` + ``kl_weight`` x ``kl``);
+    - ``losses[step]``: ROME's loss before that step's update (``nll`` + ``kl_weight`` x ``kl``),
+      one per step run (fewer than ``steps`` when the optimisation stopped early);
       ``target_prob[step]`` the new target's mean probability over the prefixed prompts.
     - ``old_target``: the model's top next token after the prompt before the edit.
+    - ``layer_from``: "given", or how causal tracing chose the block (its score; ``trace`` holds
+      every block's); ``weight_name``: the dotted path of ``W`` (``model.layers.4.mlp.down_proj``).
+
+    ``apply()`` / ``revert()`` (or ``with edit:``, which reverts on the way out, also after an
+    exception) change the model's weight; ``evaluate()`` and ``generate()`` compare before and
+    after and leave the model as they found it.
     """
 
     model: LoadedModel = field(repr=False)
@@ -155,25 +159,20 @@ class Edit:
     def __exit__(self, *_exc) -> None:
         self.revert()
 
+    @contextmanager
     def _state(self, applied: bool):
-        """A context in which the weight is as if the edit were (not) applied, restored after;
-        no one sees the switch (the caller holds the lock), so no ``weights_changed``."""
-        edit = self
-
-        class _Switch:
-            def __enter__(self):
-                self.weight = edit.projection.weight
-                self.found = self.weight.detach().clone()
-                if applied != edit.applied:
-                    new = edit._edited(self.found) if applied else edit._saved
-                    with torch.no_grad():
-                        self.weight.copy_(new)
-
-            def __exit__(self, *_exc):
+        """The weight as if the edit were (not) applied while the block runs, then exactly as
+        found. The caller holds the lock, so no one else sees the switch: no ``weights_changed``."""
+        weight = self.projection.weight
+        found = weight.detach().clone()
+        try:
+            if applied != self.applied:
                 with torch.no_grad():
-                    self.weight.copy_(self.found)
-
-        return _Switch()
+                    weight.copy_(self._edited(found) if applied else self._saved)
+            yield
+        finally:
+            with torch.no_grad():
+                weight.copy_(found)
 
     # -- what it does -------------------------------------------------------------------------
     def evaluate(self, prompts: Sequence[str] | None = None, paraphrases: Sequence[str] = (),
@@ -188,6 +187,9 @@ class Edit:
         for kind, texts in groups.items():
             if texts:
                 check_texts(texts, f"{kind}s")
+        if not any(groups.values()):
+            raise ValueError("evaluate() needs at least one prompt; pass prompts=None for the edited prompt, or "
+                             "paraphrases=[...] / neighbours=[...]")
         with self.model.lock:
             return evaluate_edit(self.model, groups, self.new_target_ids, self.old_target_id, self._state)
 
@@ -219,8 +221,9 @@ def edit(model: LoadedModel, prompt: str, subject: str, new_target: str, *, laye
     tokens' keys give ``C`` (a ridge is added when ``C`` is ill-conditioned; see
     :func:`~.edit_value.regularised`). ``prefixes``: texts put before the prompt (default
     :data:`PREFIXES`; include "" to keep the bare prompt). ``steps`` (at most), ``lr``,
-    ``kl_weight``, ``clamp``, ``stop_below`` (ROME's early stop once the loss is below it; None
-    runs every step): the value optimisation (see :func:`~.edit_value.fit_value`).
+    ``kl_weight``, ``clamp``, ``stop_below`` (stop early once the new target's mean negative
+    log-likelihood is below it, about p = 0.95; None runs every step): the value optimisation
+    (see :func:`~.edit_value.fit_value`).
 
     ``on_step(stage, done, total, loss)`` reports progress: stage "trace" (blocks), "covariance"
     (texts), "value" (steps, with the loss). ``cancelled()`` returning True stops with
@@ -228,10 +231,10 @@ def edit(model: LoadedModel, prompt: str, subject: str, new_target: str, *, laye
     """
     started = time.perf_counter()
     require_causal(model, "edit")
-    checked = _check(model, prompt, subject, new_target, layer, covariance, prefixes, steps, lr, kl_weight, clamp,
-                     stop_below)
-    target_ids, layer, prefixes, texts = checked
-    prompt_ids, _ = ev.subject_last(model, prompt, subject)
+    target_ids, layer, prefixes, texts = check_edit(model, prompt, subject, new_target, layer, covariance, prefixes,
+                                                    steps, lr, kl_weight, clamp, stop_below)
+    projection = ev.mlp_projection(model, 0 if layer is None else layer)  # an MLP ROME can edit?
+    prompt_ids, subject_position = ev.subject_last(model, prompt, subject)
     with model.lock, torch.inference_mode():
         logits = model.model(input_ids=torch.as_tensor(prompt_ids, device=model.device)[None], use_cache=False).logits
     old_id = int(logits[0, -1].argmax())
@@ -241,21 +244,18 @@ def edit(model: LoadedModel, prompt: str, subject: str, new_target: str, *, laye
         raise ValueError(f"{model.name} already predicts {old!r}{also} after {prompt!r}; choose another target, "
                          f"e.g. a different city or name")
 
-    trace = None
+    trace, layer_from = None, "given"
     if layer is None:
-        layer, layer_from, trace = _traced_layer(model, prompt, subject, on_step, cancelled)
-    else:
-        layer_from = "given"
-    projection = ev.mlp_projection(model, layer)
+        layer, layer_from, trace = traced_layer(model, prompt, subject, on_step, cancelled)
+        projection = ev.mlp_projection(model, layer)
 
     sequences, positions = [], []
     for prefix in prefixes:
         ids, position = ev.subject_last(model, prefix + prompt, subject, skip=len(prefix))
         sequences.append(ids)
         positions.append(position)
-    keys = ev.read_key(model, projection, sequences, positions)
-    key = keys.mean(0)
-    original = ev.Projection.map64(projection, key).to(torch.float32)  # W k*: the value before the edit
+    key = ev.read_key(model, projection, sequences, positions).mean(0)
+    original = projection.map64(key).to(torch.float32)  # W k*: the value before the edit
 
     moment_text, ridge, c_inverse_key = "identity", 0.0, key.to(torch.float64)
     if texts is not None:
@@ -273,116 +273,16 @@ def edit(model: LoadedModel, prompt: str, subject: str, new_target: str, *, laye
     value = original + fit.delta
 
     # ΔW = (v* − W k*) (C⁻¹k*)ᵀ / (k*ᵀ C⁻¹ k*), in float64
-    change = value.to(torch.float64) - ev.Projection.map64(projection, key)
+    change = value.to(torch.float64) - projection.map64(key)
     direction = c_inverse_key / torch.dot(key.to(torch.float64), c_inverse_key)
     left, right = (direction, change) if projection.conv1d else (change, direction)
-    tokens = model.tokenize(prompt)
     return Edit(
-        model=model, projection=projection, layer=layer, layer_from=layer_from, prompt=prompt, subject=subject, new_target=new_target,
-        old_target=old, key=key, value=value, left=left, right=right, covariance=moment_text,
+        model=model, projection=projection, layer=layer, layer_from=layer_from, prompt=prompt, subject=subject,
+        new_target=new_target, old_target=old, key=key, value=value, left=left, right=right, covariance=moment_text,
         weight_name=projection.name, losses=fit.losses, nll=fit.nll, kl=fit.kl, target_prob=fit.target_prob,
         ridge=ridge, prefixes=tuple(prefixes), new_target_ids=tuple(target_ids), old_target_id=old_id,
-        subject_token=tokens.text[ev.subject_last(model, prompt, subject)[1]], trace=trace,
+        subject_token=model.tokenize(prompt).text[subject_position], trace=trace,
         seconds=time.perf_counter() - started)
-
-
-def _check(model, prompt, subject, new_target, layer, covariance, prefixes, steps, lr, kl_weight, clamp, stop_below):
-    """Every argument checked before anything runs: ``(target ids, prefixes, covariance texts)``."""
-    check_texts([prompt], "prompt")
-    if not isinstance(subject, str) or not subject.strip():
-        raise TypeError(f"subject must be text that occurs in the prompt (e.g. 'The Eiffel Tower'), got {subject!r}")
-    if subject not in prompt:
-        lower = prompt.lower().find(subject.lower())
-        hint = (f"; the prompt has {prompt[lower:lower + len(subject)]!r}, which differs only in case"
-                if lower >= 0 else "")
-        raise ValueError(f"subject {subject!r} does not occur in the prompt {prompt!r}: edit() looks for these exact "
-                         f"characters (case-sensitive){hint}; copy the subject from the prompt")
-    if not isinstance(new_target, str) or not new_target.strip():
-        raise ValueError(f"new_target must be a non-empty string such as ' Rome' (mind the leading space), "
-                         f"got {new_target!r}")
-    target_ids = [int(i) for i in model.tokenizer(new_target, add_special_tokens=False)["input_ids"]]
-    if not target_ids:
-        raise ValueError(f"new_target {new_target!r} has no tokens for {model.name}; pass a word such as ' Rome'")
-    if layer is not None:
-        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
-            raise TypeError(f"layer must be a block number (an integer) or None to choose it by causal tracing, "
-                            f"got {layer!r}")
-        layer = check_layers(model, layer)[0]
-    if covariance is not None:
-        if isinstance(covariance, str):
-            raise TypeError("covariance must be a list of texts (or None for the identity), got one string; "
-                            "wrap it in a list")
-        if not isinstance(covariance, Sequence) or len(covariance) == 0:
-            raise ValueError(f"covariance has no texts ({covariance!r}); pass a list of ordinary texts (a few dozen "
-                             f"sentences or more) to estimate C, or None for the identity")
-        covariance = check_texts(covariance, "covariance")
-    prefixes = PREFIXES if prefixes is None else prefixes
-    if isinstance(prefixes, str) or not isinstance(prefixes, Sequence) or not prefixes \
-            or not all(isinstance(p, str) for p in prefixes):
-        raise ValueError(f"prefixes must be a non-empty list of strings put before the prompt (include '' for the "
-                         f"bare prompt), got {prefixes!r}")
-    check_count(steps, "steps", "steps=25")
-    numbers = [("lr", lr, "> 0"), ("clamp", clamp, "> 0"), ("kl_weight", kl_weight, ">= 0")]
-    for name, number, least in numbers + ([] if stop_below is None else [("stop_below", stop_below, ">= 0")]):
-        if isinstance(number, bool) or not isinstance(number, (int, float)) or not np.isfinite(number) \
-                or (number < 0 if least == ">= 0" else number <= 0):
-            raise ValueError(f"{name} must be a number {least}, got {number!r}")
-    return target_ids, layer, list(prefixes), covariance
-
-
-def _traced_layer(model, prompt, subject, on_step, cancelled):
-    """The block whose MLP matters most for the fact, by causal tracing: the highest "mlp" score
-    (a window of ``TRACE_WINDOW`` MLPs restored) at the subject's last token.
-
-    These are the numbers :func:`~llmxai_widgets.causal_trace` puts in that token's column (same
-    noise, samples and seed), computed for that column alone: the whole grid takes about a
-    minute on a CPU, the column a few seconds. Returns ``(layer, how it was chosen, scores[layer])``."""
-    from ..attention_capture import supports_capture
-    from ..locate import engine, grid
-    from ..locate.inputs import noise_for, window_layers
-    from ..locate.subjects import SUBJECTS
-
-    engine.check_patchable(model, kv=False, purpose="edit")
-    tokens = model.tokenize(prompt)
-    _, position = ev.subject_last(model, prompt, subject)
-    ids = torch.as_tensor(tokens.ids)
-    corrupt = noise_for(model, tokens, _subject_span(model, prompt, subject), "3sigma", samples=TRACE_SAMPLES,
-                        seed=1, texts=SUBJECTS, replacements=SUBJECTS)
-    with model.lock, torch.inference_mode():
-        clean = engine.record(model, ids[None])
-        corrupted = engine.record(model, corrupt.ids, embed=corrupt.embed, kv=supports_capture(model.model))
-    answer = int(clean.logits[0].argmax())
-    prob = lambda logits: torch.softmax(logits, -1)[..., answer]  # noqa: E731
-    clean_p, corrupted_p = float(prob(clean.logits)[0]), float(prob(corrupted.logits).mean())
-    scores = np.zeros(model.n_layers, np.float32)
-    for layer in range(model.n_layers):
-        blocks = list(window_layers(layer, TRACE_WINDOW, model.n_layers))
-        scores[layer] = grid.run_cells(model, ids, "mlp", blocks, [position], corrupted, clean, prob, cancelled)[position]
-        if on_step is not None:
-            on_step("trace", layer + 1, model.n_layers, None)
-    layer = int(np.argmax(scores))
-    restored = (scores[layer] - corrupted_p) / max(clean_p - corrupted_p, 1e-12)
-    return layer, (f"causal tracing (score {scores[layer]:.3f}: p({model.tokenizer.decode([answer])!r}) with the "
-                   f"subject corrupted and the MLPs of blocks {blocks_text(layer, model.n_layers)} restored at "
-                   f"{tokens.text[position]!r}, {restored:.0%} of the way from corrupted {corrupted_p:.3f} to clean "
-                   f"{clean_p:.3f})"), scores
-
-
-TRACE_SAMPLES, TRACE_WINDOW = 10, 10
-"""Causal tracing's defaults (noise draws, MLPs restored together) for choosing the layer."""
-
-
-def blocks_text(layer: int, n_layers: int) -> str:
-    from ..locate.inputs import window_layers
-
-    blocks = window_layers(layer, TRACE_WINDOW, n_layers)
-    return f"{blocks[0]}-{blocks[-1]}"
-
-
-def _subject_span(model, prompt, subject) -> tuple[int, int]:
-    from ..locate.inputs import find_subject
-
-    return find_subject(model.tokenize(prompt), subject)
 
 
 __all__ = ["PREFIXES", "Edit", "Evaluation", "edit"]

@@ -3,6 +3,7 @@ CounterFact does (Meng et al. 2022), and greedy continuations."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ import torch
 
 from ...models.wrapped import LoadedModel
 from .edit_value import batch
+from .steering_generate import cache_of
 
 KINDS = ("prompt", "paraphrase", "neighbour")
 
@@ -122,10 +124,11 @@ def greedy(model: LoadedModel, prompt: str, max_new_tokens: int) -> str:
     eos = model.tokenizer.eos_token_id
     new: list[int] = []
     past = None
+    name = "cache" if "cache" in inspect.signature(model.model.forward).parameters else "past_key_values"
     with torch.inference_mode():
         for _ in range(max_new_tokens):
-            out = model.model(input_ids=ids, past_key_values=past, use_cache=True)
-            past = out.past_key_values
+            out = model.model(input_ids=ids, use_cache=True, **({} if past is None else {name: past}))
+            past = cache_of(out)
             token = int(out.logits[0, -1].argmax())
             if token == eos:
                 break

@@ -190,8 +190,9 @@ def fit_value(model: LoadedModel, projection: Projection, prompts: Sequence[np.n
     is ROME's: the mean negative log-likelihood of the target tokens, plus ``kl_weight`` x
     KL(new || original) of the next-token distribution after the essence prompt (what the model
     says about the subject in general should move little). Adam from ``delta = 0`` (deterministic)
-    for at most ``steps`` updates at ``lr``, stopping early (as ROME does) once the loss is below
-    ``stop_below``; after each update ``delta`` is scaled back into the ball of radius
+    for at most ``steps`` updates at ``lr``, stopping early once the negative log-likelihood is
+    below ``stop_below`` (ROME stops on the whole loss, whose KL part may never get that low);
+    after each update ``delta`` is scaled back into the ball of radius
     ``clamp * scale`` (``scale``: the norm of ``W``'s original output). ROME takes the KL at the
     subject's last token of the essence prompt; we take it at the prompt's end, where "is a" asks
     what the subject is.
@@ -250,7 +251,7 @@ def fit_value(model: LoadedModel, projection: Projection, prompts: Sequence[np.n
             fit.nll.append(nll.item())
             fit.kl.append(kl.item())
             fit.target_prob.append(float(picked.detach().view(len(prompts), -1).sum(1).exp().mean()))
-            if stop_below is not None and fit.losses[-1] < stop_below:
+            if stop_below is not None and fit.nll[-1] < stop_below:
                 break
             (delta.grad,) = torch.autograd.grad(loss, delta)
             optimiser.step()
