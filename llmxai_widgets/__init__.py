@@ -40,7 +40,9 @@ from .widgets import (
     ContributionView,
     LogitLensView,
     NeuronView,
+    EditView,
     PatchingView,
+    ProbeView,
     SteeringView,
 )
 from .bertviz_compat import head_view, model_view  # noqa: E402  (needs the widgets)
@@ -59,6 +61,7 @@ __all__ = [
     "ContributionResult",
     "ContributionView",
     "Edit",
+    "EditView",
     "HeadSummary",
     "LoadedModel",
     "LogitLensResult",
@@ -70,6 +73,7 @@ __all__ = [
     "PatchingResult",
     "PatchingView",
     "ProbeResult",
+    "ProbeView",
     "SteeringVector",
     "SteeringView",
     "Tokens",

@@ -43,12 +43,20 @@ export class LineChart {
   private spec: ChartSpec | null = null;
   layout: ChartLayout | null = null;
   describe: ((index: number) => Array<[string, string]>) | null = null;
+  /** Called with the nearest category when the chart is clicked (null: clicks do nothing). */
+  onPick: ((index: number) => void) | null = null;
+  /** A category marked by a solid guide line (e.g. the one picked), or -1. */
+  marked = -1;
   private hovered = -1;
 
   constructor() {
     this.node.append(this.canvas, this.tooltip);
     this.canvas.addEventListener("mousemove", (e) => this.hover(this.nearest(e.offsetX)));
     this.canvas.addEventListener("mouseleave", () => this.hover(-1));
+    this.canvas.addEventListener("click", (e) => {
+      const index = this.nearest(e.offsetX);
+      if (index >= 0 && this.onPick) this.onPick(index);
+    });
   }
 
   private nearest(x: number): number {
@@ -118,6 +126,16 @@ export class LineChart {
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
     s.labels.forEach((label, i) => { if (i % every === 0 || i === n - 1) ctx.fillText(label, xs[i], bottom + 4); });
+    if (this.marked >= 0 && this.marked < n) { // the picked category, under the series
+      ctx.strokeStyle = s.series[0]?.color ?? s.mutedColor;
+      ctx.globalAlpha = 0.45;
+      ctx.lineWidth = 3;
+      ctx.beginPath();
+      ctx.moveTo(xs[this.marked], top);
+      ctx.lineTo(xs[this.marked], bottom);
+      ctx.stroke();
+      ctx.globalAlpha = 1;
+    }
     for (const series of s.series) {
       const points = series.values.map((v, i) => [xs[i], chartY(v, s.logDecades, top, bottom)] as [number, number])
         .filter((_, i) => Number.isFinite(series.values[i]));
@@ -125,6 +143,7 @@ export class LineChart {
       ctx.fillStyle = series.color;
       for (const [x, y] of points) ctx.fillRect(x - 2, y - 2, 4, 4);
     }
+    this.canvas.style.cursor = this.onPick ? "pointer" : "";
     this.layout = { left, right, top, bottom, xs };
     this.canvas.dataset.points = s.series[0]?.values.map((v) => v.toPrecision(6)).join(",") ?? "";
     this.canvas.dataset.title = s.title;

@@ -6,8 +6,10 @@ from .circuits import CircuitView
 from .contributions import ContributionView
 from .locate import CausalTraceView, PatchingView
 from .logit_lens import LogitLensView
+from .edit import EditView
 from .neurons import NeuronView
+from .probe import ProbeView
 from .steering import SteeringView
 
 __all__ = ["AttentionView", "AttributionView", "CausalTraceView", "CircuitView", "ContributionView", "LogitLensView", "NeuronView",
-           "PatchingView", "SteeringView"]
+           "PatchingView", "ProbeView", "SteeringView", "EditView"]
