@@ -42,7 +42,7 @@ const CSS = `
 .lxw-edit-scores { display: flex; gap: 18px; flex-wrap: wrap; margin: 6px 0 10px; font-size: 12px; }
 .lxw-edit-scores b { font-size: 14px; font-variant-numeric: tabular-nums; }
 .lxw-edit-gen { font-size: 12px; margin: 4px 0 8px; max-width: 900px; }
-.lxw-edit-gen .lxw-text { white-space: pre-wrap; word-break: break-word; }
+.lxw-edit-gen .lxw-edit-text { white-space: pre-wrap; word-break: break-word; }
 .lxw-edit-lower { display: flex; gap: 18px; flex-wrap: wrap; align-items: flex-start; }
 .lxw-edit-apply.lxw-on { background: var(--jp-warn-color1, #f57c00); color: #fff; }
 `;
@@ -89,7 +89,9 @@ class EditPane extends Pane<EditState> {
     const applied = m.get("applied");
     this.apply.textContent = applied ? "Applied: revert" : "Apply to the model";
     this.apply.classList.toggle("lxw-on", applied);
-    this.apply.disabled = m.get("status") !== "ready" && m.get("status") !== "cancelled";
+    const saved = (m as Model & { standalone?: boolean }).standalone === true;
+    this.apply.disabled = saved || (m.get("status") !== "ready" && m.get("status") !== "cancelled");
+    if (saved) this.apply.title = "This saved page has no Python kernel: it shows the edit but cannot change a model";
     this.apply.dataset.applied = String(applied);
     const old = m.get("old_target");
     this.summary.replaceChildren(
@@ -152,7 +154,7 @@ class EditPane extends Pane<EditState> {
       box.append(el("div", "lxw-muted", `${g.kind}: ${g.prompt}`));
       for (const [when, text] of [["before", g.before], ["after", g.after]]) {
         const line = el("div");
-        line.append(el("span", "lxw-muted", `${when}: `), el("span", "lxw-text", text));
+        line.append(el("span", "lxw-muted", `${when}: `), el("span", "lxw-edit-text", text));
         line.dataset.when = when;
         box.append(line);
       }

@@ -25,7 +25,8 @@ class EditView(View):
     subjects whose answer is the old one) and greedy continuations of the prompt and the first
     paraphrase and neighbour. The model is not changed until the view's *Apply* button (or
     ``view.result.apply()``); *Revert* restores it bit for bit. ``fact``: one of
-    ``lx.edit_facts.FACTS`` instead of the prompt, subject, target and prompt lists."""
+    ``lx.edit_facts.FACTS`` for the prompt and subject, and for the new target, paraphrases and
+    neighbours where they are not given."""
 
     _esm = bundle("edit")
     SAVES_HTML = True
@@ -61,8 +62,8 @@ class EditView(View):
         if model is None:
             return
         if fact is not None:
-            prompt, subject, new_target = fact.prompt, fact.subject, fact.new_target
-            paraphrases, neighbours = fact.paraphrases, fact.neighbours
+            prompt, subject, new_target = fact.prompt, fact.subject, new_target or fact.new_target
+            paraphrases, neighbours = paraphrases or fact.paraphrases, neighbours or fact.neighbours
         self._open(model, prompt, causal="edit")
         self._options = dict(edit_options or {})
         check_edit(model, prompt, subject, new_target, layer, covariance, self._options.get("prefixes"),
