@@ -11,6 +11,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from lesson_circuits import CIRCUITS
 from lesson_locate import LOCATE
+from lesson_use import USE
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -360,3 +361,4 @@ if __name__ == "__main__":
     write("inside_the_blocks.ipynb", INSIDE)
     write("locate_a_fact.ipynb", LOCATE)
     write("circuits.ipynb", CIRCUITS)
+    write("use_the_inside.ipynb", USE)
