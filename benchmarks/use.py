@@ -88,9 +88,36 @@ def steering(model, args) -> None:
     print(f"| directions | {max(total_ours - read_ours, 0):.3f} | {max(total_rep - read_rep, 0):.3f} | |")
     print(f"| total | {total_ours:.2f} | {total_rep:.2f} | {total_rep / total_ours:.2f}x |")
     identical = all(np.array_equal(again[0].directions[layer], again[1].directions[layer]) for layer in layers)
-    print(f"run-to-run drift (1 - min cosine over {args.runs} runs x {len(layers)} blocks): ours {ours_drift:.2e} "
-          f"(bit-identical: {identical}), repeng {rep_drift:.2e}")
+    rep_identical = all(np.array_equal(repeng_runs[0].directions[layer], r.directions[layer])
+                        for r in repeng_runs[1:] for layer in layers)
+    print(f"run to run: 1 - min cosine over {len(layers)} blocks: ours {ours_drift:.1e}, repeng {rep_drift:.1e} "
+          f"(float32 rounding of the cosine is ~1e-7); bit-identical: ours {identical}, repeng {rep_identical}")
     print(f"cosine ours (center=True) vs repeng, per block: min {min(agree):.4f}, median {np.median(agree):.4f}")
+
+
+def probes(model, args) -> None:
+    import llmxai_widgets as lx
+
+    texts, labels = lx.probe_datasets.load("sentiment")
+    print(f"\n## probes: {len(texts)} texts (sentiment), every block, 5 folds + the control task")
+    for position in ("last", "mean"):
+        total, result = best(lambda: lx.probe(model, texts, labels, position=position), args.runs)
+        fits = np.asarray(result.seconds)
+        print(f"position {position}: total {total:.2f} s for {len(result.layers)} blocks; fitting per block "
+              f"{fits.mean() * 1000:.0f} ms (max {fits.max() * 1000:.0f} ms), the rest reads the residual stream")
+
+
+def edits(model, args) -> None:
+    import llmxai_widgets as lx
+
+    fact = lx.edit_facts.FACTS[1]
+    texts = [f.prompt for f in lx.edit_facts.FACTS] + [p for f in lx.edit_facts.FACTS for p in f.paraphrases + f.neighbours]
+    print(f"\n## edits: {fact.prompt!r} -> {fact.new_target!r}")
+    for name, kwargs in (("identity covariance, block given", {"layer": 4}),
+                         (f"covariance from {len(texts)} texts, block given", {"layer": 4, "covariance": texts}),
+                         ("identity covariance, block by causal tracing", {})):
+        seconds, e = best(lambda: lx.edit(model, fact.prompt, fact.subject, fact.new_target, **kwargs), args.runs)
+        print(f"{name}: {seconds:.2f} s (block {e.layer}, {len(e.losses)} optimisation steps; {e.covariance[:60]})")
 
 
 def main() -> None:
@@ -106,7 +133,7 @@ def main() -> None:
     model = lx.load_model()
     print(f"# use: SmolLM2-135M, CPU, {args.threads} thread(s), torch {torch.__version__}")
     skip = set(filter(None, args.skip.split(",")))
-    for name, fn in (("steering", steering),):
+    for name, fn in (("steering", steering), ("probe", probes), ("edit", edits)):
         if name not in skip:
             fn(model, args)
 
