@@ -38,6 +38,8 @@ class ProbeView(View):
     ``dataset=`` one of ``llmxai_widgets.probe_datasets.NAMES``. See :func:`llmxai_widgets.probe`."""
 
     _esm = bundle("probe")
+    SAVES_HTML = True
+    """A saved page holds every done layer's confusion table and mistakes: its clicks need no Python."""
 
     dataset = t.Unicode("").tag(sync=True)
     """The dataset's name when given by ``dataset=`` ("" for the person's own texts)."""
@@ -159,6 +161,17 @@ class ProbeView(View):
     def _shown(self) -> ProbeResult | None:
         """The result on screen: the finished one, or the layers done so far."""
         return self._result if self._result is not None else self._partial
+
+    def _standalone_extras(self) -> dict | None:
+        """Every done layer's detail, keyed by layer, for the saved page's clicks
+        (js/standalone/lookup.ts)."""
+        result = self._shown
+        if result is None:
+            return None
+        entries = {"-1": {}}
+        entries.update({str(layer): self._detail(layer) for layer, done in zip(result.layers, result.done) if done})
+        return {"kind": "lookup", "watch": "picked_layer", "fields": ["layer"], "target": "detail", "entries": entries,
+                "missing": "This saved page holds the layers computed before it was saved; this one was not."}
 
     def _detail(self, layer: int) -> dict:
         result = self._shown

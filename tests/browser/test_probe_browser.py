@@ -93,3 +93,24 @@ def test_chart_is_the_probe_a_click_shows_the_layer_and_the_switch_recomputes(la
     assert "at each text's last token" in view.locator(".lxw-caption").inner_text()
     screenshot_view(cell, page, artifacts / "probe-last.png")
     assert not notebook.page_errors, notebook.page_errors
+
+
+def test_saved_page_answers_a_click_on_a_layer(browser, smollm2, tmp_path, artifacts):
+    """``save("x.html")``: opened from file:// under its strict CSP with no kernel, the chart is the
+    result's accuracy and a click on a layer shows that layer's confusion table from the page."""
+    from lab_standalone import open_file
+    from llmxai_widgets.widgets.probe import ProbeView
+
+    view = ProbeView(smollm2, dataset="sentiment", layers=LAYERS, position="mean", background=False)
+    result = view.result
+    o = open_file(browser, view.save(tmp_path / "probe.html"), ready=".lxw-probe .lxw-chart canvas")
+    page = o.page
+    canvas = page.locator(".lxw-probe .lxw-chart canvas")
+    page.wait_for_function(ALL_DONE, arg=canvas.element_handle())
+    assert [float(p) for p in canvas.get_attribute("data-points").split(",")] == [float(f"{a:.6g}") for a in result.accuracy]
+    page.mouse.click(*layer_point(canvas, 4))
+    detail = page.locator(".lxw-probe-detail")
+    page.wait_for_function("(d) => d.dataset.layer === '20'", arg=detail.element_handle())
+    assert shown_confusion(detail) == result.confusion(20).tolist()
+    page.screenshot(path=str(artifacts / "probe-saved-page.png"), full_page=True)
+    o.assert_clean()
