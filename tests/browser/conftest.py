@@ -126,6 +126,7 @@ def lab_server(tmp_path_factory) -> LabServer:
         "--ServerApp.port_retries=0",
         "--IdentityProvider.token=",
         "--ServerApp.password=",
+        "--ServerApp.disable_check_xsrf=True",  # the tests shut kernels down through the REST API
         f"--ServerApp.root_dir={root}",
         "--ServerApp.allow_root=True",
         "--LabServerApp.expose_app_in_browser=True",
@@ -133,6 +134,7 @@ def lab_server(tmp_path_factory) -> LabServer:
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     server = LabServer(url, root, log)
+    _RUNNING.append(server)
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         while True:
@@ -149,7 +151,27 @@ def lab_server(tmp_path_factory) -> LabServer:
             time.sleep(0.25)
         yield server
     finally:
+        _RUNNING.remove(server)
         _kill_group(proc)
+
+
+_RUNNING: list[LabServer] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _kernels_end_with_their_module():
+    """Shut down every kernel the module's notebooks started: a view still computing in a
+    finished test's kernel would otherwise take CPU from every test after it."""
+    yield
+    for server in _RUNNING:
+        try:
+            with urllib.request.urlopen(f"{server.url}/api/kernels", timeout=5) as r:
+                kernels = json.load(r)
+            for kernel in kernels:
+                request = urllib.request.Request(f"{server.url}/api/kernels/{kernel['id']}", method="DELETE")
+                urllib.request.urlopen(request, timeout=10).close()
+        except OSError as err:  # the next module still runs; say why kernels were left
+            print(f"could not shut down the kernels of {server.url}: {err}")
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
