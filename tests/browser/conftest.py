@@ -46,14 +46,12 @@ CELL_TIMEOUT = 120_000  # ms
 
 @pytest.hookimpl(tryfirst=True)  # before -m selects by marker
 def pytest_collection_modifyitems(items):
-    """Every test in this folder drives the browser: marked ``browser``, skipped without Chromium, and
-    kept on one pytest-xdist worker (``xdist_group``), so one JupyterLab serves them all."""
+    """Every test in this folder drives the browser: marked ``browser``, skipped without Chromium."""
     here = Path(__file__).parent
     skip = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"browser tests need Debian's Chromium at {CHROMIUM}")
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.browser)
-            item.add_marker(pytest.mark.xdist_group("browser"))
             item.add_marker(skip)
 
 
