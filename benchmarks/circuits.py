@@ -43,7 +43,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     import llmxai_widgets as lx
-    from llmxai_widgets.methods.circuits.stats import spearman
+    from llmxai_widgets.methods.stats import spearman
 
     sys.path.insert(0, str(ROOT / "tests"))
     from circuits_reference import Reference

@@ -63,7 +63,7 @@ CIRCUITS = [
         "with that edge corrupted and compare the rankings:"
     ),
     new_code_cell(
-        "from llmxai_widgets.methods.circuits.stats import spearman\n\n"
+        "from llmxai_widgets.methods.stats import spearman\n\n"
         "checked, exact = r.exact_top(200)\n"
         "estimate = r.scores[checked.upstream, checked.downstream]\n"
         "rho = spearman(estimate, exact)\n"

@@ -1,0 +1,188 @@
+"""``faithfulness(model, result)``: does removing what an explanation calls important change the
+model's output? ERASER's comprehensiveness and sufficiency (AOPC over bins), deletion and
+insertion curves (see :mod:`.curves` for the definitions and their sources), for every target of
+an attribution result, beside a random ranking and the leave-one-out oracle.
+
+What is perturbed: the tokens the explanation scores for that target (the tokens before a causal
+target: the prompt and, for later tokens of a generation, the tokens generated before it);
+special tokens and unscored positions always stay. ``mode="remove"`` deletes tokens from the
+sequence; ``mode="replace"`` puts a neutral token in their place (the tokenizer's unknown token,
+else its padding token, else its end-of-text token; named in the result). A causal text with every
+token removed keeps one start token (the tokenizer's BOS, else its end-of-text token) so that
+there is a position to predict from. The value is the probability of the target token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ...models.wrapped import LoadedModel
+from ..attribution.core import AttributionResult
+from ..use.features import pad_id, padded
+from .curves import METRICS, RankingScores, check_bins, leave_one_out, ranking_of, score_ranking
+
+MODES = ("remove", "replace")
+BATCH = 32
+
+
+@dataclass
+class TargetFaithfulness:
+    """One target: ``full`` = its probability on the whole text, ``positions`` the tokens perturbed
+    (in the order of the scores), and each ranking's :class:`~.curves.RankingScores`:
+    ``explanation`` (the method's scores), ``random`` (the mean over ``random_samples`` random
+    rankings), ``loo`` (ranked by the drop leave-one-out causes; ``loo_scores`` those drops)."""
+
+    target: int
+    text: str
+    full: float
+    positions: list[int]
+    explanation: RankingScores
+    random: RankingScores | None = None
+    loo: RankingScores | None = None
+    loo_scores: np.ndarray | None = None
+
+
+@dataclass
+class FaithfulnessResult:
+    method: str
+    bins: tuple[float, ...]
+    bins_name: str
+    mode: str
+    replacement: str | None
+    metrics: tuple[str, ...]
+    targets: list[TargetFaithfulness] = field(default_factory=list)
+
+    def table(self) -> str:
+        """Means over the targets, per ranking, as text."""
+        lines = [f"{'ranking':12s} {'AOPC comp.':>10s} {'AOPC suff.':>10s} {'deletion':>9s} {'insertion':>9s}"]
+        for name in ("explanation", "random", "loo"):
+            rows = [getattr(t, name) for t in self.targets if getattr(t, name) is not None]
+            if rows:
+                mean = lambda key: np.mean([getattr(r, key) for r in rows])  # noqa: E731
+                label = self.method if name == "explanation" else name
+                lines.append(f"{label:12s} {mean('aopc_comprehensiveness'):10.3f} {mean('aopc_sufficiency'):10.3f} "
+                             f"{mean('deletion_auc'):9.3f} {mean('insertion_auc'):9.3f}")
+        return "\n".join(lines)
+
+
+def _replacement(model: LoadedModel) -> tuple[int, str]:
+    tok = model.tokenizer
+    for name in ("unk_token", "pad_token", "eos_token"):
+        value = getattr(tok, name, None)
+        if value is not None:
+            return int(tok.convert_tokens_to_ids(value)), value
+    raise ValueError(f"{model.name}'s tokenizer has no unknown, padding or end-of-text token to replace tokens with; "
+                     f"use mode='remove'")
+
+
+def _start(model: LoadedModel) -> int:
+    tok = model.tokenizer
+    start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+    if start is None:
+        raise ValueError(f"{model.name}'s tokenizer has no BOS or end-of-text token to keep when every token is removed; "
+                         f"use mode='replace'")
+    return int(start)
+
+
+def causal_predictor(model: LoadedModel, ids: np.ndarray, target: int, positions: list[int], mode: str,
+                     replacement: int | None):
+    """``predict(keep)`` for the causal target at ``target``: the probability of ``ids[target]``
+    after ``ids[:target]`` with the tokens at ``positions`` kept or not (batched, right-padded)."""
+    label, prefix = int(ids[target]), np.asarray(ids[:target], np.int64)
+    perturbed = np.zeros(target, bool)
+    perturbed[positions] = True
+    start = _start(model) if mode == "remove" else None
+    head = model.model.get_output_embeddings()
+
+    def sequence(keep: np.ndarray) -> np.ndarray:
+        stay = ~perturbed
+        stay[positions] = keep
+        if mode == "replace":
+            out = prefix.copy()
+            out[~stay] = replacement
+            return out
+        out = prefix[stay]
+        return out if len(out) else np.asarray([start], np.int64)
+
+    def predict(keep: np.ndarray) -> np.ndarray:
+        seqs = [sequence(k) for k in keep]
+        out = np.zeros(len(seqs))
+        for b in range(0, len(seqs), BATCH):
+            chunk = seqs[b: b + BATCH]
+            input_ids, mask = padded(chunk, pad_id(model))
+            with model.lock, torch.inference_mode():
+                hidden = model.model.base_model(input_ids=input_ids.to(model.device),
+                                                attention_mask=mask.to(model.device)).last_hidden_state
+                last = hidden[torch.arange(len(chunk)), mask.sum(1) - 1]
+                probs = torch.softmax(head(last).to(torch.float32), -1)[:, label]
+            out[b: b + len(chunk)] = probs.cpu().numpy()
+        return out
+
+    return predict
+
+
+def faithfulness(model: LoadedModel, result: AttributionResult, *, metrics: Sequence[str] = METRICS, bins="eraser",
+                 mode: str = "remove", baselines: Sequence[str] = ("random", "loo"), random_samples: int = 10,
+                 seed: int = 0) -> FaithfulnessResult:
+    """Faithfulness of ``result`` (from :func:`llmxai_widgets.attribute` on ``model``) for each of its
+    targets. ``bins``: "eraser" (1, 5, 10, 20, 50% of the tokens), "ferret" (10-100%, repeated
+    rationales left out as ferret does) or fractions in (0, 1]. ``baselines``: "random" (the mean
+    of ``random_samples`` random rankings, from ``seed``) and "loo" (the leave-one-out oracle)."""
+    if not isinstance(result, AttributionResult):
+        raise TypeError(f"result must come from lx.attribute(model, ...), got {type(result).__name__}")
+    if result.model_name != model.name:
+        raise ValueError(f"this attribution was computed on {result.model_name!r}, not on {model.name!r}")
+    if result.kind != "causal":
+        raise NotImplementedError(f"faithfulness() evaluates causal language models' targets for now; this result "
+                                  f"explains a {result.kind} model")
+    metrics = tuple(metrics)
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown or not metrics:
+        raise ValueError(f"metrics must be some of {', '.join(map(repr, METRICS))}, got {list(metrics)}")
+    bins_name, fractions = check_bins(bins)
+    if mode not in MODES:
+        raise ValueError(f"mode must be 'remove' (delete the tokens) or 'replace' (put a neutral token in their "
+                         f"place), got {mode!r}")
+    if not set(baselines) <= {"random", "loo"}:
+        raise ValueError(f"baselines must be some of 'random', 'loo', got {list(baselines)}")
+    replacement, replacement_text = _replacement(model) if mode == "replace" else (None, None)
+    ids = np.asarray(result.tokens.ids, np.int64)
+    special = np.asarray(result.tokens.special, bool)
+    out = FaithfulnessResult(result.method, fractions, bins_name, mode, replacement_text, metrics)
+    rng = np.random.default_rng(seed)
+    skip = bins_name == "ferret"
+    for i, t in enumerate(result.target_positions):
+        row = np.asarray(result.scores[i, :t], np.float64)
+        positions = [j for j in range(t) if np.isfinite(row[j]) and not special[j]]
+        if not positions:
+            continue
+        n = len(positions)
+        predict = causal_predictor(model, ids, t, positions, mode, replacement)
+        full = float(predict(np.ones((1, n), bool))[0])
+        scores = row[positions]
+        entry = TargetFaithfulness(i, result.targets[i], full, positions,
+                                   score_ranking(ranking_of(scores), full, predict, n, fractions, skip_repeats=skip,
+                                                 metrics=metrics))
+        if "random" in baselines:
+            runs = [score_ranking(rng.permutation(n), full, predict, n, fractions, skip_repeats=skip, metrics=metrics)
+                    for _ in range(random_samples)]
+            entry.random = _mean(runs)
+        if "loo" in baselines:
+            entry.loo_scores = leave_one_out(full, predict, n)
+            entry.loo = score_ranking(ranking_of(entry.loo_scores), full, predict, n, fractions, skip_repeats=skip,
+                                      metrics=metrics)
+        out.targets.append(entry)
+    return out
+
+
+def _mean(runs: list[RankingScores]) -> RankingScores:
+    fields = RankingScores.__dataclass_fields__
+    return RankingScores(**{k: np.mean([getattr(r, k) for r in runs], axis=0) if isinstance(getattr(runs[0], k), np.ndarray)
+                            else float(np.mean([getattr(r, k) for r in runs])) for k in fields})
+
+
+__all__ = ["MODES", "FaithfulnessResult", "TargetFaithfulness", "causal_predictor", "faithfulness"]
