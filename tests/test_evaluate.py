@@ -179,3 +179,28 @@ def test_faithfulness_bad_input(smollm2, tiny_gqa):
         faithfulness(smollm2, {"scores": [1, 2]})
     with pytest.raises(ValueError, match="metrics must be some of"):
         faithfulness(smollm2, result, metrics=("aopc",))
+
+
+def test_plausibility_and_agreement_of_results(smollm2):
+    from llmxai_widgets.methods.evaluate.agreement import agreement, plausibility
+
+    text = "The capital of France is"
+    results = [lx.attribute(smollm2, text, target=" Paris", method=m) for m in ("saliency", "input_x_gradient")]
+    row = results[1].row(0)
+    p = plausibility(results[1], [3])  # " France"
+    expected = plausibility_of(row, [3])
+    assert p.as_dict() == expected.as_dict()
+    a = agreement(results, k=2)
+    assert a.methods == ["saliency", "input_x_gradient"]
+    assert np.allclose(np.diag(a.spearman), 1) and a.spearman[0, 1] == pytest.approx(spearman(results[0].row(0), row))
+    assert a.kendall[0, 1] == pytest.approx(kendall(results[0].row(0), row))
+    assert "saliency" in a.table()
+    other = lx.attribute(smollm2, "The capital of Italy is", target=" Rome", method="saliency")
+    with pytest.raises(ValueError, match="different texts or targets cannot be compared"):
+        agreement([results[0], other])
+    with pytest.raises(ValueError, match="at least two"):
+        agreement(results[:1])
+    with pytest.raises(IndexError, match="target 3 is out of range"):
+        plausibility(results[0], [1], target=3)
+    with pytest.raises(ValueError, match="mask has 2 entries but the explanation scores 5 tokens"):
+        plausibility(results[0], [True, False])
