@@ -13,6 +13,8 @@ from .methods.attribution import AttributionResult, attribute
 from .methods.circuits import Circuit, CircuitResult, circuit
 from .methods.circuits import tasks as circuit_tasks
 from .methods.contributions import ContributionResult, contributions
+from .methods.evaluate.agreement import Agreement, agreement, plausibility
+from .methods.evaluate.faithfulness import FaithfulnessResult, faithfulness
 from .methods.head_summary import HeadSummary, head_summary
 from .methods.locate import CausalTraceResult, PatchingResult, causal_trace, patch
 from .methods.logit_lens import LogitLensResult, logit_lens
@@ -49,6 +51,7 @@ from .bertviz_compat import head_view, model_view  # noqa: E402  (needs the widg
 from .widgets.export_html import save_html, to_html  # noqa: E402
 
 __all__ = [
+    "Agreement",
     "AttentionResult",
     "AttentionView",
     "AttributionResult",
@@ -61,6 +64,7 @@ __all__ = [
     "ContributionResult",
     "ContributionView",
     "Edit",
+    "FaithfulnessResult",
     "EditView",
     "HeadSummary",
     "LoadedModel",
@@ -79,6 +83,7 @@ __all__ = [
     "Tokens",
     "TopActivations",
     "__version__",
+    "agreement",
     "attention",
     "attribute",
     "causal_trace",
@@ -87,6 +92,7 @@ __all__ = [
     "contributions",
     "edit",
     "edit_facts",
+    "faithfulness",
     "encoder_decoder_attention",
     "head_summary",
     "head_view",
@@ -96,6 +102,7 @@ __all__ = [
     "neurons",
     "nmf",
     "patch",
+    "plausibility",
     "probe",
     "probe_datasets",
     "save_html",

@@ -201,6 +201,7 @@ ATTRIBUTION = [
         "Runs offline on the bundled SmolLM2."
     ),
     new_code_cell(
+        "import numpy as np\n"
         "import llmxai_widgets as lx\n\n"
         "model = lx.load_model()\n"
         "view = lx.AttributionView(model, 'The capital of France is', generate=5, method='input_x_gradient')\n"
@@ -227,8 +228,9 @@ ATTRIBUTION = [
     ),
     new_markdown_cell(
         "## Contrast: why Paris and not Rome?\n\n"
-        "A *contrastive* explanation attributes the difference between the target and a foil token, so "
-        "tokens that support both (*capital*) drop out and the ones that decide between them (*France*) stand out."
+        "A *contrastive* explanation attributes the difference between the target and a foil token: "
+        "log p(Paris) − log p(Rome). One might expect tokens that support both cities (*capital*) to drop out "
+        "and the one that decides between them (*France*) to stand out. Check it against the plain explanation:"
     ),
     new_code_cell(
         "contrast = lx.AttributionView(model, 'The capital of France is', target=' Paris', contrast=' Rome',\n"
@@ -236,9 +238,22 @@ ATTRIBUTION = [
         "contrast"
     ),
     new_code_cell(
-        "# the same numbers in Python (result waits for the computation)\n"
+        "# the same numbers in Python (result waits for the computation), beside the plain explanation\n"
         "r = contrast.result\n"
-        "dict(zip(r.tokens.text[:r.n_prompt], r.row(0).round(3)))"
+        "plain = lx.attribute(model, 'The capital of France is', target=' Paris', method='input_x_gradient')\n"
+        "share = lambda row: np.abs(row) / np.abs(row).sum()\n"
+        "for token, a, b in zip(r.tokens.text[:r.n_prompt], share(plain.row(0)), share(r.row(0))):\n"
+        "    print(f\"{token!r:10s} share of the plain explanation {a:4.0%}, of the contrastive one {b:4.0%}\")\n"
+        "france, capital = r.tokens.text.index(' France'), r.tokens.text.index(' capital')\n"
+        "assert share(plain.row(0))[france] < 0.05 < 0.25 < share(r.row(0))[france]  # France gains the most\n"
+        "assert np.argmax(r.row(0)) == capital  # yet capital still scores highest"
+    ),
+    new_markdown_cell(
+        "*France* gains the most: under 5% of the plain explanation, over a quarter of the contrastive "
+        "one. But *capital*, which supports Paris and Rome alike, does not drop out; it still scores highest. "
+        "Input x gradient is a local, linear reading of two log-probabilities, and their difference keeps much "
+        "of what each one says. A contrast shifts the weight toward what decides between the answers; it does "
+        "not remove the shared context."
     ),
     new_markdown_cell(
         "## Where attribution misleads\n\n"
