@@ -111,6 +111,12 @@ class SteeringPane extends Pane<SteeringState> {
 
   protected paint(): void {
     const m = this.model;
+    if ((m as Model & { standalone?: boolean }).standalone === true) {
+      for (const box of [this.alphasBox, this.promptBox]) {
+        box.disabled = true;
+        box.title = "This saved page has no Python kernel: it shows the generations made before saving";
+      }
+    }
     if (document.activeElement !== this.alphasBox) this.alphasBox.value = m.get("alphas").join(", ");
     if (document.activeElement !== this.promptBox) this.promptBox.value = m.get("prompt");
     this.caption.textContent = `Each column continues the prompt greedily with \u03b1 \u00d7 the steering vector added after ` +

@@ -102,5 +102,6 @@ def test_saved_page_draws_the_columns_and_answers_a_click(browser, smollm2, tmp_
     page.wait_for_function("(d) => d.querySelectorAll('tr').length === 5", arg=detail.element_handle())
     for row, (_token, p) in zip(detail.locator("tr").all_inner_texts(), view.top[1][1]):
         assert f"{p:.4f}" in row
+    assert page.locator("input.lxw-steer-alphas").is_disabled()  # no kernel to generate again
     page.screenshot(path=str(artifacts / "steering-saved-page.png"), full_page=True)
     o.assert_clean()
