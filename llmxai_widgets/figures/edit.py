@@ -18,10 +18,10 @@ def quoted(token: str) -> str:
     return f"\u201c{display_token(token, 24)}\u201d"
 
 
-def summary(view) -> str:
-    """One line: what was edited, where, and how the block was chosen."""
-    return (f"{quoted(view.subject)}: {quoted(view.old_target)} \u2192 {quoted(view.new_target)}, MLP of block "
-            f"{view.layer} ({view.layer_from}; covariance: {view.covariance})")
+def summary(view) -> tuple[str, str]:
+    """Two lines: what was edited and where; how the block was chosen and the covariance."""
+    return (f"{quoted(view.subject)}: {quoted(view.old_target)} \u2192 {quoted(view.new_target)}, MLP output "
+            f"projection of block {view.layer}", f"block: {view.layer_from}; covariance: {view.covariance}")
 
 
 def score_line(scores: dict) -> str:
@@ -38,9 +38,13 @@ def edit_figure(view, options: FigureOptions | None = None) -> Figure:
     if o.title:
         text(PAD, y + fs * 1.2, o.title, size=fs * 1.15, weight="bold")
         y += fs * 1.5 + GAP
-    line = fit_text(summary(view), width - 2 * PAD, fs, family)
-    text(PAD, y + fs, line)
-    y += fs * 1.8
+    first, second = summary(view)
+    text(PAD, y + fs, fit_text(first, width - 2 * PAD, fs, family), weight="bold")
+    y += fs * 1.5
+    for line in _wrap(second, width - 2 * PAD, fs * 0.9, family):
+        text(PAD, y + fs * 0.9, line, size=fs * 0.9, color=colors["muted"])
+        y += fs * 1.3
+    y += fs * 0.5
     bar_w = 70.0
     cols = {"kind": PAD, "prompt": PAD + 58, "new": width - PAD - 2 * (bar_w + 48), "old": width - PAD - (bar_w + 48)}
     text(cols["new"], y + fs, f"p({display_token(view.new_target, 16)})", color=NEW, weight="bold")
@@ -75,6 +79,19 @@ def edit_figure(view, options: FigureOptions | None = None) -> Figure:
         y += GAP
     fig.height = y + PAD
     return fig
+
+
+def _wrap(words: str, width: float, size: float, family: str) -> list[str]:
+    """``words`` broken into lines of at most ``width`` points."""
+    lines, line = [], ""
+    for word in words.split(" "):
+        candidate = f"{line} {word}" if line else word
+        if line and text_width(candidate, size, family) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = candidate
+    return [*lines, line] if line else lines
 
 
 def _light(color: str) -> str:
