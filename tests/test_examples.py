@@ -14,8 +14,14 @@ JSON_DRAWN = ("columns", "accuracy", "rows")
 """What the views without binary tensors draw from (steering, probe, edit: small JSON lists)."""
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
+UNMARKED = {"circuits.ipynb"}
+"""Notebooks left out of the ``slow`` mark: scripts/test.sh runs ``slow`` beside the browser tests
+and the rest in a second process; the circuits lesson (about 3 minutes of model runs) balances
+the two halves."""
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.name, marks=() if p.name in UNMARKED else pytest.mark.slow)
+                                  for p in EXAMPLES])
 def test_example_notebook_runs(path, tmp_path):
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
