@@ -5,7 +5,7 @@ continuations before and after (the screen: js/widgets/edit.ts)."""
 from __future__ import annotations
 
 from .cells import fit_text
-from .figure import THEMES, Figure, Rect, Text, parse_length, text_width
+from .figure import THEMES, Figure, Rect, Text, parse_length, text_width, wrap
 from .matrix import GAP, PAD, FigureOptions
 from .text import display_token
 
@@ -41,7 +41,7 @@ def edit_figure(view, options: FigureOptions | None = None) -> Figure:
     first, second = summary(view)
     text(PAD, y + fs, fit_text(first, width - 2 * PAD, fs, family), weight="bold")
     y += fs * 1.5
-    for line in _wrap(second, width - 2 * PAD, fs * 0.9, family):
+    for line in wrap(second, width - 2 * PAD, fs * 0.9, family):
         text(PAD, y + fs * 0.9, line, size=fs * 0.9, color=colors["muted"])
         y += fs * 1.3
     y += fs * 0.5
@@ -79,19 +79,6 @@ def edit_figure(view, options: FigureOptions | None = None) -> Figure:
         y += GAP
     fig.height = y + PAD
     return fig
-
-
-def _wrap(words: str, width: float, size: float, family: str) -> list[str]:
-    """``words`` broken into lines of at most ``width`` points."""
-    lines, line = [], ""
-    for word in words.split(" "):
-        candidate = f"{line} {word}" if line else word
-        if line and text_width(candidate, size, family) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = candidate
-    return [*lines, line] if line else lines
 
 
 def _light(color: str) -> str:

@@ -216,6 +216,19 @@ def text_width(text: str, size: float, family: str) -> float:
 _TTP = None
 
 
+def wrap(text: str, width: float, size: float, family: str) -> list[str]:
+    """``text`` broken at spaces into lines of at most ``width`` points."""
+    lines, line = [], ""
+    for word in text.split():
+        candidate = f"{line} {word}" if line else word
+        if line and text_width(candidate, size, family) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = candidate
+    return lines + [line] if line else lines
+
+
 def _text_to_path():
     global _TTP
     if _TTP is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .cells import fit_text, line_chart
-from .figure import THEMES, Figure, Rect, Text, parse_length, text_width
+from .figure import THEMES, Figure, Rect, Text, parse_length, text_width, wrap
 from .matrix import GAP, PAD, FigureOptions
 from .text import display_token
 
@@ -21,19 +21,6 @@ SELECTIVITY = "#2e7d32"
 def layer_label(layer: int) -> str:
     """``L12``, as the view labels its layers."""
     return f"L{layer}"
-
-
-def wrap(text: str, width: float, size: float, family: str) -> list[str]:
-    """``text`` broken at spaces into lines of at most ``width`` points."""
-    lines, line = [], ""
-    for word in text.split():
-        candidate = f"{line} {word}" if line else word
-        if line and text_width(candidate, size, family) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = candidate
-    return lines + [line] if line else lines
 
 
 def probe_series(result, *, short: bool = False) -> list[tuple]:
