@@ -134,6 +134,7 @@ def explain(problem: Problem, tokens: Tokens, method: str, *, on_row=None, cance
         notes=list(extra.get("notes", [])),
         kind=problem.kind,
         target_texts=None if problem.causal else [label_text(problem, label) for label in problem.labels],
+        target_ids=[int(label) for label in problem.labels],
     )
 
 

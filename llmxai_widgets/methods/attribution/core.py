@@ -227,6 +227,8 @@ class AttributionResult:
     target_texts: list[str] | None = None
     """What each target is, when it is not the token at its position: the token a masked LM
     predicts, or a classifier's label name."""
+    target_ids: list[int] | None = None
+    """The token (or class) id of each target: what its probability is read for."""
 
     @property
     def targets(self) -> list[str]:

@@ -9,7 +9,12 @@ special tokens and unscored positions always stay. ``mode="remove"`` deletes tok
 sequence; ``mode="replace"`` puts a neutral token in their place (the tokenizer's unknown token,
 else its padding token, else its end-of-text token; named in the result). A causal text with every
 token removed keeps one start token (the tokenizer's BOS, else its end-of-text token) so that
-there is a position to predict from. The value is the probability of the target token.
+there is a position to predict from. A masked LM's mask tokens always stay (the target is read
+where its mask ends up); a classifier's label is read off the whole perturbed text. The value is
+the probability of the target (token or label).
+
+Perturbed texts of a causal model reuse the cached prefix they share with the whole text; see
+:mod:`.perturb`.
 """
 
 from __future__ import annotations
@@ -18,15 +23,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
-
 from ...models.wrapped import LoadedModel
 from ..attribution.core import AttributionResult
-from ..use.features import pad_id, padded
+from .perturb import Perturber
 from .curves import METRICS, RankingScores, check_bins, leave_one_out, ranking_of, score_ranking
 
 MODES = ("remove", "replace")
-BATCH = 32
 
 
 @dataclass
@@ -88,43 +90,6 @@ def _start(model: LoadedModel) -> int:
     return int(start)
 
 
-def causal_predictor(model: LoadedModel, ids: np.ndarray, target: int, positions: list[int], mode: str,
-                     replacement: int | None):
-    """``predict(keep)`` for the causal target at ``target``: the probability of ``ids[target]``
-    after ``ids[:target]`` with the tokens at ``positions`` kept or not (batched, right-padded)."""
-    label, prefix = int(ids[target]), np.asarray(ids[:target], np.int64)
-    perturbed = np.zeros(target, bool)
-    perturbed[positions] = True
-    start = _start(model) if mode == "remove" else None
-    head = model.model.get_output_embeddings()
-
-    def sequence(keep: np.ndarray) -> np.ndarray:
-        stay = ~perturbed
-        stay[positions] = keep
-        if mode == "replace":
-            out = prefix.copy()
-            out[~stay] = replacement
-            return out
-        out = prefix[stay]
-        return out if len(out) else np.asarray([start], np.int64)
-
-    def predict(keep: np.ndarray) -> np.ndarray:
-        seqs = [sequence(k) for k in keep]
-        out = np.zeros(len(seqs))
-        for b in range(0, len(seqs), BATCH):
-            chunk = seqs[b: b + BATCH]
-            input_ids, mask = padded(chunk, pad_id(model))
-            with model.lock, torch.inference_mode():
-                hidden = model.model.base_model(input_ids=input_ids.to(model.device),
-                                                attention_mask=mask.to(model.device)).last_hidden_state
-                last = hidden[torch.arange(len(chunk)), mask.sum(1) - 1]
-                probs = torch.softmax(head(last).to(torch.float32), -1)[:, label]
-            out[b: b + len(chunk)] = probs.cpu().numpy()
-        return out
-
-    return predict
-
-
 def faithfulness(model: LoadedModel, result: AttributionResult, *, metrics: Sequence[str] = METRICS, bins="eraser",
                  mode: str = "remove", baselines: Sequence[str] = ("random", "loo"), random_samples: int = 10,
                  seed: int = 0) -> FaithfulnessResult:
@@ -136,9 +101,6 @@ def faithfulness(model: LoadedModel, result: AttributionResult, *, metrics: Sequ
         raise TypeError(f"result must come from lx.attribute(model, ...), got {type(result).__name__}")
     if result.model_name != model.name:
         raise ValueError(f"this attribution was computed on {result.model_name!r}, not on {model.name!r}")
-    if result.kind != "causal":
-        raise NotImplementedError(f"faithfulness() evaluates causal language models' targets for now; this result "
-                                  f"explains a {result.kind} model")
     metrics = tuple(metrics)
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or not metrics:
@@ -150,19 +112,20 @@ def faithfulness(model: LoadedModel, result: AttributionResult, *, metrics: Sequ
     if not set(baselines) <= {"random", "loo"}:
         raise ValueError(f"baselines must be some of 'random', 'loo', got {list(baselines)}")
     replacement, replacement_text = _replacement(model) if mode == "replace" else (None, None)
-    ids = np.asarray(result.tokens.ids, np.int64)
     special = np.asarray(result.tokens.special, bool)
+    start = _start(model) if mode == "remove" and result.kind == "causal" else None
+    perturber = Perturber(model, result, mode, replacement, start)
     out = FaithfulnessResult(result.method, fractions, bins_name, mode, replacement_text, metrics)
     rng = np.random.default_rng(seed)
     skip = bins_name == "ferret"
-    for i, t in enumerate(result.target_positions):
-        row = np.asarray(result.scores[i, :t], np.float64)
-        positions = [j for j in range(t) if np.isfinite(row[j]) and not special[j]]
+    for i in range(len(result.target_positions)):
+        row = np.asarray(result.row(i), np.float64)
+        positions = [j for j in range(len(row)) if np.isfinite(row[j]) and not special[j]]
         if not positions:
             continue
         n = len(positions)
-        predict = causal_predictor(model, ids, t, positions, mode, replacement)
-        full = float(predict(np.ones((1, n), bool))[0])
+        predict = perturber.predictor(i, positions)
+        full = perturber.full(i)
         scores = row[positions]
         entry = TargetFaithfulness(i, result.targets[i], full, positions,
                                    score_ranking(ranking_of(scores), full, predict, n, fractions, skip_repeats=skip,
@@ -185,4 +148,4 @@ def _mean(runs: list[RankingScores]) -> RankingScores:
                             else float(np.mean([getattr(r, k) for r in runs])) for k in fields})
 
 
-__all__ = ["MODES", "FaithfulnessResult", "TargetFaithfulness", "causal_predictor", "faithfulness"]
+__all__ = ["MODES", "FaithfulnessResult", "TargetFaithfulness", "faithfulness"]
