@@ -15,6 +15,7 @@ from .methods.circuits import tasks as circuit_tasks
 from .methods.contributions import ContributionResult, contributions
 from .methods.evaluate.agreement import Agreement, agreement, plausibility
 from .methods.evaluate.faithfulness import FaithfulnessResult, faithfulness
+from .methods.evaluate.rationale import RationaleScores, score_rationale
 from .methods.head_summary import HeadSummary, head_summary
 from .methods.locate import CausalTraceResult, PatchingResult, causal_trace, patch
 from .methods.logit_lens import LogitLensResult, logit_lens
@@ -43,6 +44,7 @@ from .widgets import (
     LogitLensView,
     NeuronView,
     EditView,
+    EvaluationView,
     PatchingView,
     ProbeView,
     SteeringView,
@@ -78,6 +80,8 @@ __all__ = [
     "PatchingView",
     "ProbeResult",
     "ProbeView",
+    "EvaluationView",
+    "RationaleScores",
     "SteeringVector",
     "SteeringView",
     "Tokens",
@@ -106,6 +110,7 @@ __all__ = [
     "probe",
     "probe_datasets",
     "save_html",
+    "score_rationale",
     "steer",
     "steering_vector",
     "to_html",

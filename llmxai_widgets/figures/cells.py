@@ -81,22 +81,24 @@ def colorbar_width(top: str, bottom: str, size: float, family: str) -> float:
 
 
 def line_chart(fig: Figure, *, x: float, y: float, width: float, height: float, labels: list[str], series,
-               size: float, log_decades: int = 0, title: str = "") -> None:
-    """A chart of ``series`` (``[(values, colour, name, alpha)]``, one value per label) on a
+               size: float, log_decades: int = 0, title: str = "", legend: bool = True) -> None:
+    """A chart of ``series`` (``[(values, colour, name, alpha[, dashed])]``, one value per label; by
+    default every series after the first is dashed) on a
     y axis from 0 to 1 (or, with ``log_decades``, 10^-decades to 1), as js/core/linechart.ts
-    draws it: grid lines at the y ticks, x labels thinned to fit, a legend above."""
+    draws it: grid lines at the y ticks, x labels thinned to fit, a legend above (unless
+    ``legend=False``: the caller draws one legend for several charts)."""
     colors = THEMES[fig.theme]
     family = fig.font_family
     tick_w = text_width("1e-6" if log_decades else "0.75", size * 0.85, family)
     left = x + tick_w + 6
-    top = y + (size * 1.4 if title else 0) + size * 1.4
+    top = y + (size * 1.4 if title else 0) + (size * 1.4 if legend else size * 0.6)
     bottom = y + height - size * 1.6
     right = x + width
     if title:
         fig.items.append(Text(x, y + size, title, size, colors["text"], weight="bold"))
     lx = left
-    for n, (values, color, name, alpha) in enumerate(series):  # legend
-        _segment(fig, lx, top - size * 0.7, lx + 14, top - size * 0.7, color, alpha, dashed=n > 0)
+    for n, (values, color, name, alpha, *dash) in enumerate(series if legend else []):  # legend
+        _segment(fig, lx, top - size * 0.7, lx + 14, top - size * 0.7, color, alpha, dashed=dash[0] if dash else n > 0)
         fig.items.append(Text(lx + 18, top - size * 0.7, name, size * 0.85, colors["muted"], va="center"))
         lx += 18 + text_width(name, size * 0.85, family) + 12
 
@@ -121,10 +123,10 @@ def line_chart(fig: Figure, *, x: float, y: float, width: float, height: float, 
     for i, label in enumerate(labels):
         if i % every == 0 or i == n - 1:
             fig.items.append(Text(xs[i], bottom + 3, label, size * 0.85, colors["muted"], ha="center", va="top"))
-    for n, (values, color, _name, alpha) in enumerate(series):
+    for n, (values, color, _name, alpha, *dash) in enumerate(series):
         points = [(xs[i], ypos(float(v))) for i, v in enumerate(values) if np.isfinite(v)]
         for (x1, y1), (x2, y2) in zip(points, points[1:]):
-            _segment(fig, x1, y1, x2, y2, color, alpha, dashed=n > 0)
+            _segment(fig, x1, y1, x2, y2, color, alpha, dashed=dash[0] if dash else n > 0)
         for px, py in points:
             fig.items.append(Rect(px - 1.2, py - 1.2, 2.4, 2.4, fill=color, line_width=0))
 

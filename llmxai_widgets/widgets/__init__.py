@@ -7,9 +7,10 @@ from .contributions import ContributionView
 from .locate import CausalTraceView, PatchingView
 from .logit_lens import LogitLensView
 from .edit import EditView
+from .evaluation import EvaluationView
 from .neurons import NeuronView
 from .probe import ProbeView
 from .steering import SteeringView
 
 __all__ = ["AttentionView", "AttributionView", "CausalTraceView", "CircuitView", "ContributionView", "LogitLensView", "NeuronView",
-           "PatchingView", "ProbeView", "SteeringView", "EditView"]
+           "PatchingView", "ProbeView", "SteeringView", "EditView", "EvaluationView"]

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from ...models.wrapped import LoadedModel
+from ..attention import Cancelled
 from ..attribution.core import AttributionResult
 from .perturb import Perturber
 from .curves import METRICS, RankingScores, check_bins, leave_one_out, ranking_of, score_ranking
@@ -70,6 +71,20 @@ class FaithfulnessResult:
                              f"{mean('deletion_auc'):9.3f} {mean('insertion_auc'):9.3f}")
         return "\n".join(lines)
 
+    def to_json(self) -> dict:
+        """Everything the views draw, as JSON (NaN as None): per target its probability, the
+        tokens perturbed and each ranking's metrics and curves."""
+        def ranking(r: RankingScores | None):
+            if r is None:
+                return None
+            return {k: _plain(getattr(r, k)) for k in RankingScores.__dataclass_fields__}
+
+        return {"method": self.method, "bins": list(self.bins), "bins_name": self.bins_name, "mode": self.mode,
+                "replacement": self.replacement, "metrics": list(self.metrics),
+                "targets": [{"target": t.target, "text": t.text, "full": t.full, "positions": list(t.positions),
+                             "explanation": ranking(t.explanation), "random": ranking(t.random), "loo": ranking(t.loo),
+                             "loo_scores": _plain(t.loo_scores)} for t in self.targets]}
+
 
 def _replacement(model: LoadedModel) -> tuple[int, str]:
     tok = model.tokenizer
@@ -92,11 +107,13 @@ def _start(model: LoadedModel) -> int:
 
 def faithfulness(model: LoadedModel, result: AttributionResult, *, metrics: Sequence[str] = METRICS, bins="eraser",
                  mode: str = "remove", baselines: Sequence[str] = ("random", "loo"), random_samples: int = 10,
-                 seed: int = 0) -> FaithfulnessResult:
+                 seed: int = 0, on_target=None, cancelled=None) -> FaithfulnessResult:
     """Faithfulness of ``result`` (from :func:`llmxai_widgets.attribute` on ``model``) for each of its
     targets. ``bins``: "eraser" (1, 5, 10, 20, 50% of the tokens), "ferret" (10-100%, repeated
     rationales left out as ferret does) or fractions in (0, 1]. ``baselines``: "random" (the mean
-    of ``random_samples`` random rankings, from ``seed``) and "loo" (the leave-one-out oracle)."""
+    of ``random_samples`` random rankings, from ``seed``) and "loo" (the leave-one-out oracle).
+    ``on_target(i, entry)`` is called as each target is done; ``cancelled()`` returning True stops
+    between targets (raises :class:`~llmxai_widgets.methods.attention.Cancelled`)."""
     if not isinstance(result, AttributionResult):
         raise TypeError(f"result must come from lx.attribute(model, ...), got {type(result).__name__}")
     if result.model_name != model.name:
@@ -139,7 +156,20 @@ def faithfulness(model: LoadedModel, result: AttributionResult, *, metrics: Sequ
             entry.loo = score_ranking(ranking_of(entry.loo_scores), full, predict, n, fractions, skip_repeats=skip,
                                       metrics=metrics)
         out.targets.append(entry)
+        if on_target is not None:
+            on_target(i, entry)
+        if cancelled is not None and cancelled():
+            raise Cancelled("faithfulness cancelled")
     return out
+
+
+def _plain(value):
+    """A float or array as JSON: NaN (not computed) as None."""
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray):
+        return [None if not np.isfinite(v) else float(v) for v in value.astype(np.float64)]
+    return None if not np.isfinite(value) else float(value)
 
 
 def _mean(runs: list[RankingScores]) -> RankingScores:
