@@ -16,6 +16,8 @@ export type ChartSpec = {
   textColor: string;
   mutedColor: string;
   fontFamily: string;
+  /** false: no legend above the chart (the view draws one for several charts). */
+  legend?: boolean;
 };
 
 export type ChartLayout = { left: number; right: number; top: number; bottom: number; xs: number[] };
@@ -88,7 +90,8 @@ export class LineChart {
     const left = tickW + 10;
     const last = s.labels[s.labels.length - 1] ?? "";
     const right = s.width - Math.max(8, ctx.measureText(last).width / 2 + 2); // the last x label stays inside
-    const top = 40;
+    const legend = s.legend !== false;
+    const top = legend ? 40 : 26;
     const bottom = s.height - 20;
     ctx.fillStyle = s.textColor;
     ctx.font = `bold 12px ${s.fontFamily}`;
@@ -97,7 +100,7 @@ export class LineChart {
     ctx.fillText(s.title, 0, 13);
     ctx.font = `11px ${s.fontFamily}`;
     let lx = left;
-    for (const series of s.series) { // the legend
+    for (const series of legend ? s.series : []) { // the legend
       this.stroke(ctx, series, [[lx, 28], [lx + 16, 28]]);
       ctx.fillStyle = s.mutedColor;
       ctx.textBaseline = "middle";

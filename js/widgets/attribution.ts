@@ -9,6 +9,7 @@ import { MatrixCanvas } from "../core/matrix";
 import { WidgetModel } from "../core/model";
 import { Pane, PaneState, paneModule, wireTensor } from "../core/pane";
 import { Tensor, WireHeader } from "../core/wire";
+import { JUDGE_KEYS, Judge, JudgeState, ensureJudgeStyle } from "./attribution/judge";
 
 type Level = "token" | "word" | "sentence" | "turn";
 export type AttributionState = PaneState & {
@@ -32,7 +33,7 @@ export type AttributionState = PaneState & {
   completeness: number[];
   notes: string[];
   contrast: string;
-};
+} & JudgeState;
 type Model = WidgetModel<AttributionState>;
 const LEVELS: Array<[Level, string]> = [["token", "tokens"], ["word", "words"], ["sentence", "sentences"], ["turn", "chat turns"]];
 
@@ -59,14 +60,17 @@ class AttributionPane extends Pane<AttributionState> {
   private caption = el("div", "lxw-muted lxw-caption");
   private matrixTitle = el("div", "lxw-muted");
   private matrix = new MatrixCanvas(() => this.drawMatrix());
+  private judge: Judge;
+  private scoresTab = el("div", "lxw-attr-scores");
 
   constructor(model: Model) {
     super(model);
     this.matrix.labels = { row: "target", col: "source", value: "score", masked: "not used (comes at or after the target)" };
     this.matrix.onPick = (cell) => this.select(cell.query);
+    this.judge = new Judge(model, (changes) => this.update(changes));
     this.build();
     this.watch(["tokens", "scores", "selected", "level", "show_special", "completeness", "notes", "targets", "rows_done", "method",
-      "methods", "kind", "target_labels", "status", "progress", "progress_label"]);
+      "methods", "kind", "target_labels", "status", "progress", "progress_label", ...JUDGE_KEYS]);
     this.redrawOnResize(() => this.drawMatrix());
     this.cleanup(() => this.matrix.dispose());
   }
@@ -86,13 +90,14 @@ class AttributionPane extends Pane<AttributionState> {
       svg: "Download what is on screen as a vector figure (text stays text), drawn by the same code as view.save()",
       png: "Download what is on screen as a PNG, drawn by the same code as view.save()",
     }, () => this.exportRequest(), this.exportWhat);
-    const bar = this.toolbar("Attribution", methodLabel, levelLabel, special, exporting);
+    const bar = this.toolbar("Attribution", this.judge.tabs, methodLabel, levelLabel, special, this.judge.guessButton, exporting);
     this.methodSelect.addEventListener("change", () => this.set("method", this.methodSelect.value));
     this.levelSelect.addEventListener("change", () => this.set("level", this.levelSelect.value as Level));
     this.specialBox.addEventListener("change", () => this.set("show_special", this.specialBox.checked));
     const matrixPane = el("div", "lxw-attr-matrix");
     matrixPane.append(this.matrixTitle, this.matrix.node);
-    this.root.append(bar, this.errors.node, this.notice, this.text, this.legend.node, this.caption, matrixPane);
+    this.scoresTab.append(this.judge.bar, this.text, this.judge.scores, this.legend.node, this.caption, matrixPane);
+    this.root.append(bar, this.errors.node, this.notice, this.scoresTab, this.judge.evaluate);
   }
 
   private tensor(): Tensor | null {
@@ -107,6 +112,9 @@ class AttributionPane extends Pane<AttributionState> {
   protected paint(): void {
     this.drawText();
     this.drawMatrix();
+    const selected = this.model.get("selected");
+    this.judge.draw(this.model.get("target_labels")[selected] ?? "", this.root.clientWidth || 720, getComputedStyle(this.root));
+    this.scoresTab.style.display = this.model.get("tab") === "scores" ? "" : "none";
   }
 
   private fillMenus(): void {
@@ -180,10 +188,16 @@ class AttributionPane extends Pane<AttributionState> {
       const span = el("span", "lxw-tok", displayToken(token, 40).replace(/\u2423/g, " "));
       span.dataset.index = String(j);
       const v = row[j];
+      const hiding = this.judge.hidesScores();
+      if (this.judge.marked(j)) span.classList.add("lxw-marked");
       if (j === target) {
         span.classList.add("lxw-target");
         span.title = causal ? `target #${selected}: ${JSON.stringify(token)}, p = ${prob}`
           : `the model predicts ${JSON.stringify(label)} here, p = ${prob}`;
+      } else if (hiding && !(causal && target >= 0 && j > target)) {
+        span.classList.add("lxw-markable");
+        span.title = this.judge.marked(j) ? "marked: click to unmark" : "click to mark: this token mattered";
+        span.addEventListener("click", () => this.judge.toggle(j));
       } else if (row.length && !Number.isNaN(v)) {
         const idx = colorIndex(v, -vmax, vmax);
         span.style.background = cssColor(colormap, idx);
@@ -213,6 +227,7 @@ class AttributionPane extends Pane<AttributionState> {
     this.text.dataset.selected = String(selected);
     this.text.dataset.vmax = String(vmax);
     this.legend.signed(colormap, 140, vmax);
+    this.legend.node.style.visibility = this.judge.hidesScores() ? "hidden" : "";
     const method = this.model.get("method").replace(/_/g, " ");
     const contrast = this.model.get("contrast");
     const explained = causal ? "the outlined target token" : `${JSON.stringify(label)}`;
@@ -233,7 +248,7 @@ class AttributionPane extends Pane<AttributionState> {
     const targets = this.model.get("targets");
     const t = this.tensor();
     const wrap = this.matrix.node.parentElement!;
-    if (!t || targets.length < 2) {
+    if (!t || targets.length < 2 || this.judge.hidesScores()) {
       wrap.style.display = "none";
       return;
     }
@@ -267,4 +282,4 @@ class AttributionPane extends Pane<AttributionState> {
   }
 }
 
-export default paneModule("attribution", AttributionPane);
+export default paneModule("attribution", AttributionPane, [ensureJudgeStyle]);

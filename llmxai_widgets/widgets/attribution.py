@@ -14,6 +14,7 @@ from ..methods.attribution import (ATTRIBUTION_METHODS, AttributionResult, expla
 from ..figures.attribution import space_before
 from ..models.wrapped import LoadedModel, Tokens
 from ..wire import to_wire
+from .attribution_judge import JudgeTraits
 from .base import bundle
 from .view import View
 
@@ -44,12 +45,15 @@ def groups(tokens: Tokens, level: str) -> list[int]:
     return out
 
 
-class AttributionView(View):
+class AttributionView(View, JudgeTraits):
     """Attribution of ``model``'s output for ``prompt``: a text heatmap of the prompt coloured by
     each token's contribution to the selected target token, and for generations a target x
     source matrix (click a generated token to see its row). ``method=`` picks the method (the
     view's menu switches and recomputes in the background); other arguments as
-    :func:`llmxai_widgets.attribute`."""
+    :func:`llmxai_widgets.attribute`. The Evaluate tab shows how faithful the method is
+    (:func:`llmxai_widgets.faithfulness`); ``guess=True`` starts in predict-then-reveal: the
+    scores stay hidden while the student marks the tokens they think mattered, then Reveal scores
+    their marks (:func:`llmxai_widgets.score_rationale`)."""
 
     _esm = bundle("attribution")
 
@@ -90,7 +94,7 @@ class AttributionView(View):
 
     def __init__(self, model: LoadedModel | None = None, prompt: str | None = None, target=None, generate: int = 0,
                  method: str = "integrated_gradients", contrast=None, *, text_pair: str | None = None,
-                 background: bool | None = None, **options):
+                 guess: bool = False, background: bool | None = None, **options):
         self._options = options
         self._job = None
         self._problem = None
@@ -104,6 +108,7 @@ class AttributionView(View):
         self._job = {"prompt": prompt, "target": target, "generate": generate, "contrast": contrast,
                      "text_pair": text_pair}
         self.contrast = "" if contrast is None else str(contrast)
+        self.guessing = bool(guess)
         self._quietly(method=method)
         self._recompute(method)
 
@@ -136,6 +141,7 @@ class AttributionView(View):
                 self.progress = len(done) / n_targets
                 self.progress_label = f"{method}: {len(done)} of {n_targets} target tokens"
 
+        self._forget_judgement()
         with self.hold_sync():
             self.completeness, self.notes, self.rows_done = [], [], 0
             header, data = to_wire(matrix)
@@ -151,6 +157,7 @@ class AttributionView(View):
         self._show(result)
 
     def _show(self, result: AttributionResult) -> None:
+        self._forget_judgement()
         self._result = result
         with self.hold_sync():
             self.tokens = list(result.tokens.text)
