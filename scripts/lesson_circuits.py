@@ -52,7 +52,8 @@ CIRCUITS = [
         "top = r.top(8)\n"
         "for name, u, d in zip(top.names(), top.upstream, top.downstream):\n"
         "    print(f\"{name:22s} {r.scores[u, d]:+.3f}\")\n"
-        "assert r.clean_metric - r.corrupted_metric > 5  # the model does the task, and the corruption breaks it"
+        "assert r.clean_metric - r.corrupted_metric > 5  # the model does the task, and the corruption breaks it\n"
+        "assert len(task.pairs) == 4 and abs(r.n_edges - 70_000) < 5_000  # 4 pairs, about 70,000 edges"
     ),
     new_markdown_cell(
         "A negative score means the edge carries what the right answer needs: corrupting it alone lowers the "
@@ -98,8 +99,10 @@ CIRCUITS = [
         "    if prev > 0.8: found.setdefault('previous-token', u)\n"
         "    if induction > 0.5: found.setdefault('induction', u)\n"
         "strongest = heads[0]\n"
+        "uniform = np.mean([1 / (q + 1) for q in range(n, len(patterns[0].tokens))])  # a head that spreads its weight evenly\n"
+        "print(f\"a uniform head would put {uniform:.2f} on that word\")\n"
         "assert found.get('previous-token') == strongest  # the head that matters most is a previous-token head\n"
-        "assert 'induction' in found  # and an induction head is among the ten that matter most"
+        "assert 'induction' in found and 0.07 < uniform < 0.15  # and an induction head is among the ten that matter most"
     ),
     new_markdown_cell(
         "The head whose corruption hurts most puts most of its attention (over 0.8) on the previous word, "
@@ -119,14 +122,17 @@ CIRCUITS = [
     new_markdown_cell(
         "A check you can always run: the scores of the edges out of the embeddings should add up to "
         "metric(corrupted) − metric(clean) (EAP-IG's *completeness*). Where they do not, the interpolation "
-        "has too few steps for how curved the model is between the two prompts."
+        "has too few steps for how curved the model is between the two prompts: here the view's 5 steps miss "
+        "by far more than 20 steps do."
     ),
     new_code_cell(
         "target = r.corrupted_metric - r.clean_metric\n"
+        "error = {}\n"
         "for steps, result in ((5, r), (20, lx.circuit(model, task, steps=20))):\n"
         "    total = np.nansum(result.scores[0])\n"
-        "    print(f\"{steps:2d} steps: embedding edges sum to {total:+.2f}, target {target:+.2f} \"\n"
-        "          f\"(error {abs(total - target) / abs(target):.0%})\")"
+        "    error[steps] = abs(total - target) / abs(target)\n"
+        "    print(f\"{steps:2d} steps: embedding edges sum to {total:+.2f}, target {target:+.2f} (error {error[steps]:.0%})\")\n"
+        "assert error[20] < 0.5 * error[5]"
     ),
     new_markdown_cell(
         "**Faithful is not minimal.** A circuit is faithful if the model, with everything outside it "
@@ -140,7 +146,7 @@ CIRCUITS = [
         "counts, values = view.curve['counts'], view.curve['values']\n"
         "half = next(c for c, v in zip(counts, values) if v >= 0.5)\n"
         "print(f\"edges: the top {half:,} of {r.n_edges:,} are the first count on the curve that keeps half the behaviour\")\n"
-        "assert kept[10] < 0.2 and kept[160] > 0.5"
+        "assert abs(kept[10]) < 0.1 and kept[160] > 0.5"
     ),
     new_markdown_cell(
         "The ten nodes that matter most, alone, keep almost none of the behaviour: each is *necessary*, "
@@ -154,7 +160,8 @@ CIRCUITS = [
         "by_prob = lx.circuit(model, task, metric='prob')\n"
         "a = set(np.argsort(-np.abs(r.node_scores[1:]))[:20])\n"
         "b = set(np.argsort(-np.abs(by_prob.node_scores[1:]))[:20])\n"
-        "print(f\"{len(a & b)} of the 20 strongest nodes by log-probability are among the 20 strongest by probability\")"
+        "print(f\"{len(a & b)} of the 20 strongest nodes by log-probability are among the 20 strongest by probability\")\n"
+        "assert len(a & b) <= 15  # the ranking moves"
     ),
     new_markdown_cell(
         "**A task is not a mechanism.** These are four pairs of one construction. A circuit found here is a "

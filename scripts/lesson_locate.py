@@ -31,8 +31,8 @@ LOCATE = [
         "value. Each cell below is the probability of *Paris* in that repaired run.\n\n"
         "The left grid repairs the residual stream after a layer; the middle and right grids repair "
         "what the MLPs and the attention wrote, in a window of layers around the column (one layer alone "
-        "moves too little). Rows are tokens, columns are layers. The first picture is a *linear estimate* "
-        "of every cell (one forward and one backward pass); exact values replace it layer by layer "
+        "moves much less, as a cell below checks). Rows are tokens, columns are layers. The first picture is "
+        "a *linear estimate* of every cell (one forward and one backward pass); exact values replace it layer by layer "
         "(columns marked ≈ are still estimates). Hover a cell for its value; click one to see what the "
         "repaired run predicts."
     ),
@@ -53,7 +53,9 @@ LOCATE = [
         "print(f\"after the last layer, repairing the last token gives p = {late[-1]:.3f}\")\n"
         "assert r.clean_prob > 0.5 and r.corrupted_prob < 0.05  # the fact is there, and the noise hides it\n"
         "assert r.subject[0] <= token < r.subject[1]  # early on, the subject's own tokens carry it\n"
-        "assert abs(late[-1] - r.clean_prob) < 1e-4  # at the end, only the last token matters"
+        "assert abs(late[-1] - r.clean_prob) < 1e-4  # at the end, only the last token matters\n"
+        "subject = r.scores['residual'][:, r.subject[0]:r.subject[1]].max(axis=1)  # the subject's best token, per layer\n"
+        "assert subject[10:20].min() > 0.2 and r.scores['residual'][-5:, -1].min() > 0.4  # two bright places"
     ),
     new_markdown_cell(
         "The picture has two bright places, as in the paper: the **subject's tokens in the early and "
@@ -70,7 +72,13 @@ LOCATE = [
         "      f\"p = {mlp[layer_mlp, token_mlp]:.3f}\")\n"
         "print(f\"strongest attention window at the last token: around layer {int(np.nanargmax(attn))}, \"\n"
         "      f\"p = {np.nanmax(attn):.3f}\")\n"
-        "assert layer_mlp < int(np.nanargmax(attn))  # MLPs at the subject act before attention moves it to the end"
+        "assert layer_mlp < int(np.nanargmax(attn))  # MLPs at the subject act before attention moves it to the end\n"
+        "assert min(mlp[layer_mlp, token_mlp], np.nanmax(attn)) > 10 * r.corrupted_prob  # both bring the fact back\n"
+        "# why windows: the same trace repairing one MLP at a time\n"
+        "single = lx.causal_trace(model, \"The Eiffel Tower is located in the city of\", \"Eiffel Tower\", \" Paris\",\n"
+        "                         samples=2, window=1, kinds='mlp').scores['mlp'][:, :r.subject[1]]\n"
+        "print(f\"one MLP alone at the subject: at most p = {np.nanmax(single):.3f}\")\n"
+        "assert np.nanmax(single) < 0.75 * mlp[layer_mlp, token_mlp]"
     ),
     new_markdown_cell(
         "## Activation patching: two prompts, two answers\n\n"
@@ -100,7 +108,7 @@ LOCATE = [
         "kl, kh = np.unravel_index(np.argmax(p.scores['kv_heads']), p.scores['kv_heads'].shape)\n"
         "print(f\"strongest query head: layer {hl} head {hh} ({heads[hl, hh]:.2f}); \"\n"
         "      f\"strongest key/value head: layer {kl} kv {kh} ({p.scores['kv_heads'][kl, kh]:.2f})\")\n"
-        "assert resid[:moved, p.first_difference:4].max() > 0.5 and moved > 10"
+        "assert (resid[moved:, -1] > 0.5).all() and resid[:moved, p.first_difference:4].max(axis=1).min() > 0.5 and moved > 10"
     ),
     new_markdown_cell(
         "## Where this misleads\n\n"
@@ -113,7 +121,9 @@ LOCATE = [
         "                         noise=0.02, samples=2, kinds='residual')\n"
         "print(f\"corrupted p(Paris): {gentle.corrupted_prob:.3f} with noise 0.02, {r.corrupted_prob:.3f} with 3 sigma \"\n"
         "      f\"({r.noise_scale:.3f})\")\n"
-        "assert gentle.corrupted_prob > 5 * r.corrupted_prob"
+        "flat = np.nanmax(gentle.scores['residual']) - np.nanmin(gentle.scores['residual'])\n"
+        "print(f\"with noise 0.02 every repaired run gives p(Paris) within a range of {flat:.2f}\")\n"
+        "assert gentle.corrupted_prob > 0.8 * gentle.clean_prob and flat < 0.2  # little to repair: a flat grid"
     ),
     new_markdown_cell(
         "**Corrupted runs are out of distribution.** Noisy embeddings (or a swapped subject) can break "
@@ -126,10 +136,14 @@ LOCATE = [
     ),
     new_code_cell(
         "exact, estimate = p.scores['residual'], p.estimate['residual']\n"
-        "worst = np.unravel_index(np.nanargmax(np.abs(exact - estimate)), exact.shape)\n"
+        "gap = np.abs(exact - estimate)\n"
+        "worst = np.unravel_index(np.nanargmax(gap), exact.shape)\n"
         "print(f\"largest gap: layer {worst[0]}, token {p.clean.text[worst[1]]!r}: exact {exact[worst]:.2f}, \"\n"
         "      f\"estimate {estimate[worst]:.2f}\")\n"
-        "assert abs(exact[worst] - estimate[worst]) > 0.2  # the estimate can be far off: read exact values"
+        "small = np.abs(exact) < 0.1\n"
+        "print(f\"largest gap where the exact effect is under 0.1: {np.nanmax(gap[small]):.2f}\")\n"
+        "assert gap[worst] > 0.2 and exact[worst] > 0.5  # far off where a repair brings the answer back\n"
+        "assert np.nanmax(gap[small]) < 0.15  # close where the effect is small"
     ),
     new_markdown_cell(
         "**One prompt is not a mechanism.** These grids describe one sentence. Before claiming that "

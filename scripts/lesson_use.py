@@ -41,6 +41,7 @@ USE = [
         "best = tense.best_layer()\n"
         "print(f\"block 0: {tense.accuracy[0]:.2f}, best: block {best} with {tense.accuracy[tense.row(best)]:.2f} \"\n"
         "      f\"(chance {tense.chance:.2f})\")\n"
+        "assert len(tense.texts) == 48 and tense.chance == 0.5 and tense.folds == 5  # the set-up described above\n"
         "assert tense.accuracy[0] < 0.7 and tense.accuracy[tense.row(best)] >= 0.95 and 5 <= best <= 25"
     ),
     new_markdown_cell(
@@ -55,7 +56,7 @@ USE = [
     new_code_cell(
         "language = lx.probe(model, *lx.probe_datasets.load('language'), position='mean', layers=[0, 15, 29])\n"
         "print(language.to_table())\n"
-        "assert language.accuracy[0] > 0.9"
+        "assert sorted(language.classes) == ['English', 'French', 'German', 'Spanish'] and language.accuracy[0] > 0.9"
     ),
     new_markdown_cell(
         "At block 0 the residual stream is only the sum of the token embeddings, and the probe already names "
@@ -76,12 +77,16 @@ USE = [
         "    print(f\"{name:16s} best accuracy {r.accuracy[i]:.2f} at block {r.layers[i]:2d}, control \"\n"
         "          f\"{r.control_accuracy[i]:.2f}, selectivity {r.selectivity[i]:+.2f}; \"\n"
         "          f\"largest selectivity anywhere {np.nanmax(r.selectivity):+.2f}\")\n"
-        "assert np.nanmax(last.selectivity) < 0.15 < 0.3 < np.nanmax(mean.selectivity)"
+        "ends = [model.tokenize(text).text[-1] for text in sentiment[0]]\n"
+        "print(f\"{sum(end in ('.', '!', '?') for end in ends)} of {len(ends)} sentences end in '.', '!' or '?'\")\n"
+        "assert np.nanmax(last.selectivity) < 0.15 < 0.3 < np.nanmax(mean.selectivity)\n"
+        "assert abs(np.mean([end in ('.', '!', '?') for end in ends]) - 1 / 3) < 0.05"
     ),
     new_markdown_cell(
-        "At the last token the probe's best accuracy is barely above its control: most of what it reads is "
-        "which word ends the sentence (many end in the same few words and punctuation). Averaged over the "
-        "tokens, the gap is large. Always report the control next to the accuracy.\n\n"
+        "At the last token the probe's best accuracy is barely above its control: a probe that learns a random "
+        "label for each word type scores almost as well there (a third of the sentences end in the same three "
+        "tokens, `.`, `!` and `?`), so that accuracy alone does not show that the layer encodes sentiment. "
+        "Averaged over the tokens, the gap is large. Always report the control next to the accuracy.\n\n"
         "## 2. Steering: push the residual stream along a direction\n\n"
         "Twelve pairs of sentences that differ in one word, *love* or *hate* (\"I love this film. Honestly, "
         "it is\" / \"I hate this film. Honestly, it is\"). The mean difference of their residual streams after "
@@ -94,6 +99,7 @@ USE = [
         "from llmxai_widgets.methods.use import pairs\n\n"
         "vector = lx.steering_vector(model, *pairs.load('sentiment'), layers=[12])\n"
         "print(vector)\n"
+        "assert vector.n_pairs == 12\n"
         "steering = lx.SteeringView(model, vector, 'I went to the new cafe yesterday. The food was',\n"
         "                           alphas=[-8, -4, 0, 4, 8], max_new_tokens=24, concept=[' great', ' good', ' delicious'])\n"
         "steering"
@@ -116,7 +122,7 @@ USE = [
         "    print(f\"{prompt!r:34s} last block's input along the direction: {np.round(along, 1)}\")\n"
         "    assert np.all(np.diff(along) > 0)\n"
         "text = {c['alpha']: ''.join(c['tokens']) for c in steering.columns}\n"
-        "assert 'happy' in text[4] and 'but' in text[-4] and 'but' in text[-8]"
+        "assert 'happy' in text[4] and all('amazing' in text[a] and 'but' in text[a] for a in (-4, -8))"
     ),
     new_markdown_cell(
         "Positive α leans the continuation toward the *love* side (at α = +4 the writer is *happy*), negative "
@@ -138,13 +144,12 @@ USE = [
         "repeats = {c['alpha']: repeated(c['tokens']) for c in steering.columns}\n"
         "print('share of repeated 3-token spans:', {a: round(r, 2) for a, r in repeats.items()})\n"
         "assert curve[-8] < curve[0] < curve[peak] and 0 < peak < 8 and curve[8] < curve[peak]\n"
-        "assert repeats[8] > repeats[0]"
+        "assert max(repeats, key=repeats.get) == 8 and repeats[8] > repeats[0]  # +8 repeats itself the most"
     ),
     new_markdown_cell(
-        "The concept's probability rises from α = −8 to a peak between 0 and +8, then falls again: past the "
-        "peak the model leaves the concept for generic enthusiasm, and at α = +8 it writes the same span over "
-        "and over. A steering vector is a direction in one layer, not a knob for one idea; check the text, "
-        "not only the number you steered for.\n\n"
+        "The concept's probability rises from α = −8 to a peak between 0 and +8, then falls again, and at "
+        "α = +8 the model repeats itself more than at any other α. A steering vector is a direction in one "
+        "layer, not a knob for one idea; check the text, not only the number you steered for.\n\n"
         "## 3. Editing a fact\n\n"
         "ROME (Meng et al. 2022) treats one MLP as a key-value memory: at the subject's last token the MLP's "
         "hidden activation (the key) is mapped by its output projection to a vector that the blocks above turn "
@@ -168,7 +173,7 @@ USE = [
         "for g in editor.generations:\n"
         "    print(f\"{g['kind']:10s} before: {g['before']!r}\\n{'':10s} after:  {g['after']!r}\")\n"
         "assert editor.scores['efficacy'] == 1.0 and editor.scores['generalisation'] == 1.0\n"
-        "assert editor.generations[0]['after'].startswith(' London')"
+        "assert all(g['after'].startswith(' London') for g in editor.generations if g['kind'] != 'neighbour')"
     ),
     new_markdown_cell(
         "The edit takes: the prompt and its paraphrases now continue with *London*, and the model goes on "
@@ -187,8 +192,9 @@ USE = [
         "kept = [r.p_old_after / r.p_old_before for r in evaluation.of('neighbour')]\n"
         "print(f\"specificity {evaluation.specificity:.2f}, yet the neighbours keep between {min(kept):.0%} and \"\n"
         "      f\"{max(kept):.0%} of their probability of {evaluation.old_target!r}\")\n"
-        "assert evaluation.specificity == 1.0 and sum(k < 0.5 for k in kept) >= 3\n"
-        "assert any(r.top_after != r.top_before for r in evaluation.of('neighbour'))"
+        "assert evaluation.specificity == 1.0 and len(kept) == 4 and sum(k < 0.5 for k in kept) == 3\n"
+        "changed = [r.top_after for r in evaluation.of('neighbour') if r.top_after != r.top_before]\n"
+        "assert changed and all(top.strip() in ('a', 'an', 'the') for top in changed), changed"
     ),
     new_markdown_cell(
         "Specificity is perfect, yet three of the four other Spanish-speaking countries lose most of their "

@@ -2,6 +2,10 @@
 
 Keeping the lessons here as plain Python strings keeps them reviewable in diffs; the .ipynb files
 are committed without outputs.
+
+Lessons teach: every sentence that states what this run's numbers show is either printed from the
+numbers or checked by an ``assert`` in a code cell, so tests/test_examples.py fails when the model
+says otherwise.
 """
 
 from pathlib import Path
@@ -76,18 +80,47 @@ QUICKSTART = [
         "summary = lx.head_summary(model, text)\n"
         "summary.top('induction', 3)  # (layer, head, score), strongest first"
     ),
+    new_code_cell(
+        "# the patterns named under *Things to try*, counted on this text\n"
+        "import numpy as np\n\n"
+        "sink, previous = summary.sink, summary.previous_token  # [layer, head]\n"
+        "print(f\"{(sink > 0.5).sum()} of {sink.size} heads put over half their weight on the first token, \"\n"
+        "      f\"{(previous > 0.5).sum()} on the previous token\")\n"
+        "tokens = view.result.tokens.text\n"
+        "second_capital, first_of = tokens.index(' capital', 2), tokens.index(' of')\n"
+        "copy = view.result.pattern[:, :, second_capital, first_of]  # [layer, head]\n"
+        "layer, head = np.unravel_index(copy.argmax(), copy.shape)\n"
+        "print(f\"layer {layer} head {head}: the second ' capital' puts {copy[layer, head]:.0%} of its weight on the \"\n"
+        "      f\"first ' of' (induction score {summary.induction[layer, head]:.2f})\")\n"
+        "assert (sink > 0.5).sum() > sink.size / 2, 'most heads should be sinks'\n"
+        "assert (previous > 0.5).sum() >= 2, 'some heads should read the previous token'\n"
+        "assert copy.max() > 0.5 and summary.induction[layer, head] > 0.5, 'an induction head should copy of'"
+    ),
     new_markdown_cell(
         "## Where attention misleads\n\n"
         "Attention weights say where a head *reads*, not what the model *uses*: a head can read a token and "
         "then contribute almost nothing to the prediction, and information moves between positions across "
-        "layers, so by layer 10 the vector at *Paris* already mixes in many other tokens. Treat these "
-        "pictures as hypotheses; attribution and ablation (later notebooks) test them.\n\n"
+        "layers, so by layer 10 the vector at *Paris* is no longer about *Paris* alone: attention rollout "
+        "credits the token *Paris* itself with under 1% of it, and almost all the rest to the first token, "
+        "the sink again (checked below). Treat these pictures as hypotheses; attribution and ablation (later "
+        "notebooks) test them.\n\n"
         "The numbers are available as arrays too: `pattern[layer, head, query, key]`."
     ),
     new_code_cell(
         "result = view.result\n"
         "print(result.pattern.shape, '-> layers, heads, query tokens, key tokens')\n"
-        "print('row sums:', result.pattern[3, 0].sum(axis=-1).round(3))"
+        "print('row sums:', result.pattern[3, 0].sum(axis=-1).round(3))\n"
+        "print('key/value head of each query head:', result.kv_group)\n"
+        "assert result.pattern.shape[:2] == (30, 9) and result.kv_group.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]\n"
+        "assert np.allclose(result.pattern.sum(axis=-1), 1, atol=1e-3), 'every row should sum to 1'\n"
+        "assert np.triu(result.pattern, 1).max() == 0, 'no token should read a later one'"
+    ),
+    new_code_cell(
+        "from llmxai_widgets.methods.attention_views import rollout\n\n"
+        "paris = tokens.index(' Paris')\n"
+        "mix = rollout(result, 10)[paris]  # how much the vector at Paris after layer 10 draws on each input token\n"
+        "print(f\"after layer 10, ' Paris' draws {mix[paris]:.1%} on itself and {mix[0]:.1%} on the first token\")\n"
+        "assert mix[paris] < 0.01 and mix[0] > 0.9, mix.round(3)"
     ),
     new_markdown_cell(
         "## Figures for a paper, a slide or a handout\n\n"
@@ -111,7 +144,9 @@ QUICKSTART = [
         "try:\n"
         "    view.layer = 42\n"
         "except Exception as err:\n"
-        "    print(type(err).__name__, '-', err)"
+        "    print(type(err).__name__, '-', err)\n"
+        "else:\n"
+        "    raise AssertionError('layer 42 should have been refused')"
     ),
 ]
 
@@ -145,13 +180,32 @@ PAIRS_AND_CROSS = [
         "The same from Python:"
     ),
     new_code_cell("pair.show(pair_filter='AB')"),
+    new_code_cell(
+        "# what the two pictures show, in numbers\n"
+        "import numpy as np\n\n"
+        "r = pair.result\n"
+        "weights, segment = r.head(2, 5), r.tokens.segments  # segment: 0 = sentence A, 1 = sentence B\n"
+        "a_to_b = weights[segment == 0][:, segment == 1]\n"
+        "print(f'smallest weight in the matrix: {weights.min():.5f} (nothing is masked)')\n"
+        "print('sentence A -> B row sums:', a_to_b.sum(axis=1).round(2))\n"
+        "assert weights.min() > 0, 'every token should read the whole pair'\n"
+        "assert a_to_b.sum(axis=1).max() < 0.5, 'most of each row should stay in its own sentence'"
+    ),
     new_markdown_cell(
         "## Where BERT-style attention misleads\n\n"
         "Many heads of BERT-style encoders put most of their weight on `[SEP]` or `[CLS]` (Clark et al. 2019, "
-        "*What Does BERT Look At?*). Like the first-token sink of decoder models, that weight is often a "
+        "*What Does BERT Look At?*), and MiniLM does too on this pair (counted below). Like the first-token "
+        "sink of decoder models, that weight is often a "
         "place to park attention, not a sign that the separator matters. Compare heads in the **Head summary** "
         "tab before reading meaning into one picture, and try the *log colour scale*, which keeps small weights "
-        "visible next to a dominant separator.\n\n"
+        "visible next to a dominant separator."
+    ),
+    new_code_cell(
+        "on_special = r.pattern[..., r.tokens.special].sum(axis=-1).mean(axis=-1)  # [layer, head], on [CLS]/[SEP]\n"
+        "print(f'{(on_special > 0.5).sum()} of {on_special.size} heads put over half their weight on [CLS] or [SEP]')\n"
+        "assert (on_special > 0.5).sum() >= on_special.size / 4, 'many heads should park on the separators'"
+    ),
+    new_markdown_cell(
         "## Cross-attention in an encoder-decoder\n\n"
         "Next, an encoder-decoder. No translation model ships in a wheel, so we build a **tiny T5 with random "
         "weights** from a configuration: its pictures show the *mechanics* (what each axis means, how the "
@@ -182,7 +236,11 @@ PAIRS_AND_CROSS = [
     new_code_cell(
         "parts = lx.encoder_decoder_attention(t5, 'The house is wonderful.', 'Das Haus ist wunderbar.')\n"
         "for name, result in parts.items():\n"
-        "    print(f'{name:8s} pattern {result.pattern.shape}  queries: {len(result.tokens)}  keys: {len(result.keys)}')"
+        "    print(f'{name:8s} pattern {result.pattern.shape}  queries: {len(result.tokens)}  keys: {len(result.keys)}')\n"
+        "cross = parts['cross']\n"
+        "assert cross.tokens.text == t5.decoder_tokens('Das Haus ist wunderbar.').text  # the start token, then the target\n"
+        "assert cross.keys.text == parts['encoder'].tokens.text and len(cross.tokens) != len(cross.keys)\n"
+        "assert cross.pattern.min() > 0 and np.triu(parts['decoder'].pattern, 1).max() == 0  # only the decoder is causal"
     ),
 ]
 
@@ -219,11 +277,16 @@ ATTRIBUTION = [
         "`n_steps='auto'` raises the steps until it is under 5% or says plainly that it did not converge."
     ),
     new_code_cell(
+        "ig50 = lx.attribute(model, 'The capital of France is', target=' Paris', method='integrated_gradients',\n"
+        "                    n_steps=50)\n"
+        "print('completeness error with 50 steps:', ig50.completeness.round(3))\n"
         "ig = lx.attribute(model, 'The capital of France is', target=' Paris', method='integrated_gradients',\n"
         "                  n_steps='auto', max_steps=100)\n"
-        "print('completeness error:', ig.completeness.round(3), 'converged:', ig.converged)\n"
+        "print('with n_steps=\"auto\":', ig.completeness.round(3), 'converged:', ig.converged)\n"
         "for note in ig.notes:\n"
         "    print(note)\n"
+        "assert ig50.completeness[0] > 0.5, 'expected 50 steps to miss by a lot here'\n"
+        "assert ig.converged == (ig.completeness[0] < 0.05) and (ig.converged or ig.notes), 'under 5%, or a note says not'\n"
         "list(zip(ig.tokens.text[:ig.n_prompt], ig.row(0).round(2)))"
     ),
     new_markdown_cell(
@@ -245,7 +308,8 @@ ATTRIBUTION = [
         "for token, a, b in zip(r.tokens.text[:r.n_prompt], share(plain.row(0)), share(r.row(0))):\n"
         "    print(f\"{token!r:10s} share of the plain explanation {a:4.0%}, of the contrastive one {b:4.0%}\")\n"
         "france, capital = r.tokens.text.index(' France'), r.tokens.text.index(' capital')\n"
-        "assert share(plain.row(0))[france] < 0.05 < 0.25 < share(r.row(0))[france]  # France gains the most\n"
+        "assert share(plain.row(0))[france] < 0.05 < 0.25 < share(r.row(0))[france]\n"
+        "assert np.argmax(share(r.row(0)) - share(plain.row(0))) == france  # France gains the most\n"
         "assert np.argmax(r.row(0)) == capital  # yet capital still scores highest"
     ),
     new_markdown_cell(
@@ -258,9 +322,18 @@ ATTRIBUTION = [
     new_markdown_cell(
         "## Where attribution misleads\n\n"
         "Different methods disagree, sometimes a lot: gradients are local, perturbations put the model on "
-        "inputs it never saw, and every method answers a slightly different question. Compare two or three "
+        "inputs it never saw, and every method answers a slightly different question. On this very prompt, "
+        "integrated gradients scores *France* highest and *capital* lowest, while input x gradient puts "
+        "*capital* first (below). Compare two or three "
         "methods before trusting one picture, and prefer claims that survive all of them. Figures save like "
         "every view: `view.save('why-paris.pdf', width='6in')` (the *Export* buttons do the same from the view)."
+    ),
+    new_code_cell(
+        "for name, result in (('integrated gradients', ig), ('input x gradient', plain)):\n"
+        "    scores = zip(result.tokens.text[:result.n_prompt], result.row(0))\n"
+        "    print(f\"{name:20s}\", {token: round(float(score), 2) for token, score in scores})\n"
+        "assert np.argmax(ig.row(0)) == france and np.argmin(ig.row(0)) == capital\n"
+        "assert np.argmax(plain.row(0)) == capital, 'the two methods should disagree on the top token'"
     ),
     new_markdown_cell(
         "## Classifiers and masked language models\n\n"
@@ -292,8 +365,10 @@ INSIDE = [
         "Runs offline on the bundled SmolLM2 (30 blocks, 9 heads each, 1,536 MLP neurons per block)."
     ),
     new_code_cell(
+        "import numpy as np\n"
         "import llmxai_widgets as lx\n\n"
         "model = lx.load_model()\n"
+        "assert (model.n_layers, model.n_heads, model.n_neurons) == (30, 9, 1536)  # blocks, heads, MLP neurons\n"
         "text = 'The capital of France is'\n"
         "lens = lx.LogitLensView(model, text)\n"
         "lens"
@@ -309,8 +384,15 @@ INSIDE = [
     ),
     new_code_cell(
         "r = lx.logit_lens(model, text, target=' Paris')\n"
+        "ranks = r.target_ranks[:, -1]\n"
         "print('rank of \" Paris\" at the last position, layer by layer:')\n"
-        "print(dict(zip(r.labels, r.target_ranks[:, -1].tolist())))"
+        "print(dict(zip(r.labels, ranks.tolist())))\n"
+        "early = r.top_text[r.row(0):r.row(9) + 1, :, 0]  # the top token at every position after blocks 0-9\n"
+        "filler = np.mean([not any(ch.isalnum() for ch in token) for token in early.ravel()])\n"
+        "print(f'after blocks 0-9, {filler:.0%} of the top tokens are punctuation or spaces')\n"
+        "assert lens.result.target_text[-1] == ' Paris', 'the final prediction the chart follows'\n"
+        "assert ranks[:r.row(22) + 1].min() > 1000 and np.flatnonzero(ranks == 0).tolist() == [len(ranks) - 1], 'Paris comes late'\n"
+        "assert filler > 0.8, 'early layers should mostly decode to punctuation and spaces'"
     ),
     new_markdown_cell(
         "## Which heads and MLPs wrote *Paris*?\n\n"
@@ -325,6 +407,7 @@ INSIDE = [
     new_code_cell(
         "c = parts.result\n"
         "print(f'logit {c.logit:.3f} = sum of parts {c.total:.3f}')\n"
+        "assert c.target_text == ' Paris' and abs(c.logit - c.total) < 1e-3\n"
         "labels, values = c.components()\n"
         "print('the five parts that raised it most:')\n"
         "sorted(zip(labels, values.round(2).tolist()), key=lambda part: -part[1])[:5]"
