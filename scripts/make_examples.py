@@ -14,6 +14,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from lesson_circuits import CIRCUITS
+from lesson_judge import JUDGE
 from lesson_locate import LOCATE
 from lesson_use import USE
 
@@ -460,3 +461,4 @@ if __name__ == "__main__":
     write("locate_a_fact.ipynb", LOCATE)
     write("circuits.ipynb", CIRCUITS)
     write("use_the_inside.ipynb", USE)
+    write("judge_an_explanation.ipynb", JUDGE)

@@ -10,8 +10,8 @@ from nbclient import NotebookClient
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.ipynb"))
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-JSON_DRAWN = ("columns", "accuracy", "rows")
-"""What the views without binary tensors draw from (steering, probe, edit: small JSON lists)."""
+JSON_DRAWN = ("columns", "accuracy", "rows", "evaluations")
+"""What the views without binary tensors draw from (steering, probe, edit, evaluation: small JSON lists)."""
 
 
 UNMARKED = {"circuits.ipynb"}
