@@ -97,3 +97,6 @@ def test_attribution_view_guess_and_evaluate(smollm2):
     assert view.revealed and view.guess_scores["method_comprehensiveness"] == pytest.approx(
         lx.score_rationale(smollm2, view.result, [1, 7]).method_comprehensiveness)
     assert view.evaluation["method"] == "occlusion"
+    texts = view.figure("evaluate").texts  # the Evaluate tab's figure: the method beside random and the oracle
+    assert "occlusion" in texts and "random ranking" in texts and "leave-one-out (oracle)" in texts
+    assert f"{view.faithfulness_result.targets[0].explanation.deletion_auc:.3f}" in texts

@@ -145,6 +145,7 @@ class AttributionPane extends Pane<AttributionState> {
   /** What the Export buttons ask Python for: the text of the selected target, or the matrix
    * (its zoom window too) when it is drawn and picked. */
   private exportRequest(): Record<string, unknown> {
+    if (this.model.get("tab") === "evaluate") return { view: "evaluate", selected: this.model.get("selected") };
     const matrix = this.exportsMatrix();
     const g = this.matrix.geometry;
     return { view: matrix ? "matrix" : "text", selected: this.model.get("selected"),

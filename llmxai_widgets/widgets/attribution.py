@@ -203,13 +203,15 @@ class AttributionView(View, JudgeTraits):
         return self._indexed(proposal, len(self.targets), "this attribution", plural="target rows")
 
     # -- figures ---------------------------------------------------------------------------------
-    VIEWS = ("text", "matrix")
+    VIEWS = ("text", "matrix", "evaluate")
 
     def figure(self, view: str | None = None, *, selected: int | None = None, rows=None, cols=None, **options):
         """A :class:`~llmxai_widgets.figures.Figure` (``.save("fig.pdf")``) of what the view shows:
 
         - ``view="text"``: the text heatmap of target row ``selected`` (default: the one shown),
           aggregated at the view's level, special tokens hidden unless shown;
+        - ``view="evaluate"``: the Evaluate tab: the method's faithfulness beside a random ranking
+          and the leave-one-out oracle (computed now if the tab was not opened);
         - ``view="matrix"``: every target row (rows) x every token (columns), as the matrix under
           the text (generations: more than one target row); ``rows=``/``cols=`` ``(start, stop)``
           pick a window of target rows / token columns.
@@ -222,6 +224,8 @@ class AttributionView(View, JudgeTraits):
 
         result = self._computed("the attribution")
         n_targets = len(result.target_positions)
+        if view == "evaluate":
+            return self._evaluation_figure(**options)
         view = view if view is not None else "matrix" if n_targets > 1 else "text"
         if view not in self.VIEWS:
             raise ValueError(f"view must be one of {', '.join(map(repr, self.VIEWS))}, got {view!r}")
@@ -257,12 +261,26 @@ class AttributionView(View, JudgeTraits):
                                    label=options["colorbar_label"],
                                    options=FigureOptions(**options))
 
+    def _evaluation_figure(self, **options):
+        from ..figures import FigureOptions
+        from ..figures.evaluation import evaluation_figure
+        from ..methods.evaluate.faithfulness import faithfulness
+
+        if self._faithfulness is None:
+            self._faithfulness = faithfulness(self._model, self._result)
+        options.pop("colormap", None)
+        options.pop("colorbar_label", None)
+        return evaluation_figure([self._faithfulness.to_json()], {}, target=min(self.selected, len(self.targets) - 1),
+                                 model_name=self.model_name, options=FigureOptions(**options))
+
     def _export_request(self, request: dict) -> tuple[dict, str]:
         """The Export buttons (see base.py): the text of the target row on screen, or the matrix
         (its zoom window too)."""
         view = request.get("view")
         method = self._result.method if self._result is not None else self.method
         name = f"attribution-{self.model_name or 'model'}-{method}"
+        if view == "evaluate":
+            return {"view": view}, f"{name}-faithfulness"
         if view == "text":
             selected = int(request.get("selected", self.selected))
             return {"view": view, "selected": selected}, f"{name}-target{selected}"
