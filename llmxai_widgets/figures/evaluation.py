@@ -5,6 +5,8 @@ and token texts are data: ``Text`` items (the SVG writer escapes them)."""
 
 from __future__ import annotations
 
+import math
+
 from .cells import _segment, fit_text, ink, line_chart
 from .figure import THEMES, Figure, Rect, Text, parse_length, text_width, wrap
 from .matrix import GAP, PAD, FigureOptions
@@ -164,7 +166,7 @@ def _agreement_rgb(v: float) -> tuple[int, int, int]:
     t = max(-1.0, min(1.0, float(v)))
     end = (0, 114, 178) if t >= 0 else (230, 159, 0)
     a = abs(t)
-    return tuple(int(round(255 + (e - 255) * a)) for e in end)
+    return tuple(int(math.floor(255 + (e - 255) * a + 0.5)) for e in end)  # JS Math.round
 
 
 __all__ = ["METHOD_COLORS", "evaluation_figure", "rankings"]
