@@ -126,7 +126,8 @@ def explain(problem: Problem, tokens: Tokens, method: str, *, on_row=None, cance
         target_probs=target_probs.astype(np.float32),
         target_values=values,
         method=spec.id,
-        params={"target_fn": problem.target_fn, **{k: v for k, v in options.items() if isinstance(v, (int, float, str))}},
+        params={"target_fn": problem.target_fn, **{k: v for k, v in options.items() if isinstance(v, (int, float, str))},
+                **integration_params(extra)},
         model_name=model.name,
         foils=[foil_text] * len(targets),
         completeness=extra.get("completeness"),
@@ -136,6 +137,19 @@ def explain(problem: Problem, tokens: Tokens, method: str, *, on_row=None, cance
         target_texts=None if problem.causal else [label_text(problem, label) for label in problem.labels],
         target_ids=[int(label) for label in problem.labels],
     )
+
+
+def integration_params(extra: dict) -> dict:
+    """What an integrating method did, per target: its rule, the steps it took and (adaptive rules)
+    the summed local error estimate, so a result says how its scores were computed."""
+    out = {}
+    if extra.get("rule"):
+        out["rule"] = extra["rule"]
+    if extra.get("steps") is not None:
+        out["steps"] = [int(s) for s in extra["steps"]]
+    if extra.get("local_error") is not None:
+        out["local_error"] = [float(e) for e in extra["local_error"]]
+    return out
 
 
 def label_text(problem: Problem, label: int) -> str:

@@ -2,7 +2,9 @@
 
 Gradients are taken with respect to the input embeddings. One forward pass serves every target
 of a generation (its graph is kept and each target gets its own backward pass); integrated
-gradients batches its interpolation steps (``batch`` at a time).
+gradients batches its interpolation steps (``batch`` at a time); with ``n_steps="auto"`` it places
+them adaptively (``rule="adaptive_simpson"``) or raises a fixed rule's step count, reusing the
+points already computed.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import torch
 
 from .core import Problem, attribution_method
 
-RULES = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle")
+RULES = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle", "adaptive_simpson")
 
 
 def vjps(values: torch.Tensor, inputs: torch.Tensor, *, retain: bool = True) -> torch.Tensor:
@@ -94,6 +96,8 @@ def integration_rule(rule: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
         weights = np.full(n_steps, 1.0 / (n_steps - 1))
         weights[[0, -1]] /= 2
         return np.linspace(0.0, 1.0, n_steps), weights
+    if rule == "adaptive_simpson":
+        raise ValueError("adaptive_simpson places its points as it goes: it has no fixed points")
     grid = np.arange(n_steps, dtype=np.float64)
     offset = {"riemann_left": 0.0, "riemann_right": 1.0, "riemann_middle": 0.5}.get(rule)
     if offset is None:
@@ -135,76 +139,223 @@ def baseline_embeds(problem: Problem, baseline, x: torch.Tensor) -> torch.Tensor
     return b
 
 
-def _ig_targets(problem: Problem, which: list[int], n_steps: int, rule: str, baseline, batch: int, cancelled):
-    """Integrated gradients of targets ``which``, sharing every forward pass: the path runs over
-    the tokens the last of them sees; a causal target's gradient is zero on tokens after it, so
-    its share of that path is its own path. Each pass takes ``batch // len(which)`` (at least
-    one) interpolation points, and one batched backward pass per point set serves every target.
-    Returns ``(scores [k, end], errors [k], gaps [k])``."""
-    end = max(problem.ends[i] for i in which)
-    x = problem.embed(problem.ids[:end][None]).detach()
-    b = baseline_embeds(problem, baseline, x)
+class _Path:
+    """The straight path from the baseline to the input, shared by targets ``which``: it runs
+    over the tokens the last of them sees (a causal target's gradient is zero on later tokens,
+    so its share of that path is its own path). ``at(alphas, targets)`` evaluates the points
+    not evaluated yet for those targets, ``batch // len(targets)`` (at least one) points per
+    forward pass and one batched backward pass per pass for every target, and keeps each
+    point's target value and token scores (gradient . (input - baseline)), so a rule that
+    reuses points (nested Riemann sums, adaptive panels) never recomputes them."""
+
+    def __init__(self, problem: Problem, which: list[int], baseline, batch: int, cancelled):
+        self.problem, self.which, self.batch, self.cancelled = problem, list(which), int(batch), cancelled
+        self.end = max(problem.ends[i] for i in which)
+        x = problem.embed(problem.ids[: self.end][None]).detach()
+        self.base = baseline_embeds(problem, baseline, x)
+        self.delta = x - self.base
+        with torch.no_grad():
+            ends, _ = problem.target_values(torch.cat([x, self.base]), self.which)
+        self.gaps = (ends[0] - ends[1]).double().numpy()  # f(input) - f(baseline) per target
+        self.points: dict[float, dict[int, tuple[float, np.ndarray]]] = {}
+
+    def at(self, alphas, targets: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """``(values [k, n], token scores [k, n, end])`` (float64) of targets ``targets``
+        (indices into ``which``) at path points ``alphas``."""
+        keys = [float(a) for a in alphas]
+        todo = sorted({a for a in keys if any(t not in self.points.get(a, {}) for t in targets)})
+        per_pass = max(1, self.batch // len(targets))
+        for start in range(0, len(todo), per_pass):
+            chunk = todo[start:start + per_pass]
+            values, scores = self._run(chunk, targets)
+            bad = [j for j, a in enumerate(chunk) if a == 0.0 and not np.isfinite(scores[:, j]).all()]
+            if bad:  # e.g. a zero-embedding baseline: the gradient at exactly 0 is NaN; take its limit
+                values[:, bad], scores[:, bad] = (v[:, :1] for v in self._run([2.0**-24], targets))
+            for j, a in enumerate(chunk):
+                got = self.points.setdefault(a, {})
+                for r, t in enumerate(targets):
+                    got[t] = (float(values[r, j]), scores[r, j])
+            if self.cancelled():
+                _cancel()
+        values = np.array([[self.points[a][t][0] for a in keys] for t in targets])
+        scores = np.stack([np.stack([self.points[a][t][1] for a in keys]) for t in targets])
+        return values, scores
+
+    def _run(self, alphas: list[float], targets: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        a = torch.as_tensor(alphas, dtype=self.delta.dtype)[:, None, None]
+        path = (self.base + a * self.delta).requires_grad_(True)
+        values, _ = self.problem.target_values(path, [self.which[t] for t in targets])  # [points, k]
+        grads = vjps(values.sum(dim=0), path, retain=False)  # [k, points, end, d]
+        scores = (grads * self.delta[0]).sum(dim=-1)
+        return values.detach().double().T.numpy(), scores.detach().double().numpy()
+
+    def errors(self, scores: np.ndarray, targets: list[int]) -> np.ndarray:
+        """Completeness errors ``|sum(scores) - gap| / |gap|`` of ``scores [k, end]``."""
+        gaps = self.gaps[targets]
+        return np.abs(scores.sum(axis=-1) - gaps) / np.maximum(np.abs(gaps), 1e-12)
+
+
+def _fixed_rule(path: _Path, targets: list[int], rule: str, n_steps: int) -> np.ndarray:
     alphas, weights = integration_rule(rule, n_steps)
-    total = torch.zeros((len(which), *x.shape[1:]), dtype=torch.float32)
-    delta = x - b
-    per_pass = max(1, batch // len(which))
-    for start in range(0, n_steps, per_pass):
-        a = torch.as_tensor(alphas[start:start + per_pass], dtype=x.dtype)[:, None, None]
-        w = torch.as_tensor(weights[start:start + per_pass], dtype=torch.float32)
-        path = (b + a * delta).requires_grad_(True)
-        values, _ = problem.target_values(path, which)  # [points, k]
-        grads = vjps((values * w[:, None]).sum(dim=0), path, retain=False)  # [k, points, end, d]
-        total += grads.float().sum(dim=1)
-        del grads, values, path
-        if cancelled():
-            _cancel()
-    scores = (delta[0].float()[None] * total).sum(dim=-1)
-    with torch.no_grad():
-        ends, _ = problem.target_values(torch.cat([x, b]), which)
-    gaps = (ends[0] - ends[1]).double()
-    errors = (scores.sum(dim=-1).double() - gaps).abs() / gaps.abs().clamp_min(1e-12)
-    return scores.numpy(), errors.numpy(), gaps.numpy()
+    _, scores = path.at(alphas, targets)
+    return np.einsum("n,knt->kt", weights, scores)
+
+
+def _ladder(rule: str, max_steps: int) -> list[int]:
+    """Step counts "auto" tries with a fixed rule: from 16 up, each level's points containing
+    the previous level's where the rule allows (trapezoid 17, 33, 65, ...; left and right
+    doubling; middle tripling), so only new points are computed; Gauss-Legendre's points never
+    repeat (it doubles). The last level is ``max_steps``."""
+    n = min(max_steps, 17 if rule == "riemann_trapezoid" else 16)
+    grow = {"riemann_trapezoid": lambda k: 2 * k - 1, "riemann_middle": lambda k: 3 * k}.get(rule, lambda k: 2 * k)
+    levels = [max(n, 2 if rule == "riemann_trapezoid" else 1)]
+    while levels[-1] < max_steps:
+        levels.append(min(grow(levels[-1]), max_steps))
+    return levels
+
+
+def _auto_fixed_rule(path: _Path, rule: str, tolerance: float, max_steps: int, finish) -> None:
+    """Raise the steps along :func:`_ladder` for the targets still over ``tolerance``. A target
+    also stops when its scores' sum moved by under a tenth of the tolerance between two levels
+    (64 steps or more) while still off: more steps would not change it."""
+    pending, sums = list(range(len(path.which))), {}
+    levels = _ladder(rule, max_steps)
+    for level, n in enumerate(levels):
+        scores = _fixed_rule(path, pending, rule, n)
+        errors, again = path.errors(scores, pending), []
+        for row, t, err in zip(scores, pending, errors):
+            total, gap = float(row.sum()), abs(float(path.gaps[t])) or 1e-12
+            stalled = n >= 64 and t in sums and abs(total - sums[t]) < 0.1 * tolerance * gap and err > tolerance
+            sums[t] = total
+            if err <= tolerance or stalled or level == len(levels) - 1:
+                why = ("its scores' sum stopped changing (by under a tenth of the tolerance since the previous step "
+                       "count), so more steps would not help: float32 rounding, or the model's output jumps along "
+                       "the path") if stalled and err > tolerance else None
+                finish(t, row, float(err), n, why)
+            else:
+                again.append(t)
+        pending = again
+        if not pending:
+            return
+
+
+MIN_PANEL = 2.0**-20  # narrower panels are not split: float32 cannot place points much closer
+
+
+def _adaptive_simpson(path: _Path, t: int, tolerance: float, budget: int, finish, auto: bool = True) -> None:
+    """Composite Simpson rule on panels of the path, splitting the panels that integrate worst.
+
+    A panel ``[a, c]`` with midpoint ``m`` integrates the target's slope along the path,
+    ``g = sum of token scores``, as ``(c - a) / 6 * (g(a) + 4 g(m) + g(c))``; the model's own
+    values give the exact integral, ``f(c) - f(a)``, so every panel knows its completeness error.
+    The path's sharp transitions (narrower than 1e-3 of it in SmolLM2) get small panels, the
+    smooth stretches stay coarse. Starts with 8 equal panels (17 points); each round splits the
+    panels holding half the error (at most ``batch // 2``: one forward pass); stops when the
+    panels' errors add up to at most ``tolerance`` of ``|f(input) - f(baseline)|`` (which bounds
+    the completeness error), at ``budget`` points, or when the error left sits in panels
+    narrower than float32 resolves (a jump). Not ``auto``: it spends the whole ``budget``."""
+    gap = abs(float(path.gaps[t])) or 1e-12
+    edges = np.linspace(0.0, 1.0, max(1, min(8, (budget - 1) // 2)) + 1)
+    panels = list(zip(edges[:-1], edges[1:]))
+    cap = max(1, path.batch // 2)
+    while True:
+        nodes = sorted({x for a, c in panels for x in (a, (a + c) / 2, c)})
+        values, scores = path.at(nodes, [t])
+        f = dict(zip(nodes, values[0]))
+        g = dict(zip(nodes, scores[0].sum(axis=-1)))
+        width = np.array([c - a for a, c in panels])
+        err = np.array([(c - a) / 6 * (g[a] + 4 * g[(a + c) / 2] + g[c]) - (f[c] - f[a]) for a, c in panels])
+        local = float(np.abs(err).sum()) / gap
+        splittable = np.where(width > MIN_PANEL, np.abs(err), 0.0)
+        room = (budget - len(nodes)) // 2
+        stuck = float(np.abs(err).sum() - splittable.sum()) / gap
+        if room < 1 or not splittable.any() or (auto and (local <= tolerance or stuck > tolerance)):
+            break
+        order = np.argsort(-splittable, kind="stable")
+        half = int(np.searchsorted(np.cumsum(splittable[order]), 0.5 * splittable.sum())) + 1
+        split = set(order[:min(half, cap, room)].tolist())
+        panels = [half_panel for k, (a, c) in enumerate(panels)
+                  for half_panel in (((a, (a + c) / 2), ((a + c) / 2, c)) if k in split else ((a, c),))]
+    weights = dict.fromkeys(nodes, 0.0)
+    for a, c in panels:
+        weights[a] += (c - a) / 6
+        weights[(a + c) / 2] += 4 * (c - a) / 6
+        weights[c] += (c - a) / 6
+    row = np.einsum("n,nt->t", np.array([weights[x] for x in nodes]), scores[0])
+    why = None
+    if auto and local > tolerance and stuck > tolerance:
+        worst = max((k for k in range(len(panels)) if width[k] <= MIN_PANEL), key=lambda k: abs(err[k]))
+        a, c = panels[worst]
+        why = (f"f(input) - f(baseline) has a jump of {f[c] - f[a]:.3g} near alpha = {a:.6f} of the path, narrower "
+               f"than float32 resolves, which no gradient sees; more steps would not help")
+    finish(t, row, float(path.errors(row[None], [t])[0]), len(nodes), why, local)
+
+
+def _groups(k: int, size: int) -> list[list[int]]:
+    """Targets sharing passes: the first alone (its row shows after ~1/k of the time), then
+    ``size`` at a time."""
+    if k <= 1 or size <= 1:
+        return [[i] for i in range(k)]
+    return [[0]] + [list(range(s, min(k, s + size))) for s in range(1, k, size)]
 
 
 @attribution_method("integrated_gradients", "gradient",
                     "integrated gradients from a baseline to the input embeddings (Sundararajan et al. 2017)")
-def integrated_gradients(problem: Problem, *, n_steps="auto", rule: str = "gausslegendre", baseline=0,
+def integrated_gradients(problem: Problem, *, n_steps="auto", rule: str | None = None, baseline=0,
                          batch: int = 25, tolerance: float = 0.05, max_steps: int = 400, on_row=None,
                          cancelled=lambda: False, **_):
-    """``n_steps="auto"`` starts at 50 steps and doubles them until the completeness error is
-    under ``tolerance`` or ``max_steps`` is reached (then the result says it did not converge)."""
+    """``rule``: "gausslegendre" by default for a fixed ``n_steps``, "adaptive_simpson" for
+    ``n_steps="auto"``. With "auto" and a fixed rule, the steps rise along :func:`_ladder`
+    until the completeness error is under ``tolerance`` (or it stops changing, or
+    ``max_steps``); with "adaptive_simpson" (see :func:`_adaptive_simpson`) until its panels'
+    errors add up to under ``tolerance`` (which bounds the completeness error, and is not met by
+    errors cancelling out; ``local_error`` in the extra output). Either way a target has converged
+    when its completeness error is under ``tolerance``; one that has not says so in the notes. A fixed
+    ``n_steps`` with "adaptive_simpson" is its budget of points. Rows stream out (``on_row``) as
+    each target finishes."""
     auto = n_steps == "auto"
     if not auto and (isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1):
         raise ValueError(f"n_steps must be a positive integer or 'auto', got {n_steps!r}")
+    rule = rule or ("adaptive_simpson" if auto else "gausslegendre")
     if rule not in RULES:
         raise ValueError(f"unknown integration rule {rule!r}; choose one of {', '.join(RULES)}")
+    adaptive = rule == "adaptive_simpson"
+    budget = int(max_steps if auto else n_steps)
+    if adaptive and budget < 3:
+        raise ValueError(f"adaptive_simpson needs at least 3 steps (one panel); got {budget}")
     n, k = len(problem.ids), len(problem.targets)
     rows = np.full((k, n), np.nan, np.float32)
-    errors, steps_used, gaps = [0.0] * k, [0] * k, [0.0] * k
-    group = max(1, int(batch))  # targets sharing one set of passes
-    emitted = 0
-    for first in range(0, k, group):
-        pending = list(range(first, min(k, first + group)))
-        steps = 50 if auto else int(n_steps)
-        while pending:
-            scores, errs, gap = _ig_targets(problem, pending, steps, rule, baseline, int(batch), cancelled)
-            again = []
-            for row, i, err, g in zip(scores, pending, errs, gap):
-                rows[i, : problem.ends[i]] = row[: problem.ends[i]]
-                errors[i], steps_used[i], gaps[i] = float(err), steps, float(g)
-                if auto and err > tolerance and steps * 2 <= max_steps:
-                    again.append(i)
-            pending, steps = again, steps * 2
-        for i in range(emitted, min(k, first + group)):
+    errors, steps_used, gaps, local, why = [0.0] * k, [0] * k, [0.0] * k, [None] * k, [None] * k
+    for which in _groups(k, 1 if adaptive else max(1, int(batch))):
+        path = _Path(problem, which, baseline, int(batch), cancelled)
+
+        def finish(t, row, err, steps, reason=None, panels=None, path=path, which=which):
+            i = which[t]
+            rows[i, : problem.ends[i]] = row[: problem.ends[i]]
+            errors[i], steps_used[i], gaps[i], why[i], local[i] = err, steps, float(path.gaps[t]), reason, panels
             if on_row is not None:
                 on_row(i, rows[i])
-        emitted = min(k, first + group)
-    notes = [
-        f"target {i}: integrated gradients did not converge: completeness error {errors[i]:.1%} after "
-        f"{steps_used[i]} steps (tolerance {tolerance:.0%}, max_steps={max_steps}); f(input) - f(baseline) = "
-        f"{gaps[i]:.3g}. Raise max_steps, try another baseline, or read the scores as approximate."
-        for i in range(k) if auto and errors[i] > tolerance
-    ]
-    extra = {"completeness": np.asarray(errors, np.float32), "steps": steps_used, "notes": notes,
-             "converged": all(e <= tolerance for e in errors)}
+
+        if adaptive:
+            for t in range(len(which)):
+                _adaptive_simpson(path, t, tolerance, budget, finish, auto)
+        elif auto:
+            _auto_fixed_rule(path, rule, tolerance, max_steps, finish)
+        else:
+            scores = _fixed_rule(path, list(range(len(which))), rule, int(n_steps))
+            for t, (row, err) in enumerate(zip(scores, path.errors(scores, list(range(len(which)))))):
+                finish(t, row, float(err), int(n_steps))
+    converged = [errors[i] <= tolerance for i in range(k)]
+    notes = [_note(i, rule, errors[i], local[i], steps_used[i], tolerance, max_steps, gaps[i], why[i])
+             for i in range(k) if auto and not converged[i]]
+    extra = {"completeness": np.asarray(errors, np.float32), "steps": steps_used, "notes": notes, "rule": rule,
+             "converged": all(converged), "local_error": np.asarray(local, np.float32) if adaptive else None}
     return rows, extra
+
+
+def _note(i, rule, error, local, steps, tolerance, max_steps, gap, why) -> str:
+    panels = "" if local is None else f"its {rule} panels' errors add up to {local:.1%}, "
+    because = f" Stopped early: {why}." if why else ""
+    return (f"target {i}: integrated gradients did not converge: {panels}completeness error {error:.1%} after "
+            f"{steps} steps (tolerance {tolerance:.0%}, max_steps={max_steps}); f(input) - f(baseline) = {gap:.3g}."
+            f"{because} Raise max_steps, try another baseline, or read the scores as approximate.")
