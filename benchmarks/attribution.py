@@ -63,7 +63,7 @@ faster than Captum with no more peak memory.
 
 Integrated gradients' time to accuracy (n_steps="auto" against the Captum step count that gets the
 completeness error under 5%, per rule) and its time to the first streamed row are measured by
-benchmarks/ig_accuracy.py.
+benchmarks/ig_accuracy.py, also run as `python benchmarks/attribution.py --ig-accuracy [its options]`.
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ import gc
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -299,6 +300,10 @@ def fmt(v, spec: str, none: str = "-") -> str:
 
 
 def main() -> None:
+    if "--ig-accuracy" in sys.argv:  # integrated gradients' time to accuracy: benchmarks/ig_accuracy.py
+        sys.argv.remove("--ig-accuracy")
+        subprocess.run([sys.executable, str(Path(__file__).with_name("ig_accuracy.py")), *sys.argv[1:]], check=True)
+        return
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tokens", type=int, nargs="+", default=[16, 64, 256])
     p.add_argument("--generate", type=int, nargs="+", default=[0, 10])
