@@ -45,9 +45,12 @@ from .widgets import (
     NeuronView,
     EditView,
     EvaluationView,
+    Explorer,
+    Link,
     PatchingView,
     ProbeView,
     SteeringView,
+    link,
 )
 from .bertviz_compat import head_view, model_view  # noqa: E402  (needs the widgets)
 from .widgets.export_html import save_html, to_html  # noqa: E402
@@ -68,7 +71,9 @@ __all__ = [
     "Edit",
     "FaithfulnessResult",
     "EditView",
+    "Explorer",
     "HeadSummary",
+    "Link",
     "LoadedModel",
     "LogitLensResult",
     "LogitLensView",
@@ -97,6 +102,7 @@ __all__ = [
     "edit",
     "edit_facts",
     "faithfulness",
+    "link",
     "encoder_decoder_attention",
     "head_summary",
     "head_view",

@@ -81,6 +81,8 @@ export class GridCanvas extends PanZoomCanvas<GridWindow> {
   onPick: ((row: number, col: number) => void) | null = null;
   /** A column to outline (the open neuron), or -1. */
   marked = -1;
+  /** A row to outline (the token in focus), or -1. */
+  markedRow = -1;
 
   protected hoverAt(): void {
     this.hover();
@@ -207,6 +209,12 @@ export class GridCanvas extends PanZoomCanvas<GridWindow> {
       ctx.strokeRect(g.left + (c - g.c0) * g.colW, g.top, Math.max(2, g.colW), g.nr * g.rowH);
     };
     column(this.marked, "rgba(25, 118, 210, 0.95)");
+    const r = this.markedRow;
+    if (r >= g.r0 && r < g.r0 + g.nr) {
+      ctx.strokeStyle = "rgba(25, 118, 210, 0.95)";
+      ctx.lineWidth = 1.5;
+      ctx.strokeRect(g.left, g.top + (r - g.r0) * g.rowH, g.nc * g.colW, Math.max(2, g.rowH));
+    }
     if (!cell) return;
     column(cell.col, "rgba(255, 64, 64, 0.7)");
     ctx.strokeStyle = "rgba(0, 0, 0, 0.9)";

@@ -5,12 +5,14 @@
 // one line: ``export default paneModule("stem", ThePane, [styles])``.
 import { ErrorPanel, ProgressLine } from "./chrome";
 import { el } from "./dom";
+import { announceFocus, listenFocus } from "./focus";
 import { ExportAnswer, ExportFormat, download, exportGroup, requestExport, viewModule } from "./export";
 import { BaseState, WidgetModel } from "./model";
 import { Tensor, WireHeader, decodeTrait } from "./wire";
 
-/** Traits every pane reads: base.py's ExplainerWidget plus the id and model name. */
-export type PaneState = BaseState & { widget_id: string; model_name: string };
+/** Traits every pane reads: base.py's ExplainerWidget plus the id and model name, and view.py's
+ * token in focus (-1: none) with the link group that shares it. */
+export type PaneState = BaseState & { widget_id: string; model_name: string; focus?: number; link_group?: string };
 
 /** Call ``fn`` when JupyterLab switches between light and dark themes (canvases read their
  * colours when drawn); returns the cleanup. */
@@ -39,7 +41,39 @@ export abstract class Pane<S extends PaneState> {
     this.on("change:error", () => this.errors.show(this.model.get("error")));
     this.watch(["status", "progress", "progress_label"], () => this.progress.update());
     this.cleanup(onThemeChange(() => this.draw()));
+    this.on("change:focus", () => this.showFocus());
+    this.cleanup(listenFocus(() => this.model.get("link_group") ?? "", this, (position) => this.takeFocus(position)));
   }
+
+  /** The token in focus (-1: none). */
+  protected get focus(): number {
+    const value = this.model.get("focus");
+    return typeof value === "number" ? value : -1;
+  }
+
+  /** A click (or key) in this view put ``position`` in focus: keep it, tell Python and the linked views. */
+  protected focusTo(position: number): void {
+    if (position !== this.focus) this.set("focus", position as S["focus"]);
+    announceFocus(this.model.get("link_group") ?? "", position, this);
+  }
+
+  /** A linked view put ``position`` in focus: take it over (a position this view lacks is none). */
+  private takeFocus(position: number): void {
+    const count = (this.model.get("tokens" as keyof S) as unknown as string[] | undefined)?.length ?? 0;
+    const mine = position >= 0 && (count === 0 || position < count) ? position : -1;
+    if (mine !== this.focus) this.set("focus", mine as S["focus"]);
+  }
+
+  private showFocus(): void {
+    try {
+      this.onFocus(this.focus);
+    } catch (err) {
+      this.errors.show(`llmxai_widgets could not show token ${this.focus}: ${err}`);
+    }
+  }
+
+  /** Show the token in focus (-1: none) from what the view holds (views that show tokens override this). */
+  protected onFocus(_position: number): void {}
 
   /** Draw the view from the model's traits (errors are caught by draw()). */
   protected abstract paint(): void;
@@ -57,6 +91,7 @@ export abstract class Pane<S extends PaneState> {
   open(host: HTMLElement): this {
     host.appendChild(this.root);
     this.draw();
+    if (this.focus >= 0) this.showFocus(); // shown again (another tab, a reopened notebook) with a token in focus
     return this;
   }
 

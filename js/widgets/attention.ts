@@ -10,6 +10,7 @@ import { Region, formatWeight, makeScale } from "../core/scale";
 import { Tensor } from "../core/wire";
 import { AttentionControls, Choice } from "./attention/controls";
 import { AttentionTabs } from "./attention/tabs";
+import { ReadsLine } from "./attention/reads";
 import { AttentionState, Model, SliceTensor, forgetThumbs, receiveThumbs, streamOf } from "./attention/state";
 
 /** How long a requested slice may take before the view says the kernel is not answering. */
@@ -41,8 +42,15 @@ class AttentionPane extends Pane<AttentionState> {
     redraw: () => this.draw(),
   });
 
+  private pendingFocus = -1;
+  private reads = new ReadsLine(this.model, (layer, head) => this.update({ aggregate: "head", head, layer, mode: "matrix" }));
+
   constructor(model: Model) {
     super(model);
+    this.matrix.onPick = (cell) => this.focusTo(cell.query);
+    this.watch(["reads"], () => this.reads.draw(this.focus));
+    this.pendingFocus = this.focus;
+    this.reads.draw(this.focus);
     this.build();
     this.watch(["status", "pattern", "tokens"]);
     this.watch(SELECTED, () => { this.sync(); this.draw(); });
@@ -68,7 +76,7 @@ class AttentionPane extends Pane<AttentionState> {
     });
     const body = el("div", "lxw-body");
     body.append(this.matrix.node, this.legend.node);
-    this.matrixPane.append(this.controls.options, this.placeholder, body, this.caption);
+    this.matrixPane.append(this.controls.options, this.placeholder, body, this.reads.node, this.caption);
     this.root.append(this.toolbar("Attention", ...this.controls.items, exporting), this.errors.node, this.matrixPane, ...this.tabs.nodes);
   }
 
@@ -161,6 +169,17 @@ class AttentionPane extends Pane<AttentionState> {
     this.legend.update(m.get("colormap"), Math.max(80, Math.min(240, Math.max(g.nq, g.nk) * g.cell)),
       formatWeight(scale.vmin), formatWeight(scale.vmax), scale.log ? "weight (log)" : "weight");
     this.caption.textContent = this.captionText();
+    const pending = this.pendingFocus;
+    this.pendingFocus = -1;
+    if (pending >= 0 && pending === this.focus && pending < tokens.length) this.matrix.jumpTo(pending);
+  }
+
+  /** A token in focus (a click here or in a linked view): its row, pinned, and the heads that read it. */
+  protected onFocus(position: number): void {
+    this.reads.draw(position);
+    if (position < 0 || this.matrix.locked?.query === position) return;
+    if (this.matrix.drawn) this.matrix.jumpTo(position);
+    else this.pendingFocus = position; // pinned once a slice is drawn
   }
 
   /** The rows and columns the pair filter keeps (sentence A = segment 0, B = segment 1). */

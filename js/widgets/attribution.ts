@@ -106,7 +106,22 @@ class AttributionPane extends Pane<AttributionState> {
   }
 
   private select(i: number): void {
-    if (i >= 0) this.set("selected", i);
+    if (i < 0) return;
+    this.set("selected", i);
+    const position = this.model.get("targets")[i];
+    if (position !== undefined && this.model.get("kind") === "causal") this.focusTo(position);
+  }
+
+  /** Whether the view explains every token of the text from the ones before it (``every_token=True``). */
+  private everyToken(): boolean {
+    const targets = this.model.get("targets");
+    return this.model.get("n_prompt") === 1 && targets.length > 0 && targets.length === this.model.get("tokens").length - 1;
+  }
+
+  /** A token in focus (here or in a linked view): the row explaining it, when it is one of the targets. */
+  protected onFocus(position: number): void {
+    const k = this.model.get("kind") === "causal" ? this.model.get("targets").indexOf(position) : -1;
+    if (k >= 0 && k !== this.model.get("selected")) this.set("selected", k);
   }
 
   protected paint(): void {
@@ -234,7 +249,7 @@ class AttributionPane extends Pane<AttributionState> {
     const explained = causal ? "the outlined target token" : `${JSON.stringify(label)}`;
     this.caption.textContent =
       `Colour: how much each token raised (red) or lowered (blue) the ${contrast ? `difference between ${explained} and ${JSON.stringify(contrast)}` : `log-probability of ${explained}`}, by ${method}. ` +
-      (targets.length > 1 ? (causal ? "Click a generated token to see its row." : "Click a mask (or a matrix row) to see its row.") : "");
+      (targets.length > 1 ? (causal ? `Click ${this.everyToken() ? "a token" : "a generated token"} to see its row.` : "Click a mask (or a matrix row) to see its row.") : "");
     const notes = [...this.model.get("notes")];
     const completeness = this.model.get("completeness");
     if (completeness.length && completeness[selected] !== undefined) {
@@ -264,7 +279,7 @@ class AttributionPane extends Pane<AttributionState> {
       if (!Number.isNaN(v)) vmax = Math.max(vmax, Math.abs(v));
     }
     if (vmax === 0) vmax = 1;
-    this.matrixTitle.textContent = causal ? "Every generated token (rows) and what it drew on (columns); click a row to show it above."
+    this.matrixTitle.textContent = causal ? `Every ${this.everyToken() ? "token after the first" : "generated token"} (rows) and what it drew on (columns); click a row to show it above.`
       : "Every target (rows) and what it drew on (columns); click a row to show it above.";
     const style = getComputedStyle(this.root);
     const ctx = this.matrix.canvas.getContext("2d")!;

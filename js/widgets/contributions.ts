@@ -78,11 +78,18 @@ class ContributionPane extends Pane<ContributionState> {
     });
   }
 
+  /** A token in focus (here or in a linked view): the prediction after it (Python computes it). */
+  protected onFocus(position: number): void {
+    if (position >= 0 && position < this.model.get("tokens").length && position !== this.model.get("position")) {
+      this.set("position", position);
+    }
+  }
+
   protected paint(): void {
     const m = this.model;
     const tokens = m.get("tokens");
     const position = m.get("position");
-    tokenStrip(this.strip, tokens, position, (i) => this.set("position", i));
+    tokenStrip(this.strip, tokens, position, (i) => { this.set("position", i); this.focusTo(i); });
     const p = this.data();
     const target = m.get("target_text");
     this.picker.update(m.get("target"), target ? [target] : [], target && !m.get("target") ? `model's prediction: ${quoted(target)}` : "model's prediction");

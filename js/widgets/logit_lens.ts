@@ -118,6 +118,7 @@ class LensPane extends Pane<LogitLensState> {
     }
     const selected = m.get("selected");
     const col = d.column(selected) >= 0 ? d.column(selected) : d.cols - 1;
+    if (this.picked && this.picked.row < 0) this.picked.row = d.rows - 1;
     const stale = d.positions[0] !== start || d.cols !== Math.min(size, n);
     this.grid.node.classList.toggle("lxw-stale", stale);
     this.picker.update(m.get("target"), d.topList(d.rows - 1, col).map((r) => r.text));
@@ -201,7 +202,19 @@ class LensPane extends Pane<LogitLensState> {
   private pick(cell: GridCell | null): void {
     const d = this.data();
     this.picked = cell && d ? { row: cell.row, position: d.positions[cell.col] } : null;
-    if (this.picked) this.set("selected", this.picked.position);
+    if (this.picked) {
+      this.set("selected", this.picked.position);
+      this.focusTo(this.picked.position);
+    }
+    this.draw();
+  }
+
+  /** A token in focus (here or in a linked view): its column, the cell of the last layer picked. */
+  protected onFocus(position: number): void {
+    if (position < 0 || position >= this.model.get("tokens").length) return;
+    if (position !== this.model.get("selected")) this.set("selected", position);
+    const d = this.data();
+    this.picked = { row: this.picked?.row ?? (d ? d.rows - 1 : -1), position }; // -1: the last layer, once drawn
     this.draw();
   }
 

@@ -42,6 +42,7 @@ class NeuronPane extends Pane<NeuronState> {
   private caption = el("div", "lxw-muted lxw-caption");
   private detail = new NeuronDetail(() => this.set("neuron", -1), () => this.model.send({ kind: "cancel_corpus" }));
   private factorsPane = new FactorsPane((k) => this.set("nmf_k", k), () => this.draw());
+  private focusLine = el("div", "lxw-muted lxw-focus-line");
   private columns: Int32Array = new Int32Array(0);
   private columnsKey = "";
 
@@ -49,7 +50,11 @@ class NeuronPane extends Pane<NeuronState> {
     super(model, "lxw-neurons");
     this.body.append(this.grid.node, this.legend.node);
     this.heat.append(this.controls.options, this.placeholder, this.body, this.caption);
-    this.grid.onPick = (_row, col) => this.set("neuron", this.columns[col] === this.model.get("neuron") ? -1 : this.columns[col]);
+    this.grid.onPick = (row, col) => {
+      this.set("neuron", this.columns[col] === this.model.get("neuron") ? -1 : this.columns[col]);
+      this.focusTo(row);
+    };
+    this.heat.append(this.focusLine);
     this.root.append(this.controls.bar, this.errors.node, this.heat, this.factorsPane.node, this.detail.node);
     this.watch([...REDRAW, "status", "progress", "progress_label"]);
     this.watch(CORPUS, () => this.drawDetail());
@@ -91,8 +96,34 @@ class NeuronPane extends Pane<NeuronState> {
       this.detail.draw({ ...this.detailInput(null), neuron: -1 });
       return;
     }
+    this.grid.markedRow = this.focus;
     this.drawHeatmap(s!, textColor, muted(style), style.fontFamily || "sans-serif", available);
+    this.drawFocus(s!);
     this.detail.draw(this.detailInput(s));
+  }
+
+  /** A token in focus (here or in a linked view): its row outlined and its most active neurons listed. */
+  protected onFocus(_position: number): void {
+    this.draw();
+  }
+
+  private drawFocus(s: Slice): void {
+    const p = this.focus;
+    const tokens = this.model.get("tokens");
+    this.focusLine.replaceChildren();
+    this.focusLine.style.display = p >= 0 && p < tokens.length ? "" : "none";
+    if (this.focusLine.style.display) return;
+    const [, nNeurons] = s.acts.shape;
+    const ranks = s.top.shape[1];
+    this.focusLine.append(`Most active neurons at #${p} ${JSON.stringify(displayToken(tokens[p], 30))} (layer ${s.layer}): `);
+    for (let r = 0; r < Math.min(5, ranks); r++) {
+      const n = s.top.value(p * ranks + r);
+      const link = el("button", "lxw-link", `${n}`);
+      link.title = `open neuron ${n}`;
+      link.dataset.neuron = String(n);
+      link.addEventListener("click", () => this.openNeuron(n));
+      this.focusLine.append(r ? " \u00b7 " : "", link, ` ${s.acts.value(p * nNeurons + n).toFixed(2)}`);
+    }
   }
 
   private drawDetail(): void {

@@ -235,7 +235,10 @@ class LoadedModel:
                 current = current if s is None else s
                 segments.append(current)
         ids = list(enc["input_ids"])
-        special = [bool(s) for s in enc.get("special_tokens_mask", [0] * len(ids))]
+        # the mask marks only the tokens the tokenizer added; markers written in the text (a chat
+        # template's <|im_start|>) are special tokens too
+        marked = set(getattr(tok, "all_special_ids", []) or [])
+        special = [bool(s) or i in marked for s, i in zip(enc.get("special_tokens_mask", [0] * len(ids)), ids)]
         vocab = tok.convert_ids_to_tokens(ids)
         shown, spans = [], []
         for i, (start, end) in enumerate(offsets):

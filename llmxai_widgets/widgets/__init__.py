@@ -8,9 +8,11 @@ from .locate import CausalTraceView, PatchingView
 from .logit_lens import LogitLensView
 from .edit import EditView
 from .evaluation import EvaluationView
+from .explorer import Explorer
+from .link import Link, link
 from .neurons import NeuronView
 from .probe import ProbeView
 from .steering import SteeringView
 
 __all__ = ["AttentionView", "AttributionView", "CausalTraceView", "CircuitView", "ContributionView", "LogitLensView", "NeuronView",
-           "PatchingView", "ProbeView", "SteeringView", "EditView", "EvaluationView"]
+           "PatchingView", "ProbeView", "SteeringView", "EditView", "EvaluationView", "Explorer", "Link", "link"]

@@ -89,6 +89,9 @@ class AttentionView(AttentionJobs, AttentionFigures, View):
     """Leave the first token's column out of the colour scale (attention sinks dwarf the rest)."""
     log_scale = t.Bool(False).tag(sync=True)
     """Colour by log10(weight) over three decades below the maximum."""
+    reads = t.Dict().tag(sync=True)
+    """Wire tensor ``[layer_index, head, key]`` (+ ``"layers"``): each head's mean weight on each
+    token from the queries that may read it; filled when a token is first put in focus."""
 
     def __init__(
         self,

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
+
 from ..methods.attention import Cancelled
 from ..methods.attention_views import _self_attention_only, aggregate
 from ..results import AttentionResult
@@ -14,8 +16,45 @@ from ..wire import to_wire
 from .attention_panes import head_view_window, query_key_payload, summary_payload, thumbnail_grid
 
 
+READS_MAX_TOKENS = 2048
+"""The heads that attend to a token most are computed for texts up to this length (every head's
+whole matrix is computed once: layers x heads x T^2)."""
+
+
+def attention_received(result: AttentionResult) -> np.ndarray:
+    """``[layer_index, head, key]``: the mean weight each head gives ``key`` from the queries that
+    may read it (``key..T-1`` when causal, every query otherwise), over ``result.layers``."""
+    n = len(result.tokens)
+    readers = np.arange(n, 0, -1, dtype=np.float32) if result.causal else np.full(n, float(n), np.float32)
+    out = np.zeros((len(result.layers), result.n_heads, n), np.float32)
+    for i, layer in enumerate(result.layers):
+        out[i] = result.layer(layer).sum(axis=1) / readers
+    return out
+
+
 class AttentionJobs:
     """Mixin for :class:`~llmxai_widgets.AttentionView` (its traits, ``_results`` and ``_partials``)."""
+
+    def _focus_moved(self, position: int) -> None:
+        """The first token put in focus computes, for every token at once, how much each head
+        attends to it (``reads``): the view lists the heads that read the token in focus most."""
+        if position >= 0 and not self.reads and self.part == "self":
+            threading.Thread(target=self._fill_reads, daemon=True).start()
+
+    def _fill_reads(self) -> None:
+        with self._panes_lock:
+            result = self.result
+            if result is None or not result.layers or self.reads:
+                return
+            if len(result.tokens) > READS_MAX_TOKENS:
+                self.reads = {"skipped": f"the heads that read a token are listed for texts up to "
+                                         f"{READS_MAX_TOKENS:,} tokens; this one has {len(result.tokens):,}"}
+                return
+            try:
+                header, data = to_wire(attention_received(result))
+                self.reads = {**header, "data": data, "layers": list(result.layers)}
+            except Exception as err:  # shown in the view; the matrix stays
+                self.error = f"could not compute which heads read each token: {type(err).__name__}: {err}"
 
     def _source(self, layer: int) -> AttentionResult | None:
         """The result of the shown part holding ``layer``, during or after the computation."""

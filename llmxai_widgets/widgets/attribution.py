@@ -48,7 +48,8 @@ def groups(tokens: Tokens, level: str) -> list[int]:
 class AttributionView(View, JudgeTraits):
     """Attribution of ``model``'s output for ``prompt``: a text heatmap of the prompt coloured by
     each token's contribution to the selected target token, and for generations a target x
-    source matrix (click a generated token to see its row). ``method=`` picks the method (the
+    source matrix (click a generated token to see its row); ``every_token=True`` explains every
+    token of the text from the ones before it. ``method=`` picks the method (the
     view's menu switches and recomputes in the background); other arguments as
     :func:`llmxai_widgets.attribute`. The Evaluate tab shows how faithful the method is
     (:func:`llmxai_widgets.faithfulness`); ``guess=True`` starts in predict-then-reveal: the
@@ -94,7 +95,7 @@ class AttributionView(View, JudgeTraits):
 
     def __init__(self, model: LoadedModel | None = None, prompt: str | None = None, target=None, generate: int = 0,
                  method: str = "integrated_gradients", contrast=None, *, text_pair: str | None = None,
-                 guess: bool = False, background: bool | None = None, **options):
+                 every_token: bool = False, guess: bool = False, background: bool | None = None, **options):
         self._options = options
         self._job = None
         self._problem = None
@@ -106,7 +107,7 @@ class AttributionView(View, JudgeTraits):
         self._open(model, prompt, tokenize=False)  # the tokens to explain come with the first computation
         get_attribution_method(method)  # a clear error before anything runs
         self._job = {"prompt": prompt, "target": target, "generate": generate, "contrast": contrast,
-                     "text_pair": text_pair}
+                     "text_pair": text_pair, "every_token": bool(every_token)}
         self.contrast = "" if contrast is None else str(contrast)
         self.guessing = bool(guess)
         self._quietly(method=method)
@@ -118,7 +119,8 @@ class AttributionView(View, JudgeTraits):
         if self._problem is None:
             self.progress_label = "preparing the tokens to explain\u2026"
             self._problem, self._tokens = prepare(self._model, job["prompt"], job["target"], job["generate"],
-                                                  job["contrast"], method=method, text_pair=job["text_pair"])
+                                                  job["contrast"], method=method, text_pair=job["text_pair"],
+                                                  every_token=job["every_token"])
             with self.hold_sync():
                 tokens, problem = self._tokens, self._problem
                 self.tokens, self.special = list(tokens.text), [bool(s) for s in tokens.special]
@@ -175,6 +177,8 @@ class AttributionView(View, JudgeTraits):
             self.notes = list(result.notes)
             if self.selected >= len(result.target_positions):
                 self.selected = 0
+            if result.kind == "causal" and self.focus in self.targets:  # a token put in focus before the rows came
+                self.selected = self.targets.index(self.focus)
             self.progress, self.progress_label = 1.0, ""
             self.status = "ready"
 
@@ -193,6 +197,11 @@ class AttributionView(View, JudgeTraits):
             self.wait(30)
         self.error = ""
         self._recompute(change["new"])
+
+    def _focus_moved(self, position: int) -> None:
+        """A token in focus (here or in a linked view): the row explaining it, if it is a target."""
+        if self.kind == "causal" and position in self.targets and self.targets.index(position) != self.selected:
+            self.selected = self.targets.index(position)
 
     @t.validate("level")
     def _valid_level(self, proposal):

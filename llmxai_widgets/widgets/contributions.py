@@ -114,6 +114,11 @@ class ContributionView(FollowsTarget):
         self.error = ""
         self._recompute()
 
+    def _focus_moved(self, position: int) -> None:
+        """A token in focus (here or in a linked view): explain the prediction after it."""
+        if 0 <= position < len(self.tokens) and position != self.position:
+            self.position = position
+
     @t.observe("picked")
     def _picked_changed(self, change) -> None:
         if self._model is not None and self._result is not None:

@@ -155,6 +155,11 @@ class LogitLensView(FollowsTarget):
                 self.selected = min(max(self.selected, start), start + size - 1)
         self._recompute()
 
+    def _focus_moved(self, position: int) -> None:
+        """A token in focus (here or in a linked view): its column (the window follows)."""
+        if 0 <= position < len(self.tokens) and position != self.selected:
+            self.selected = position
+
     @t.observe("selected")
     def _selected_changed(self, change) -> None:
         if self._quiet or self._model is None:

@@ -53,6 +53,12 @@ class View(ExplainerWidget):
     model_name = t.Unicode("").tag(sync=True)
     tokens = t.List(t.Unicode()).tag(sync=True)
     """Token strings as shown (untrusted text, drawn as text only)."""
+    focus = t.Int(-1).tag(sync=True)
+    """The token the person is looking at (a position in ``tokens``; -1: none). Clicking a token
+    in the view sets it; views linked by :func:`llmxai_widgets.link` (or in an ``Explorer``)
+    share it, in the browser and in Python."""
+    link_group = t.Unicode("").tag(sync=True)
+    """The views this one is linked with share this id ("" = not linked)."""
 
     # class defaults, so observers that run while the traits are first set find them
     _model: LoadedModel | None = None
@@ -169,6 +175,25 @@ class View(ExplainerWidget):
         if position != change["new"]:
             self._quietly(**{name: position})
         return position
+
+    # -- the token in focus (linked views) ---------------------------------------------------
+    @t.validate("focus")
+    def _valid_focus(self, proposal):
+        value = proposal["value"]
+        if value != -1 and self.tokens and not 0 <= value < len(self.tokens):
+            self._reject(f"focus must be a token position from 0 to {len(self.tokens) - 1} (or -1 for none), "
+                         f"got {value!r}")
+        return value
+
+    @t.observe("focus")
+    def _focus_changed(self, change) -> None:
+        if not self._quiet and self._model is not None:
+            self._focus_moved(change["new"])
+
+    def _focus_moved(self, position: int) -> None:
+        """The token in focus changed (a click here or in a linked view): a view that needs
+        Python to show it (a computation at that token) does it here; showing what the state
+        already holds is the browser's work (the pane's ``onFocus``)."""
 
     def _set_given(self, **values) -> None:
         """Set the traits whose value is not None, in the order given, in one message

@@ -38,6 +38,7 @@ export type AttentionState = PaneState & {
   thumbnails: (WireHeader & { layers: number[]; data: DataView }) | Record<string, never>;
   exclude_first: boolean;
   log_scale: boolean;
+  reads: (WireHeader & { layers: number[]; data: DataView }) | { skipped: string } | Record<string, never>;
 };
 export type Model = WidgetModel<AttentionState>;
 

@@ -46,22 +46,25 @@ def attribute(
     *,
     target_fn: str = "logprob",
     text_pair: str | None = None,
+    every_token: bool = False,
     on_row=None,
     cancelled=lambda: False,
     **options,
 ) -> AttributionResult:
     """Scores of every prompt (and earlier continuation) token for each target token; see the
-    module docstring and :class:`AttributionResult`. ``options`` go to the method (e.g.
-    ``n_steps``, ``rule``, ``baseline`` for integrated gradients)."""
+    module docstring and :class:`AttributionResult`. ``every_token=True`` (causal LMs) explains
+    every token of ``prompt`` after the first from the tokens before it (the text read as its own
+    continuation: row ``i`` is token ``i + 1``). ``options`` go to the method (e.g. ``n_steps``,
+    ``rule``, ``baseline`` for integrated gradients)."""
     spec = get_attribution_method(method)
     problem, tokens = prepare(model, prompt, target, generate, contrast, target_fn=target_fn, method=spec.id,
-                              text_pair=text_pair)
+                              text_pair=text_pair, every_token=every_token)
     return explain(problem, tokens, spec.id, on_row=on_row, cancelled=cancelled, **options)
 
 
 def prepare(model: LoadedModel, prompt: str, target=None, generate: int = 0, contrast=None, *,
             target_fn: str = "logprob", method: str = "integrated_gradients",
-            text_pair: str | None = None) -> tuple[Problem, Tokens]:
+            text_pair: str | None = None, every_token: bool = False) -> tuple[Problem, Tokens]:
     """Fix what is explained: the token sequence (running the generation if asked) and the
     target positions; validates every argument with an error that says what to pass."""
     if not isinstance(model, LoadedModel):
@@ -80,6 +83,8 @@ def prepare(model: LoadedModel, prompt: str, target=None, generate: int = 0, con
     check_text(prompt)
     if isinstance(generate, bool) or not isinstance(generate, (int, np.integer)) or generate < 0:
         raise ValueError(f"generate must be a number of tokens (0 or more), got {generate!r}")
+    if every_token:
+        return _every_token(model, prompt, target, int(generate), contrast, target_fn)
     if model.kind != "causal":
         from .encoders import prepare_encoder
 
@@ -157,6 +162,24 @@ def label_text(problem: Problem, label: int) -> str:
     if problem.pooled:
         return str(problem.model.config.id2label.get(label, label))
     return problem.model.tokenizer.decode([label])
+
+
+def _every_token(model: LoadedModel, text: str, target, generate: int, contrast, target_fn: str):
+    """Every token of ``text`` after the first is a target, read from the tokens before it."""
+    if model.kind != "causal":
+        raise ValueError(f"every_token=True explains each token of a text from the ones before it, which needs a "
+                         f"causal LM; {model.name} is a {model.kind!r} model")
+    if target is not None or generate:
+        raise ValueError("every_token=True explains the text's own tokens: leave out target= and generate=")
+    tokens = model.tokenize(text)
+    model.check_length(tokens)
+    if len(tokens) < 2:
+        raise ValueError(f"every_token=True needs a text of two or more tokens; {text!r} has {len(tokens)}")
+    foil = _foil(model, contrast)
+    targets = list(range(1, len(tokens)))
+    problem = Problem(model, torch.as_tensor(np.asarray(tokens.ids), device=model.device), 1, targets,
+                      [foil] * len(targets), target_fn)
+    return problem, tokens
 
 
 def _with_prompt_offsets(tokens: Tokens, prompt: Tokens) -> Tokens:
