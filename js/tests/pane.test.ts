@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { stepFocus } from "../core/focus";
 import { Pane, PaneState, paneModule } from "../core/pane";
 
 /** Just enough of an element for the pane's chrome (no browser in vitest). */
@@ -56,11 +57,27 @@ class CountingPane extends Pane<State> {
   errorText(): string { return (this.errors.node as unknown as FakeElement).children[0].textContent; }
 }
 
+class FocusPane extends Pane<State> {
+  shown: number[] = [];
+  protected paint(): void {}
+  protected onFocus(position: number): void { this.shown.push(position); }
+  click(position: number): void { this.focusTo(position); }
+}
+
 describe("the pane every view extends", () => {
   let observers = 0;
+  let documentListeners = () => 0;
   beforeEach(() => {
     observers = 0;
-    vi.stubGlobal("document", { createElement: () => new FakeElement(), body: {}, getElementById: () => ({}) });
+    const handlers = new Map<string, Set<(e: unknown) => void>>();
+    documentListeners = () => Array.from(handlers.values()).reduce((n, h) => n + h.size, 0);
+    vi.stubGlobal("document", {
+      createElement: () => new FakeElement(), body: {}, getElementById: () => ({}),
+      addEventListener: (type: string, fn: (e: unknown) => void) => { if (!handlers.has(type)) handlers.set(type, new Set()); handlers.get(type)!.add(fn); },
+      removeEventListener: (type: string, fn: (e: unknown) => void) => { handlers.get(type)?.delete(fn); },
+      dispatchEvent: (e: { type: string }) => { handlers.get(e.type)?.forEach((fn) => fn(e)); return true; },
+    });
+    vi.stubGlobal("CustomEvent", class { constructor(public type: string, init: { detail: unknown }) { this.detail = init.detail; } detail: unknown; });
     vi.stubGlobal("MutationObserver", class { observe() { observers++; } disconnect() { observers--; } });
   });
   afterEach(() => vi.unstubAllGlobals());
@@ -114,7 +131,27 @@ describe("the pane every view extends", () => {
     pane.dispose();
     expect(model.count()).toBe(0);
     expect(observers).toBe(0);
+    expect(documentListeners()).toBe(0);
     expect((pane.root as unknown as FakeElement).removed).toBe(true);
+  });
+
+  it("shares the token in focus with the panes of its link group, and only those", () => {
+    const models = [fakeModel(), fakeModel(), fakeModel()];
+    models[0].traits.link_group = models[1].traits.link_group = "g";
+    models[2].traits.link_group = "other";
+    for (const m of models) { m.traits.focus = -1; m.traits.tokens = ["a", "b", "c"]; }
+    const panes = models.map((m) => new FocusPane(m as never));
+    panes[0].click(2);
+    expect(models.map((m) => m.traits.focus)).toEqual([2, 2, -1]);
+    expect(models[1].saved).toEqual([{ focus: 2 }]);  // Python learns it from each pane
+    models[1].change("focus", 2);
+    expect(panes[1].shown).toEqual([2]);  // onFocus runs when the trait changes
+    models[1].traits.tokens = ["a"];  // a shorter view: a position it lacks is "none"
+    panes[0].click(1);
+    expect(models[1].traits.focus).toBe(-1);
+    panes[1].dispose();
+    panes[0].click(0);
+    expect(models[1].traits.focus).toBe(-1);
   });
 
   it("makes the anywidget module: render opens the pane, its cleanup disposes it", () => {
@@ -127,5 +164,18 @@ describe("the pane every view extends", () => {
     cleanup();
     expect(root.removed).toBe(true);
     expect(model.count()).toBe(0);
+  });
+});
+
+describe("keys that move the token in focus", () => {
+  it("steps along the tokens and stops at the ends", () => {
+    expect(stepFocus("ArrowRight", -1, 3)).toBe(0);
+    expect(stepFocus("ArrowLeft", -1, 3)).toBe(2);
+    expect(stepFocus("ArrowRight", 2, 3)).toBe(2);
+    expect(stepFocus("ArrowLeft", 0, 3)).toBe(0);
+    expect(stepFocus("Home", 2, 3)).toBe(0);
+    expect(stepFocus("End", 0, 3)).toBe(2);
+    expect(stepFocus("a", 1, 3)).toBeNull();
+    expect(stepFocus("ArrowRight", 0, 0)).toBeNull();
   });
 });
