@@ -50,6 +50,7 @@ from .widgets import (
     PatchingView,
     ProbeView,
     SteeringView,
+    lesson_mode,
     link,
 )
 from .bertviz_compat import head_view, model_view  # noqa: E402  (needs the widgets)
@@ -102,6 +103,7 @@ __all__ = [
     "edit",
     "edit_facts",
     "faithfulness",
+    "lesson_mode",
     "link",
     "encoder_decoder_attention",
     "head_summary",

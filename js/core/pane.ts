@@ -3,6 +3,7 @@
 // resizes) that never throw, the Export group, and decoding cached per trait value. A view
 // subclasses Pane, builds its controls in its constructor and draws in paint(); its module is
 // one line: ``export default paneModule("stem", ThePane, [styles])``.
+import { About, aboutPanel } from "./about";
 import { ErrorPanel, ProgressLine } from "./chrome";
 import { el } from "./dom";
 import { announceFocus, listenFocus } from "./focus";
@@ -12,7 +13,8 @@ import { Tensor, WireHeader, decodeTrait } from "./wire";
 
 /** Traits every pane reads: base.py's ExplainerWidget plus the id and model name, and view.py's
  * token in focus (-1: none) with the link group that shares it. */
-export type PaneState = BaseState & { widget_id: string; model_name: string; focus?: number; link_group?: string };
+export type PaneState = BaseState & { widget_id: string; model_name: string; focus?: number; link_group?: string;
+  about?: About; about_open?: boolean };
 
 /** Call ``fn`` when JupyterLab switches between light and dark themes (canvases read their
  * colours when drawn); returns the cleanup. */
@@ -90,6 +92,8 @@ export abstract class Pane<S extends PaneState> {
   /** Put the pane into ``host`` and draw it (paneModule calls this once the pane is built). */
   open(host: HTMLElement): this {
     host.appendChild(this.root);
+    const about = aboutPanel(this.model as never, this.root);
+    this.watch(["about", "about_open"], about);
     this.draw();
     if (this.focus >= 0) this.showFocus(); // shown again (another tab, a reopened notebook) with a token in focus
     return this;

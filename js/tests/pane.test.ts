@@ -11,10 +11,27 @@ class FakeElement {
   textContent = "";
   removed = false;
   parent: FakeElement | null = null;
-  append(...nodes: FakeElement[]) { for (const n of nodes) { n.parent = this; this.children.push(n); } }
+  title = "";
+  attributes: Record<string, string> = {};
+  listeners: Record<string, () => void> = {};
+  classList = { contains: (c: string) => this.className.split(" ").includes(c), add: (c: string) => { this.className += ` ${c}`; } };
+  append(...nodes: Array<FakeElement | string>) {
+    for (const n of nodes) {
+      const node = typeof n === "string" ? Object.assign(new FakeElement(), { textContent: n }) : n;
+      node.parent = this;
+      this.children.push(node);
+    }
+  }
   appendChild(node: FakeElement) { this.append(node); return node; }
-  setAttribute() {}
-  addEventListener() {}
+  replaceChildren(...nodes: FakeElement[]) { this.children = []; this.append(...nodes); }
+  insertBefore(node: FakeElement, ref: FakeElement) { node.parent = this; this.children.splice(this.children.indexOf(ref), 0, node); return node; }
+  get nextSibling(): FakeElement | null {
+    const siblings = this.parent?.children ?? [];
+    return siblings[siblings.indexOf(this) + 1] ?? null;
+  }
+  text(): string { return this.textContent + this.children.map((c) => c.text()).join(" "); }
+  setAttribute(name: string, value: string) { this.attributes[name] = value; }
+  addEventListener(type: string, fn: () => void) { this.listeners[type] = fn; }
   remove() { this.removed = true; }
 }
 
@@ -152,6 +169,29 @@ describe("the pane every view extends", () => {
     panes[1].dispose();
     panes[0].click(0);
     expect(models[1].traits.focus).toBe(-1);
+  });
+
+  it("has an About toggle that opens what the view shows and where it misleads, as text", () => {
+    const model = fakeModel();
+    model.traits.about = { title: "Attention", shows: "Rows are <b>queries</b>.", misleads: "Weights are not explanations.", read_more: "Jain & Wallace 2019" };
+    model.traits.about_open = false;
+    const pane = new CountingPane(model as never);
+    pane.open(new FakeElement() as unknown as HTMLElement);
+    const root = pane.root as unknown as FakeElement;
+    const toggle = root.children.find((c) => c.className.includes("lxw-about-toggle"))!;
+    const panel = root.children.find((c) => c.className === "lxw-about")!;
+    expect(panel.style.display).toBe("none");
+    toggle.listeners.click();
+    expect(model.saved[model.saved.length - 1]).toEqual({ about_open: true });
+    expect(panel.style.display).toBe("");
+    expect(toggle.attributes["aria-expanded"]).toBe("true");
+    expect(panel.text()).toContain("What the attention view shows");
+    expect(panel.text()).toContain("Rows are <b>queries</b>.");  // the markup stays text
+    expect(panel.text()).toContain("Where it misleads");
+    expect(panel.text()).toContain("Read more: Jain & Wallace 2019");
+    model.traits.about = {};
+    model.change("about", {});
+    expect(toggle.style.display).toBe("none");  // nothing to say: no toggle
   });
 
   it("makes the anywidget module: render opens the pane, its cleanup disposes it", () => {

@@ -34,6 +34,7 @@ import traitlets as t
 from ..methods.attention import check_index
 from ..methods.forward import check_position, require_causal, token_id
 from ..models.wrapped import LoadedModel, Tokens, check_text
+from .about import about_of, lesson_mode_on
 from .base import ExplainerWidget, in_kernel
 
 
@@ -59,6 +60,10 @@ class View(ExplainerWidget):
     share it, in the browser and in Python."""
     link_group = t.Unicode("").tag(sync=True)
     """The views this one is linked with share this id ("" = not linked)."""
+    about = t.Dict().tag(sync=True)
+    """What this view shows and where it misleads (``about.json``), behind the view's About toggle."""
+    about_open = t.Bool(False).tag(sync=True)
+    """Whether the About panel is open (``lx.lesson_mode()`` opens it for new views)."""
 
     # class defaults, so observers that run while the traits are first set find them
     _model: LoadedModel | None = None
@@ -69,6 +74,8 @@ class View(ExplainerWidget):
     def __init__(self, *, background: bool | None = None, **kwargs):
         self._background = background
         super().__init__(**kwargs)
+        with self.hold_sync(), self._silent():
+            self.about, self.about_open = about_of(self), lesson_mode_on()
 
     # -- the constructor's checks --------------------------------------------------------------
     def _open(self, model, text, *, causal: str | None = None, text_pair: str | None = None,
