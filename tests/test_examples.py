@@ -10,8 +10,9 @@ from nbclient import NotebookClient
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.ipynb"))
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-JSON_DRAWN = ("columns", "accuracy", "rows", "evaluations")
-"""What the views without binary tensors draw from (steering, probe, edit, evaluation: small JSON lists)."""
+JSON_DRAWN = ("columns", "accuracy", "rows", "evaluations", "tabs")
+"""What the views without binary tensors draw from (steering, probe, edit, evaluation: small JSON lists;
+the explorer's strip: its tabs and tokens)."""
 
 
 UNMARKED = {"circuits.ipynb"}
@@ -35,6 +36,10 @@ def test_example_notebook_runs(path, tmp_path):
     assert views, "the notebook should display at least one widget"
     state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
     saved = [state[view["data"][WIDGET_MIME]["model_id"]] for view in views]
+    # an Explorer is a box of our views (its strip and the open view): check those
+    boxes = [s for s in saved if s["state"]["_model_name"] == "VBoxModel"]
+    saved = [s for s in saved if s not in boxes] + [
+        state[child.removeprefix("IPY_MODEL_")] for box in boxes for child in box["state"]["children"]]
     assert all(s["state"]["_model_module"] == "anywidget" for s in saved), (
         "only our views should appear (no stray progress-bar widgets)"
     )

@@ -9,6 +9,7 @@ with the token: each view's ``_focus_moved`` (Python) and ``onFocus`` (browser) 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 
 import ipywidgets as w
@@ -160,7 +161,34 @@ class Explorer(w.VBox):
         return self._views[name]
 
     def _tab_changed(self, change) -> None:
-        self.children = [self.strip, self.view(change["new"])]
+        view = self.view(change["new"])
+        self.children = [self.strip, view]
+        if self._static_id is not None:
+            self._static_to(view)
+            view._schedule_static()
+
+    # -- the static figure (GitHub, nbconvert, a notebook opened without its kernel) -----------
+    _static_id: str | None = None
+
+    def _static_to(self, view: View) -> None:
+        """The static figure under the explorer shows ``view`` (the tab open) from now on."""
+        for other in self._views.values():
+            if other is not view and getattr(other, "_static_id", None) == self._static_id:
+                other._static_id = None
+        view._static_id = self._static_id
+
+    def _ipython_display_(self) -> None:
+        """The live explorer, then a static figure of the view open in it (as every view does)."""
+        from IPython.display import display
+
+        bundle = self._repr_mimebundle_()
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, None)
+        display(data, metadata=metadata, raw=True)
+        self._static_id = self._static_id or uuid.uuid4().hex
+        view = self.view(self.strip.tab)
+        self._static_to(view)
+        view.wait(view.STATIC_WAIT)
+        display(view._static_bundle(), raw=True, display_id=self._static_id)
 
     def __repr__(self) -> str:
         return f"Explorer({self._model.name}, {len(self.strip.tokens)} tokens, views {', '.join(self._views)})"
