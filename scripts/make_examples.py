@@ -15,6 +15,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from lesson_circuits import CIRCUITS
 from lesson_judge import JUDGE
+from lesson_explorer import explorer_cells
 from lesson_locate import LOCATE
 from lesson_use import USE
 
@@ -457,12 +458,23 @@ def write(name: str, cells: list) -> None:
     print("wrote", EXAMPLES / name)
 
 
+def about_cells(*views: str) -> list:
+    """The closing cells of a lesson: the About text of each view it used (llmxai_widgets/about.json,
+    what the views show behind their About toggle)."""
+    from llmxai_widgets.widgets.about import about_markdown
+
+    return [new_markdown_cell("## About these views\n\nThe same text each view shows behind its **About** "
+                              "toggle (`lx.lesson_mode()` opens it in every view)."),
+            *[new_markdown_cell(about_markdown(v)) for v in views]]
+
+
 if __name__ == "__main__":
-    write("quickstart.ipynb", QUICKSTART)
-    write("pairs_and_translation.ipynb", PAIRS_AND_CROSS)
-    write("attribution.ipynb", ATTRIBUTION)
-    write("inside_the_blocks.ipynb", INSIDE)
-    write("locate_a_fact.ipynb", LOCATE)
-    write("circuits.ipynb", CIRCUITS)
-    write("use_the_inside.ipynb", USE)
-    write("judge_an_explanation.ipynb", JUDGE)
+    write("quickstart.ipynb", QUICKSTART + about_cells("AttentionView"))
+    write("pairs_and_translation.ipynb", PAIRS_AND_CROSS + about_cells("AttentionView"))
+    write("attribution.ipynb", ATTRIBUTION + about_cells("AttributionView"))
+    write("inside_the_blocks.ipynb", INSIDE + about_cells("LogitLensView", "ContributionView", "NeuronView"))
+    write("locate_a_fact.ipynb", LOCATE + about_cells("CausalTraceView", "PatchingView"))
+    write("circuits.ipynb", CIRCUITS + about_cells("CircuitView"))
+    write("use_the_inside.ipynb", USE + about_cells("ProbeView", "SteeringView", "EditView"))
+    write("judge_an_explanation.ipynb", JUDGE + about_cells("EvaluationView"))
+    write("explore_a_prompt.ipynb", explorer_cells())
