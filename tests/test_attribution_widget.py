@@ -102,8 +102,8 @@ def test_matrix_figure_save_and_export_buttons(smollm2, tmp_path, svg_texts, pre
         assert view.save(tmp_path / f"m.{ext}", view="matrix").stat().st_size > 500
     with pytest.raises(ValueError, match="view must be one of 'text', 'matrix'"):
         view.figure("grid")
-    with pytest.raises(ValueError, match="standalone .html page is not available"):
-        view.save(tmp_path / "m.html")
+    saved = view.save(tmp_path / "m.html").read_text(encoding="utf-8")  # a standalone page (tests/test_saved_pages.py)
+    assert '"kind":"attribution"' in saved and '"method":"input_x_gradient"' in saved
 
     kind, answer, [data] = press_export(view, format="svg", theme="dark", view="matrix", window={"q0": 1, "nq": 2, "k0": 0, "nk": 7})
     assert kind == "export" and answer["ok"] and answer["name"] == f"attribution-{view.model_name}-input_x_gradient-matrix.svg"

@@ -81,8 +81,8 @@ def test_figure_escapes_tokens_states_the_sum_and_its_cells_are_the_colour_table
     assert {"H0", "H8", "bias", "MLP", "embed", "constant", "L29", "logit contribution"} <= set(texts)
     for ext in ("svg", "pdf", "png"):
         assert view.save(tmp_path / f"dla.{ext}").stat().st_size > 1000
-    with pytest.raises(ValueError, match="standalone .html page is not available"):
-        view.save(tmp_path / "dla.html")
+    saved = view.save(tmp_path / "dla.html").read_text(encoding="utf-8")  # a standalone page (tests/test_saved_pages.py)
+    assert "<script>alert(1)" not in saved and '"kind":"contributions"' in saved
     fig = view.figure()
     png = np.asarray(Image.open(io.BytesIO(fig.png(dpi=72))).convert("RGB")).astype(int)
     grid = np.column_stack([result.heads, result.attention_bias, result.mlp])

@@ -94,8 +94,8 @@ def test_figure_escapes_tokens_and_its_cells_are_the_colour_table(smollm2, tmp_p
     assert any(t.startswith("p(\u201c") for t in texts) and "probability of the top token" in texts
     for ext in ("svg", "pdf", "png"):
         assert view.save(tmp_path / f"lens.{ext}").stat().st_size > 1000
-    with pytest.raises(ValueError, match="standalone .html page is not available"):
-        view.save(tmp_path / "lens.html")
+    saved = view.save(tmp_path / "lens.html").read_text(encoding="utf-8")  # a standalone page (tests/test_saved_pages.py)
+    assert "<script>alert(1)" not in saved and '"kind":"lens"' in saved
     fig = view.figure(chart=False)
     png = np.asarray(Image.open(io.BytesIO(fig.png(dpi=72))).convert("RGB")).astype(int)
     result = view.result

@@ -17,7 +17,8 @@ export type FactorsPayload = {
 
 export type FactorsInput = {
   tokens: string[]; spaces: boolean[]; layer: number; k: number; maxK: number; status: string;
-  factors: FactorsPayload | Record<string, never>; textColor: string; mutedColor: string; fontFamily: string;
+  /** A saved page without these factors sends ``{layer, k, missing}`` and status "missing" (js/standalone/views.ts). */
+  factors: FactorsPayload | { layer: number; k: number; missing: string } | Record<string, never>; textColor: string; mutedColor: string; fontFamily: string;
   available: number; dark: boolean;
 };
 
@@ -72,7 +73,8 @@ export class FactorsPane {
     const ready = f && f.token_factors && f.layer === d.layer && f.k === d.k;
     this.status.textContent = ready ? `layer ${d.layer}: relative reconstruction error ${(f.relative_error * 100).toFixed(1)}%`
       : d.status === "error" ? "could not factorise this layer (see the message above)"
-        : d.status === "waiting" ? `waiting for layer ${d.layer}\u2026` : `factorising layer ${d.layer}\u2026`;
+        : d.status === "missing" ? (d.factors as { missing?: string }).missing ?? "this saved page does not hold these factors"
+          : d.status === "waiting" ? `waiting for layer ${d.layer}\u2026` : `factorising layer ${d.layer}\u2026`;
     this.node.dataset.ready = ready ? "true" : "false";
     this.grid.node.style.display = ready ? "" : "none";
     if (!ready) { this.text.replaceChildren(); this.chips.replaceChildren(); return; }

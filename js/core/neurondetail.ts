@@ -12,6 +12,8 @@ export type CorpusPayload = {
   layer: number; neuron: number; n_texts?: number; texts_done?: number; complete?: boolean;
   examples: Array<{ text: number; position: number; activation: number; window: string[]; center: number }>;
   windows?: WireHeader & { data: DataView };
+  /** A saved page without this neuron's search says why (status "missing"; js/standalone/views.ts). */
+  missing?: string;
 };
 
 export type DetailInput = {
@@ -122,7 +124,8 @@ export class NeuronDetail {
     this.corpusHead.textContent = computing ? `Searching ${d.nCorpus} texts for the tokens where this neuron fires most\u2026`
       : d.status === "cancelled" && mine ? `Where it fires most in the corpus (search stopped after ${done} of ${d.nCorpus} texts):`
         : d.status === "error" && mine ? "The corpus search failed (see the message above)."
-          : `Where it fires most in the corpus: its top ${examples.length} tokens in ${d.nCorpus} texts`;
+            : d.status === "missing" && mine ? corpus.missing ?? "This saved page does not hold this neuron's corpus search."
+              : `Where it fires most in the corpus: its top ${examples.length} tokens in ${d.nCorpus} texts`;
     const windows = mine && corpus.windows ? decodeTrait(corpus.windows) : null;
     if (!windows || !examples.length) return;
     const width = windows.shape[1];

@@ -2,13 +2,18 @@
 // network. Reads the widget state the page embeds (ipywidgets' embed format, buffers base64),
 // builds a model per view container, imports the widget's ES module from a Blob URL and calls
 // its initialize() and render(), as anywidget would. For an AttentionView the embedded slices
-// answer the view's layer/head/part choices (./responder.ts); other views' clicks are answered
-// from an embedded table (./lookup.ts).
+// answer the view's layer/head/part choices (./responder.ts); the logit lens, contributions,
+// neuron and attribution views have responders of their own (./lens.ts, ./views.ts); other views'
+// clicks are answered from an embedded table (./lookup.ts).
 import { AttentionExtras, attentionResponder } from "./responder";
 import { EmbeddedBuffer, StandaloneModel, decodeState } from "./model";
 import { LookupExtras, LookupsExtras, lookupResponder, lookupsResponder } from "./lookup";
+import { LensExtras, lensResponder } from "./lens";
+import {
+  AttributionExtras, ContributionExtras, NeuronExtras, attributionResponder, contributionsResponder, neuronsResponder,
+} from "./views";
 
-type Extras = AttentionExtras | LookupExtras | LookupsExtras;
+type Extras = AttentionExtras | LookupExtras | LookupsExtras | LensExtras | ContributionExtras | NeuronExtras | AttributionExtras;
 
 type EmbedEntry = { model_name: string; model_module: string; state: Record<string, unknown>; buffers?: EmbeddedBuffer[] };
 type Manager = { version_major: number; version_minor: number; state: Record<string, EmbedEntry> };
@@ -58,6 +63,13 @@ async function mount(container: HTMLElement, entry: EmbedEntry, extras: Extras |
   if (extras?.kind === "attention") model.responder = attentionResponder(extras, state);
   else if (extras?.kind === "lookup") model.responder = lookupResponder(extras);
   else if (extras?.kind === "lookups") model.responder = lookupsResponder(extras);
+  else if (extras?.kind === "lens") model.responder = lensResponder(extras, state);
+  else if (extras?.kind === "contributions") model.responder = contributionsResponder(extras);
+  else if (extras?.kind === "neurons") model.responder = neuronsResponder(extras, state);
+  else if (extras?.kind === "attribution") model.responder = attributionResponder(extras);
+  // an empty change set settles the saved state: what was still computing when the page was
+  // saved (a head's attention, a corpus search, an evaluation) gets its answer or its message
+  model.responder?.(model, new Set());
   model.onMessage = (content) => {
     // ExplainerWidget._on_frontend_msg: "dismiss_error" clears the error; "cancel" has nothing to stop
     if ((content as { kind?: string })?.kind === "dismiss_error") model.receive({ error: "" });

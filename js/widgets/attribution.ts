@@ -185,7 +185,7 @@ class AttributionPane extends Pane<AttributionState> {
     const selected = Math.min(this.model.get("selected"), Math.max(0, targets.length - 1));
     const n = tokens.length;
     const special = this.model.get("special");
-    const hidden = tokens.map((_, i) => !!special[i] && !this.model.get("show_special"));
+    const hidden = tokens.map((_, i) => !!special[i] && !this.model.get("show_special") && !targets.includes(i));  // a mask being explained stays, special or not
     const rowRaw = t && t.shape[0] > selected ? Array.from({ length: n }, (_, j) => t.value(selected * t.shape[1] + j)) : [];
     const level = this.model.get("level");
     const row = rowRaw.length ? aggregateRow(rowRaw, level === "token" ? undefined : this.model.get("group_ids")[level], hidden) : [];

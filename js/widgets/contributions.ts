@@ -25,7 +25,8 @@ export type ContributionState = PaneState & {
   attention_bias: WireTrait;
   mlp: WireTrait;
   picked: Picked;
-  head_attention: WireTrait & { layer?: number; head?: number; position?: number };
+  /** ``missing``: a saved page without this head's attention says why (js/standalone/views.ts). */
+  head_attention: WireTrait & { layer?: number; head?: number; position?: number; missing?: string };
   colormap: string;
 };
 type Model = WidgetModel<ContributionState>;
@@ -179,8 +180,9 @@ class ContributionPane extends Pane<ContributionState> {
     const m = this.model;
     const trait = m.get("head_attention");
     const position = m.get("position");
-    const weights = trait.layer === layer && trait.head === head && trait.position === position
-      ? this.cached("head", [trait], () => wireTensor(trait)) : null;
+    const mine = trait.layer === layer && trait.head === head && trait.position === position;
+    if (mine && trait.missing) return [el("p", "lxw-muted lxw-missing", trait.missing)];
+    const weights = mine ? this.cached("head", [trait], () => wireTensor(trait)) : null;
     if (!weights) return [el("p", "lxw-muted", "Computing where this head reads from\u2026")];
     const tokens = m.get("tokens");
     const order = Array.from({ length: weights.shape[0] }, (_, k) => k).sort((a, b) => weights.value(b) - weights.value(a)).slice(0, 8);

@@ -106,12 +106,7 @@ def logit_lens(
     rows = _resolve_rows(model, layers)
     columns = _resolve_positions(positions, len(tokens))
     last = model.n_layers - 1
-    needed = sorted(set(rows) | ({last} if target is None else set()))
-    modules = {str(l): model.layers()[max(l, 0)] for l in needed}
-    what = {str(l): "input" if l == EMBED else "output" for l in needed}
-    residuals: dict[int, torch.Tensor] = {}
-    run_hooked(model, tokens, modules, lambda name, t: residuals.__setitem__(int(name), t[0, torch.as_tensor(columns)]),
-               what=what, pick=first_tensor, last=str(needed[-1]))
+    residuals = _residuals(model, tokens, sorted(set(rows) | ({last} if target is None else set())), columns)
     if target is None:  # the model's own prediction: the top token after the last block
         target_ids = np.concatenate([logits.argmax(-1).numpy() for logits in _decode(model, residuals[last])])
     else:
@@ -132,6 +127,50 @@ def logit_lens(
         n_model_layers=model.n_layers,
         **out,
     )
+
+
+def follow_targets(model: LoadedModel, text: str | Tokens, targets, *, layers=None, positions=None):
+    """Several followed tokens at once, for one forward pass and one unembedding of every (row,
+    column): ``targets`` lists token ids (followed at every column) and/or None (the model's own
+    final top prediction at each column, as ``logit_lens(target=None)`` follows). Returns
+    ``(ids[t, column], probs[t, row, column], ranks[t, row, column])``: int64, float32, int64,
+    equal to ``target_ids``, ``target_probs`` and ``target_ranks`` of :func:`logit_lens` for each."""
+    require_causal(model, "logit_lens")
+    tokens = tokens_of(model, text)
+    rows = _resolve_rows(model, layers)
+    columns = _resolve_positions(positions, len(tokens))
+    last = model.n_layers - 1
+    residuals = _residuals(model, tokens, sorted(set(rows) | {last}), columns)
+    own = np.concatenate([logits.argmax(-1).numpy() for logits in _decode(model, residuals[last])])
+    ids = np.stack([own if t is None else np.full(len(columns), int(t), np.int64) for t in targets]).astype(np.int64)
+    tiled = torch.as_tensor(np.tile(ids, (1, len(rows))))  # [target, row * column]
+    probs = np.zeros(tiled.shape, np.float32)
+    ranks = np.zeros(tiled.shape, np.int64)
+    start = 0
+    for logits in _decode(model, torch.cat([residuals[layer] for layer in rows])):
+        span = slice(start, start + len(logits))
+        start += len(logits)
+        chosen = logits.gather(-1, tiled[:, span].T)  # [chunk, target]
+        log_total = torch.logsumexp(logits, dim=-1, keepdim=True)
+        probs[:, span] = (chosen - log_total).exp().T.numpy()
+        if len(targets) > 12:  # one sort beats a comparison per target (same counts)
+            ordered = logits.sort(dim=-1).values  # more likely than the target: all but those <= it
+            ranks[:, span] = (logits.shape[-1] - torch.searchsorted(ordered, chosen.contiguous(), right=True)).T.numpy()
+        else:
+            ranks[:, span] = torch.stack([(logits > chosen[:, t : t + 1]).sum(-1) for t in range(len(targets))]).numpy()
+    shape = (len(targets), len(rows), len(columns))
+    return ids, probs.reshape(shape), ranks.reshape(shape)
+
+
+def _residuals(model: LoadedModel, tokens: Tokens, needed: list[int], columns: np.ndarray) -> dict[int, torch.Tensor]:
+    """The residual stream ``[column, d_model]`` at each row of ``needed`` (EMBED: the first block's
+    input; a layer: its block's output); the pass stops after the highest block needed."""
+    modules = {str(l): model.layers()[max(l, 0)] for l in needed}
+    what = {str(l): "input" if l == EMBED else "output" for l in needed}
+    residuals: dict[int, torch.Tensor] = {}
+    run_hooked(model, tokens, modules, lambda name, t: residuals.__setitem__(int(name), t[0, torch.as_tensor(columns)]),
+               what=what, pick=first_tensor, last=str(needed[-1]))
+    return residuals
 
 
 def _lens(model: LoadedModel, residual: torch.Tensor, target_ids: np.ndarray, top_k: int) -> dict[str, np.ndarray]:

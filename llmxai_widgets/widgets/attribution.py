@@ -57,6 +57,7 @@ class AttributionView(View, JudgeTraits):
     their marks (:func:`llmxai_widgets.score_rationale`)."""
 
     _esm = bundle("attribution")
+    SAVES_HTML = True
 
     special = t.List(t.Bool()).tag(sync=True)
     space_before = t.List(t.Bool()).tag(sync=True)
@@ -210,6 +211,12 @@ class AttributionView(View, JudgeTraits):
     @t.validate("selected")
     def _valid_selected(self, proposal):
         return self._indexed(proposal, len(self.targets), "this attribution", plural="target rows")
+
+    def _standalone_extras(self) -> dict | None:
+        """What a saved page embeds to answer clicks without Python (``export_views.attribution_extras``)."""
+        from .export_views import attribution_extras
+
+        return attribution_extras(self)
 
     # -- figures ---------------------------------------------------------------------------------
     VIEWS = ("text", "matrix", "evaluate")

@@ -24,6 +24,7 @@ class ContributionView(FollowsTarget):
     :func:`llmxai_widgets.contributions`."""
 
     _esm = bundle("contributions")
+    SAVES_HTML = True
 
     position = t.Int(0).tag(sync=True)
     """The token after which the target is predicted (the view's token strip sets it)."""
@@ -123,6 +124,12 @@ class ContributionView(FollowsTarget):
     def _picked_changed(self, change) -> None:
         if self._model is not None and self._result is not None:
             self._pattern_for(change["new"])
+
+    def _standalone_extras(self, room: int) -> dict | None:
+        """What a saved page embeds to answer clicks without Python (``export_views.contribution_extras``)."""
+        from .export_views import contribution_extras
+
+        return contribution_extras(self, room)
 
     # -- figures ---------------------------------------------------------------------------------
     def figure(self, **options):

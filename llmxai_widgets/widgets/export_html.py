@@ -12,7 +12,11 @@
 - a small host (``js/standalone/host.ts``, built to ``static/standalone.js``) that decodes the
   state, gives the view a model object (get/set/save_changes/on/off/send), imports the module
   from a Blob URL, calls its ``initialize`` and ``render``, and answers the view's layer, head,
-  aggregate and part choices with the embedded slices.
+  aggregate and part choices with the embedded slices;
+- for other views, what their ``_standalone_extras`` embeds so their clicks are answered without
+  Python (lookup tables; for the logit lens, contributions, neuron and attribution views packed
+  arrays: ``export_views.py``, answered by ``js/standalone/lens.ts`` and ``views.ts``), and the
+  messages the view shows for what only a running kernel can compute.
 
 Nothing loads from elsewhere: a Content-Security-Policy forbids every request other than the
 module's own Blob URL, and only the host script (allowed by its hash) may run. Token text is
@@ -25,6 +29,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import inspect
 import json
 import math
 import re
@@ -72,8 +77,9 @@ def to_html(widget, *, title: str | None = None, embed_all: bool = True, max_byt
     - ``embed_all``: for an ``AttentionView``, also embed every layer and head (and the mean,
       max and rollout of heads, the model-view thumbnails and a head summary), so the page
       answers layer/head/part choices by itself; for other views what their clicks show
-      (``_standalone_extras``: e.g. each computed cell's top tokens in the locate views). False:
-      only the picture shown now.
+      (``_standalone_extras``: e.g. each computed cell's top tokens in the locate views, every
+      position of the logit lens, each head's attention in the contributions view, every layer
+      of the neuron view: ``export_views.py``). False: only the picture shown now.
     - ``max_bytes``: the page's size limit for what ``embed_all`` adds; slices that would pass it
       are left out (the page then says so). The view's own state is always included, even if it
       alone is larger.
@@ -107,7 +113,11 @@ def to_html(widget, *, title: str | None = None, embed_all: bool = True, max_byt
     if isinstance(widget, AttentionView):
         EmbeddedAttention(widget, page, embed_all=embed_all, max_bytes=max_bytes).fill()
     elif embed_all and getattr(widget, "_standalone_extras", None) is not None:
-        page.extras = widget._standalone_extras()
+        extras = widget._standalone_extras
+        if "room" in inspect.signature(extras).parameters:  # views that embed arrays keep the page bounded
+            page.extras = extras(room=max_bytes - len(page.render().encode("utf-8")) - _SLACK)
+        else:
+            page.extras = extras()
         if page.extras and page.extras.get("note"):
             page.note += " " + page.extras["note"]
     return page.render()

@@ -33,6 +33,7 @@ class LogitLensView(FollowsTarget):
     :func:`llmxai_widgets.logit_lens`."""
 
     _esm = bundle("logit_lens")
+    SAVES_HTML = True
 
     layer_labels = t.List(t.Unicode()).tag(sync=True)
     """Each row: "embed" or the block's index ("0", "1", ...)."""
@@ -167,6 +168,12 @@ class LogitLensView(FollowsTarget):
         position = self._moved_to(change)
         if position is not None and not self.window_start <= position < self.window_start + self.window_size:
             self.window_start = max(0, min(position - self.window_size // 2, len(self.tokens) - self.window_size))
+
+    def _standalone_extras(self, room: int) -> dict | None:
+        """What a saved page embeds to answer clicks without Python (``export_views.lens_extras``)."""
+        from .export_views import lens_extras
+
+        return lens_extras(self, room)
 
     # -- figures ---------------------------------------------------------------------------------
     def figure(self, *, position: int | None = None, chart: bool = True, log: bool = False, **options):

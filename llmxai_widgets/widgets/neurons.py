@@ -36,6 +36,7 @@ class NeuronView(NeuronJobs, NeuronFigures, View):
     shows a :class:`~llmxai_widgets.NeuronResult` computed earlier."""
 
     _esm = bundle("neurons")
+    SAVES_HTML = True
 
     special = t.List(t.Bool()).tag(sync=True)
     space_before = t.List(t.Bool()).tag(sync=True)
@@ -249,6 +250,12 @@ class NeuronView(NeuronJobs, NeuronFigures, View):
     def _refresh_panes(self) -> None:
         self._refresh_corpus()
         self._refresh_factors()
+
+    def _standalone_extras(self, room: int) -> dict | None:
+        """What a saved page embeds to answer clicks without Python (``export_views.neuron_extras``)."""
+        from .export_views import neuron_extras
+
+        return neuron_extras(self, room)
 
     @t.observe("status", "layer", "mode", "sort", "k_top", "clip", "factors")
     def _static_changed(self, change) -> None:

@@ -114,4 +114,17 @@ def test_a_click_in_the_strip_moves_every_view_and_keys_move_it_on(lab_page, ope
                            arg=cell.element_handle(), timeout=30_000)
     out = notebook.run("print(ex.focus, [v.focus for v in ex._views.values()], ex.strip.tab)")
     assert out.locator(".jp-OutputArea-output").inner_text().strip() == f"{POSITION + 1} {[POSITION + 1] * 5} attention"
+
+    # About: what the view shows and where it misleads, the text of about.json
+    from llmxai_widgets.widgets.about import about_of
+
+    attention = cell.locator(".lxw-root:not(.lxw-explorer):visible")
+    toggle = attention.locator(".lxw-about-toggle")
+    toggle.click()
+    panel = attention.locator(".lxw-about")
+    text = panel.inner_text()
+    about = about_of(lx.AttentionView)
+    assert about["shows"] in text and about["misleads"] in text and "Where it misleads" in text
+    assert toggle.get_attribute("aria-expanded") == "true"
+    cell.screenshot(path=str(artifacts / "explorer-about.png"))
     assert not errors, errors

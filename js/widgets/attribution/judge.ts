@@ -7,9 +7,11 @@ import { el } from "../../core/dom";
 import { EvaluationJson, EvaluationPanel, ensureEvaluationStyle } from "../../core/evaluation";
 import { WidgetModel } from "../../core/model";
 
+/** ``evaluation`` and ``guess_scores`` hold ``missing`` in a saved page that cannot compute them
+ * (js/standalone/views.ts): the view says it instead of waiting. */
 export type JudgeState = {
   tab: "scores" | "evaluate";
-  evaluation: EvaluationJson | Record<string, never>;
+  evaluation: EvaluationJson | { missing: string } | Record<string, never>;
   guessing: boolean;
   guess: number[];
   revealed: boolean;
@@ -44,6 +46,8 @@ export function ensureJudgeStyle(): void {
 type Model = WidgetModel<JudgeState & { tokens: string[]; model_name: string; status: string }>;
 type Setter = (changes: Partial<JudgeState>) => void;
 
+const EVALUATING = "Evaluating faithfulness: removing the top tokens and random ones\u2026";
+
 function num(v: unknown, digits = 3): string {
   return typeof v === "number" && Number.isFinite(v) ? v.toFixed(digits) : "\u2013";
 }
@@ -55,7 +59,7 @@ export class Judge {
   readonly scores = el("div", "lxw-guess-scores");
   readonly panel = new EvaluationPanel();
   readonly evaluate = el("div", "lxw-eval-tab");
-  private waiting = el("div", "lxw-placeholder", "Evaluating faithfulness: removing the top tokens and random ones\u2026");
+  private waiting = el("div", "lxw-placeholder", EVALUATING);
   private barText = el("span");
   private reveal = el("button", "lxw-reveal", "Reveal");
   private again = el("button", "lxw-again", "Try again");
@@ -115,6 +119,7 @@ export class Judge {
     const has = "targets" in evaluation;
     this.evaluate.style.display = tab === "evaluate" ? "" : "none";
     this.waiting.style.display = has ? "none" : "";
+    this.waiting.textContent = "missing" in evaluation ? String(evaluation.missing) : EVALUATING;
     if (has) this.panel.render([evaluation as EvaluationJson], 0, null, width, style, m.get("model_name"));
   }
 
@@ -125,7 +130,7 @@ export class Judge {
     this.scores.replaceChildren();
     if (!shown) return;
     if (!("token_f1" in s)) {
-      this.scores.textContent = "Scoring your marks: removing them, keeping only them\u2026";
+      this.scores.textContent = "missing" in s ? String(s.missing) : "Scoring your marks: removing them, keeping only them\u2026";
       return;
     }
     const names = (key: string) => ((s[key] as number[]) ?? []).map((p) => JSON.stringify(tokens[p] ?? "")).join(", ");
