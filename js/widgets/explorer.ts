@@ -111,6 +111,12 @@ class StripPane extends Pane<StripState> {
       : `${tokens.length} tokens; none in focus yet`;
     this.tablist.replaceChildren();
     const current = m.get("tab");
+    if ((m as { standalone?: boolean }).standalone) {
+      // a saved page holds every view, each in a container tagged with its tab: show the open one
+      for (const box of Array.from(document.querySelectorAll<HTMLElement>("[data-lxw-tab]"))) {
+        box.style.display = box.dataset.lxwTab === current ? "" : "none";
+      }
+    }
     for (const [id, label] of m.get("tabs")) {
       const button = el("button", "", label);
       button.setAttribute("role", "tab");

@@ -149,6 +149,20 @@ class Explorer(w.VBox):
     def focus(self, position: int) -> None:
         self.strip.focus = position
 
+    def save(self, path, **options):
+        """``.html``: one offline page with the strip and every view (all computed first), linked
+        as here, with no kernel (``max_bytes=``, default 40 MB, is shared between the views).
+        Other formats: the figure of the open view (``explorer.view(name).save(...)`` for another)."""
+        from pathlib import Path
+
+        from .export_explorer import explorer_html
+
+        path = Path(path)
+        if path.suffix.lower() == ".html":
+            path.write_text(explorer_html(self, **options), encoding="utf-8")
+            return path
+        return self.view(self.strip.tab).save(path, **options)
+
     def view(self, name: str) -> View:
         """The view of tab ``name`` (created, and computing, on first use)."""
         if name not in VIEWS or [name, VIEWS[name][0]] not in self.strip.tabs:

@@ -60,10 +60,10 @@ body {{ margin: 16px 24px; font-family: system-ui, sans-serif; color: #1a1a1a; b
 </head>
 <body>
 <header class="lxw-export-head"><h1>{title}</h1><p>{note}</p></header>
-<div class="lxw-standalone" data-lxw-model-id="{model_id}"></div>
+{containers}
 <noscript><p>This page needs JavaScript to draw the view.</p></noscript>
 <script type="{state_mime}">{state}</script>
-<script type="application/json" class="lxw-standalone-data" data-lxw-model-id="{model_id}">{extras}</script>
+{extras}
 <script type="module">{host}</script>
 </body>
 </html>
@@ -87,13 +87,15 @@ def to_html(widget, *, title: str | None = None, embed_all: bool = True, max_byt
     What only Python can compute (attention flow, the query-key view of other heads) is not
     embedded; the view shows a message when asked for it.
     """
-    if hasattr(widget, "wait"):
-        widget.wait()  # a computation running in the background: export what it ends with
-    model_id = widget.model_id
+    return page_for(widget, title=title, embed_all=embed_all, max_bytes=max_bytes).render()
+
+
+def widget_entry(widget) -> dict:
+    """``widget``'s state in ipywidgets' embed format (binary buffers base64), its module included."""
     state = widget.get_state()
     state["_esm"] = _esm_source(widget)
     stripped, paths, buffers = _remove_buffers(state)
-    entry = {
+    return {
         "model_name": widget._model_name,
         "model_module": widget._model_module,
         "model_module_version": widget._model_module_version,
@@ -103,6 +105,14 @@ def to_html(widget, *, title: str | None = None, embed_all: bool = True, max_byt
             for p, b in zip(paths, buffers)
         ],
     }
+
+
+def page_for(widget, *, title: str | None = None, embed_all: bool = True, max_bytes: int = 20_000_000) -> "_Page":
+    """The page :func:`to_html` renders (its state, and the extras that answer clicks)."""
+    if hasattr(widget, "wait"):
+        widget.wait()  # a computation running in the background: export what it ends with
+    model_id = widget.model_id
+    entry = widget_entry(widget)
     manager = {"version_major": 2, "version_minor": 0, "state": {model_id: entry}}
     host = _host_script()
     page = _Page(title if title is not None else _default_title(widget), manager, host, model_id)
@@ -120,7 +130,7 @@ def to_html(widget, *, title: str | None = None, embed_all: bool = True, max_byt
             page.extras = extras()
         if page.extras and page.extras.get("note"):
             page.note += " " + page.extras["note"]
-    return page.render()
+    return page
 
 
 def save_html(widget, path, **kwargs) -> Path:
@@ -205,31 +215,45 @@ def _default_title(widget) -> str:
 class _Page:
     def __init__(self, title: str, manager: dict, host: str, model_id: str):
         self.title, self.host, self.model_id = title, host, model_id
+        self.manager = manager
         self.state = script_json(manager)
         self.extras: dict | None = None
         self.note = "Exported from llmxai_widgets; this page works offline and needs no Python."
 
     def render(self, extras_json: str | None = None) -> str:
-        from .. import __version__
-
-        host_hash = base64.b64encode(hashlib.sha256(self.host.encode("utf-8")).digest()).decode("ascii")
-        csp = (
-            f"default-src 'none'; script-src 'sha256-{host_hash}' blob:; style-src 'unsafe-inline'; "
-            "img-src data: blob:; base-uri 'none'; form-action 'none'"
-        )
         if extras_json is None:
             extras_json = script_json(self.extras)
-        return _PAGE.format(
-            csp=csp,
-            version=html.escape(__version__),
-            title=html.escape(self.title),
-            note=html.escape(self.note),
-            model_id=html.escape(self.model_id),
-            state_mime=STATE_MIME,
-            state=self.state,
-            extras=extras_json,
-            host=self.host,
-        )
+        return render_page(self.title, self.note, self.host, self.state, [(self.model_id, extras_json, {})])
+
+
+def render_page(title: str, note: str, host: str, state_json: str, parts: list[tuple[str, str, dict]]) -> str:
+    """The page: a container per ``(model_id, extras_json, attributes)`` of ``parts`` (drawn in
+    that order; ``attributes`` become ``data-lxw-*`` attributes), the widgets' state, each one's
+    extras, and the host, the only script allowed to run."""
+    from .. import __version__
+
+    host_hash = base64.b64encode(hashlib.sha256(host.encode("utf-8")).digest()).decode("ascii")
+    csp = (
+        f"default-src 'none'; script-src 'sha256-{host_hash}' blob:; style-src 'unsafe-inline'; "
+        "img-src data: blob:; base-uri 'none'; form-action 'none'"
+    )
+    containers, extras = [], []
+    for model_id, extras_json, attributes in parts:
+        more = "".join(f' data-lxw-{html.escape(k)}="{html.escape(str(v))}"' for k, v in attributes.items())
+        containers.append(f'<div class="lxw-standalone" data-lxw-model-id="{html.escape(model_id)}"{more}></div>')
+        extras.append(f'<script type="application/json" class="lxw-standalone-data" '
+                      f'data-lxw-model-id="{html.escape(model_id)}">{extras_json}</script>')
+    return _PAGE.format(
+        csp=csp,
+        version=html.escape(__version__),
+        title=html.escape(title),
+        note=html.escape(note),
+        containers="\n".join(containers),
+        state_mime=STATE_MIME,
+        state=state_json,
+        extras="\n".join(extras),
+        host=host,
+    )
 
 
 __all__ = ["save_html", "to_html"]

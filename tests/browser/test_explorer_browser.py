@@ -128,3 +128,61 @@ def test_a_click_in_the_strip_moves_every_view_and_keys_move_it_on(lab_page, ope
     assert toggle.get_attribute("aria-expanded") == "true"
     cell.screenshot(path=str(artifacts / "explorer-about.png"))
     assert not errors, errors
+
+
+def test_the_saved_explorer_page_links_its_views_with_no_kernel(browser, smollm2, tmp_path, artifacts):
+    import llmxai_widgets as lx
+    from lab_standalone import open_file
+    from llmxai_widgets.widgets.attention_jobs import attention_received
+
+    hostile = TEXT + " <img src=x onerror=alert(1)>"
+    explorer = lx.Explorer(smollm2, hostile, background=False)
+    path = explorer.save(tmp_path / "explorer.html")
+    opened = open_file(browser, path, ready=".lxw-explorer .lxw-strip .lxw-tok")
+    page = opened.page
+    strip = page.locator(".lxw-explorer .lxw-strip")
+    assert "<img src=x onerror=alert(1)>" in strip.inner_text().replace("\u2423", " ") or "onerror" in strip.inner_text()
+    assert page.locator("img").count() == 0  # the hostile token is text
+    page.wait_for_selector("[data-lxw-tab='attention'] canvas[data-layer]")
+    strip.locator(f".lxw-tok[data-index='{POSITION}']").click()
+
+    # attention: the heads that read the token, from the page alone
+    reads = attention_received(explorer.view("attention").result)[:, :, POSITION].ravel()
+    first = page.locator("[data-lxw-tab='attention'] .lxw-reads button.lxw-link").first
+    first.wait_for(state="visible")
+    assert (int(first.get_attribute("data-layer")), int(first.get_attribute("data-head"))) == divmod(int(reads.argmax()), smollm2.n_heads)
+
+    # the other tabs show the same token; only the open view is visible
+    page.locator(".lxw-tablist button[data-tab='logit_lens']").click()
+    assert page.locator("[data-lxw-tab='attention']").is_hidden()
+    heading = page.locator("[data-lxw-tab='logit_lens'] .lxw-detail h4")
+    heading.wait_for(state="visible")
+    assert f"after #{POSITION}" in heading.inner_text()
+    lens = lx.logit_lens(smollm2, hostile)  # every position (the view holds a window; the page holds all)
+    col = list(lens.positions).index(POSITION)
+    row = page.locator("[data-lxw-tab='logit_lens'] .lxw-detail tr").first.inner_text()
+    assert display_token(str(lens.top_text[-1, col, 0]), 30) in row and f"{lens.top_probs[-1, col, 0]:.3f}" in row, row
+
+    page.locator(".lxw-tablist button[data-tab='attribution']").click()
+    text = page.locator("[data-lxw-tab='attribution'] .lxw-text")
+    text.locator(f".lxw-tok.lxw-target[data-index='{POSITION}']").wait_for(state="visible")
+    expected = explorer.view("attribution").result.row(POSITION - 1)
+    assert float(text.locator(".lxw-tok[data-index='1']").get_attribute("data-score")) == pytest.approx(float(expected[1]), abs=1e-4)
+
+    page.locator(".lxw-tablist button[data-tab='neurons']").click()
+    neuron = page.locator("[data-lxw-tab='neurons'] .lxw-focus-line button").first
+    neuron.wait_for(state="visible")
+    view = explorer.view("neurons")
+    acts = view.result.layer(view.layer)[POSITION]
+    assert int(neuron.get_attribute("data-neuron")) == int(np.argmax(acts))
+    page.screenshot(path=str(artifacts / "explorer-saved-page.png"), full_page=True)
+
+    # the keys move the token here too; a digit switches back to the first view
+    strip.focus()
+    page.keyboard.press("ArrowRight")
+    assert strip.get_attribute("data-focus") == str(POSITION + 1)
+    page.keyboard.press("1")
+    page.wait_for_function("(p) => [...document.querySelectorAll('.lxw-reads')].some((r) => r.offsetParent && r.textContent.includes(`#${p}`))",
+                           arg=POSITION + 1)
+    opened.assert_clean()
+    page.context.close()
