@@ -183,7 +183,35 @@ export type ModuleHooks<S> = {
   forget?: (model: WidgetModel<S>) => void;
 };
 
+/** Our stylesheets (``<style id="llmxai-widgets-..." | "lxw-...">``, added once to
+ * document.head) do not reach into a shadow root. A front end that renders a widget inside one
+ * (marimo) would show the view unstyled, so copy them into ``host``'s shadow root, now and
+ * whenever another is added (a panel's styles may come later); returns the cleanup. A host in
+ * the document (JupyterLab, Notebook 7, Voila, a saved page) needs nothing. */
+export function shareStyles(host: HTMLElement): () => void {
+  const root = typeof host.getRootNode === "function" ? host.getRootNode() : null;
+  if (typeof ShadowRoot === "undefined" || !(root instanceof ShadowRoot)) return () => {};
+  const copy = () => {
+    for (const style of document.head.querySelectorAll<HTMLStyleElement>("style[id^='llmxai-widgets'], style[id^='lxw-']")) {
+      if (!root.getElementById(style.id)) root.appendChild(style.cloneNode(true));
+    }
+  };
+  copy();
+  const observer = new MutationObserver(copy);
+  observer.observe(document.head, { childList: true });
+  return () => observer.disconnect();
+}
+
 /** The anywidget module of a pane: ``export default paneModule("logit-lens", LensPane, [ensureBlocksStyle])``. */
 export function paneModule<S extends PaneState>(stem: string, View: PaneClass<S>, styles: (() => void)[] = [], hooks: ModuleHooks<S> = {}) {
-  return viewModule<WidgetModel<S>>(stem, (model, host) => new View(model).open(host), styles, hooks);
+  return viewModule<WidgetModel<S>>(stem, (model, host) => {
+    const unshare = shareStyles(host);
+    try {
+      const pane = new View(model).open(host);
+      return { dispose: () => { unshare(); pane.dispose(); } };
+    } catch (err) {
+      unshare();
+      throw err;
+    }
+  }, styles, hooks);
 }
