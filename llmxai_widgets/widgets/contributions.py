@@ -25,6 +25,7 @@ class ContributionView(FollowsTarget):
 
     _esm = bundle("contributions")
     SAVES_HTML = True
+    FOCUS_TRAIT = "position"  # the token in focus: the prediction after it
 
     position = t.Int(0).tag(sync=True)
     """The token after which the target is predicted (the view's token strip sets it)."""
@@ -114,11 +115,6 @@ class ContributionView(FollowsTarget):
             return
         self.error = ""
         self._recompute()
-
-    def _focus_moved(self, position: int) -> None:
-        """A token in focus (here or in a linked view): explain the prediction after it."""
-        if 0 <= position < len(self.tokens) and position != self.position:
-            self.position = position
 
     @t.observe("picked")
     def _picked_changed(self, change) -> None:

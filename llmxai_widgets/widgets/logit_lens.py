@@ -34,6 +34,7 @@ class LogitLensView(FollowsTarget):
 
     _esm = bundle("logit_lens")
     SAVES_HTML = True
+    FOCUS_TRAIT = "selected"  # the token in focus: its column (the window follows)
 
     layer_labels = t.List(t.Unicode()).tag(sync=True)
     """Each row: "embed" or the block's index ("0", "1", ...)."""
@@ -155,11 +156,6 @@ class LogitLensView(FollowsTarget):
             with self._silent():
                 self.selected = min(max(self.selected, start), start + size - 1)
         self._recompute()
-
-    def _focus_moved(self, position: int) -> None:
-        """A token in focus (here or in a linked view): its column (the window follows)."""
-        if 0 <= position < len(self.tokens) and position != self.selected:
-            self.selected = position
 
     @t.observe("selected")
     def _selected_changed(self, change) -> None:

@@ -197,10 +197,18 @@ class View(ExplainerWidget):
         if not self._quiet and self._model is not None:
             self._focus_moved(change["new"])
 
+    FOCUS_TRAIT: str | None = None
+    """A position trait of the view that follows the token in focus (e.g. the logit lens's
+    ``selected`` column), set by the default ``_focus_moved``."""
+
     def _focus_moved(self, position: int) -> None:
         """The token in focus changed (a click here or in a linked view): a view that needs
-        Python to show it (a computation at that token) does it here; showing what the state
-        already holds is the browser's work (the pane's ``onFocus``)."""
+        Python to show it (a computation at that token) does it here, by default by moving its
+        ``FOCUS_TRAIT``; showing what the state already holds is the browser's work (the pane's
+        ``onFocus``)."""
+        name = self.FOCUS_TRAIT
+        if name and 0 <= position < len(self.tokens) and getattr(self, name) != position:
+            setattr(self, name, position)
 
     def _set_given(self, **values) -> None:
         """Set the traits whose value is not None, in the order given, in one message
