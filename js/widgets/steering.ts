@@ -117,8 +117,10 @@ class SteeringPane extends Pane<SteeringState> {
         box.title = "This saved page has no Python kernel: it shows the generations made before saving";
       }
     }
-    if (document.activeElement !== this.alphasBox) this.alphasBox.value = m.get("alphas").join(", ");
-    if (document.activeElement !== this.promptBox) this.promptBox.value = m.get("prompt");
+    // the element being typed in (inside a shadow root, as in marimo, the document only sees its host)
+    const typing = (this.root.getRootNode() as Document | ShadowRoot).activeElement ?? document.activeElement;
+    if (typing !== this.alphasBox) this.alphasBox.value = m.get("alphas").join(", ");
+    if (typing !== this.promptBox) this.promptBox.value = m.get("prompt");
     this.caption.textContent = `Each column continues the prompt greedily with \u03b1 \u00d7 the steering vector added after ` +
       `block ${m.get("layers").join(", ")} at every token (${m.get("description")}). A token's colour is block ` +
       `${m.get("read_layer")}'s own output at it (before the vector is added) projected on the direction: red lies further ` +
