@@ -244,3 +244,29 @@ def test_saved_page_draws_and_answers_a_click(browser, smollm2, tmp_path, artifa
         assert float(rows.nth(k).get_attribute("data-prob")) == pytest.approx(prob, abs=1e-5)
     page.screenshot(path=str(artifacts / "locate-saved-page.png"), full_page=True)
     o.assert_clean()
+
+
+def test_saved_causal_trace_page_draws_and_answers_a_click(browser, smollm2, tmp_path):
+    """The causal trace's own page: its residual grid's colours, and a click on a cell shows
+    that cell's restored run from what the page holds (no kernel)."""
+    from lab_standalone import open_file
+    from llmxai_widgets import CausalTraceView
+    from llmxai_widgets.figures.locate import shown_values
+
+    view = CausalTraceView(smollm2, PROMPT, "Eiffel Tower", " Paris", samples=2, window=6, kinds=("residual",),
+                           background=False)
+    result = view.result
+    o = open_file(browser, view.save(tmp_path / "trace.html"), ready=".lxw-locate canvas.lxw-cells")
+    page = o.page
+    grid = page.locator(".lxw-locate canvas.lxw-cells[data-site='residual']")
+    values = shown_values(result, "residual").astype(np.float64)
+    assert_cells(grid, to_rgb(values.T, view.vmin, view.vmax, view.colormap).tolist(), "saved causal trace")
+    layer, token = np.unravel_index(int(np.nanargmax(result.scores["residual"])), result.scores["residual"].shape)
+    click_cell(page, grid, int(token), int(layer))  # rows: tokens, columns: layers
+    detail = page.locator(".lxw-locate-detail")
+    page.wait_for_function("(d) => d.querySelectorAll('.lxw-locate-top tr').length > 0", arg=detail.element_handle())
+    top = result.cell_top("residual", int(layer), int(token))
+    first = detail.locator(".lxw-locate-top tr").first
+    assert display_token(top[0][0], 30) in first.inner_text()
+    assert float(first.get_attribute("data-prob")) == pytest.approx(top[0][1], abs=1e-5)
+    o.assert_clean()
