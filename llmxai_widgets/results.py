@@ -7,6 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .lazy import LazyArray4
 from .models.wrapped import Tokens
 
 
@@ -38,8 +39,8 @@ class AttentionResult:
 
     - ``head(layer, head)[query, key]``: float32 softmax weights; each row sums to 1 over keys.
     - ``layer(layer)[head, query, key]`` and ``pattern[layer_index, head, query, key]``
-      (``pattern`` materialises every layer: n_layers x n_heads x T x T floats; prefer ``head``
-      for long inputs). Row ``i`` of ``pattern`` is model layer ``layers[i]``.
+      (``pattern`` computes only what is indexed; as a whole it is n_layers x n_heads x T x T
+      floats). Row ``i`` of ``pattern`` is model layer ``layers[i]``.
     - ``kv_group[head]``: the key/value head that query head reads (grouped-query attention).
     - ``complete``: False when the computation was cancelled or failed part-way; ``layers`` then
       lists only the layers that finished, and ``failure`` says why when it failed.
@@ -95,11 +96,22 @@ class AttentionResult:
         return np.stack([self.head(layer, h) for h in range(self.n_heads)])
 
     @property
-    def pattern(self) -> np.ndarray:
-        """``[layer_index, head, query, key]`` for every computed layer (materialised on access)."""
-        if not self.layers:
-            return np.zeros((0, self.n_heads, len(self.tokens), len(self.keys)), np.float32)
-        return np.stack([self.layer(layer) for layer in self.layers])
+    def pattern(self) -> LazyArray4:
+        """``[layer_index, head, query, key]`` for every computed layer, as an array-like that
+        computes what is indexed: ``pattern[l, h]`` is one head, ``pattern[l, :, q]`` one
+        query's row in every head of a layer; ``np.asarray(pattern)`` (or a reduction such as
+        ``pattern.sum(-1)``) computes everything. A request larger than half the free memory is
+        refused before allocating, with its size."""
+        n, keys = len(self.tokens), len(self.keys)
+        return LazyArray4(
+            (len(self.layers), self.n_heads, n, keys),
+            lambda i, h: self.head(self.layers[i], h),
+            block=lambda i: self.layer(self.layers[i]),
+            name="pattern",
+            cheaper=(f"Index fewer layers and heads (pattern[layer_index, head] is one {n} x {keys} head, "
+                     f"result.head(layer, head) the same by model layer), or compute fewer layers: "
+                     f"lx.attention(model, text, layers=[...])."),
+        )
 
     @property
     def nbytes(self) -> int:
