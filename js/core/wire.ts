@@ -49,9 +49,33 @@ function halfToFloat(h: number): number {
   return sign * 2 ** (exp - 15) * (1 + frac / 1024);
 }
 
+const MAX_DIMS = 8;
+
+/** The element count of a well-formed header; an Error naming what is wrong otherwise (a
+ * malformed or hostile message never reaches an allocation). */
+export function checkHeader(header: WireHeader, byteLength: number): number {
+  if (!header || typeof header !== "object") throw new Error("wire tensor without a header");
+  const shape = header.shape as unknown;
+  if (!Array.isArray(shape) || shape.length > MAX_DIMS || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new Error(`wire tensor with a bad shape ${JSON.stringify(shape)?.slice(0, 80)}: expected up to ${MAX_DIMS} non-negative integers`);
+  }
+  const count = (shape as number[]).reduce((a, b) => a * b, 1);
+  const size = header.dtype === "float16" ? 2 : CTORS[header.dtype]?.BYTES_PER_ELEMENT;
+  if (!size) throw new Error(`unsupported wire dtype ${String(header.dtype).slice(0, 40)}`);
+  if (!Number.isSafeInteger(count * size) || byteLength < count * size) {
+    throw new Error(`wire tensor too short: ${byteLength} bytes for shape [${shape}] ${header.dtype}`);
+  }
+  for (const key of ["scale", "offset"] as const) {
+    const v = header[key];
+    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v))) throw new Error(`wire tensor with a bad ${key} ${String(v).slice(0, 40)}`);
+  }
+  return count;
+}
+
 export function decodeTensor(header: WireHeader, data: Bytes): Tensor {
-  const count = header.shape.reduce((a, b) => a * b, 1);
+  if (!data || !(data instanceof ArrayBuffer || ArrayBuffer.isView(data))) throw new Error("wire tensor without its bytes");
   const bytes = asBytes(data);
+  const count = checkHeader(header, bytes.byteLength);
   let raw: ArrayLike<number>;
   if (header.dtype === "float16") {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -60,11 +84,7 @@ export function decodeTensor(header: WireHeader, data: Bytes): Tensor {
     raw = out;
   } else {
     const ctor = CTORS[header.dtype];
-    if (!ctor) throw new Error(`unsupported wire dtype ${header.dtype}`);
     const need = count * ctor.BYTES_PER_ELEMENT;
-    if (bytes.byteLength < need) {
-      throw new Error(`wire tensor too short: ${bytes.byteLength} bytes for shape [${header.shape}] ${header.dtype}`);
-    }
     // Typed arrays need aligned offsets; copy when the buffer slice is not aligned.
     const aligned = bytes.byteOffset % ctor.BYTES_PER_ELEMENT === 0;
     const src = aligned ? bytes : bytes.slice(0, need);

@@ -12,13 +12,21 @@ export type EmbeddedBuffer = { path: Path; encoding: "base64" | "hex"; data: str
 export type Packed = { value: Record<string, unknown>; buffers: Array<{ path: Path; offset: number; length: number }> };
 
 export function base64ToBytes(text: string): Uint8Array {
-  const binary = atob(text);
+  let binary: string;
+  try {
+    binary = atob(String(text));
+  } catch {
+    throw new Error("saved page: a buffer is not base64 (the file is damaged; save the view again)");
+  }
   const out = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
   return out;
 }
 
 function hexToBytes(text: string): Uint8Array {
+  if (typeof text !== "string" || text.length % 2 || !/^[0-9a-fA-F]*$/.test(text)) {
+    throw new Error("saved page: a buffer is not hexadecimal (the file is damaged; save the view again)");
+  }
   const out = new Uint8Array(text.length >> 1);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(text.substr(2 * i, 2), 16);
   return out;
@@ -27,8 +35,12 @@ function hexToBytes(text: string): Uint8Array {
 /** Put `value` at `path` inside `obj` (ipywidgets' put_buffers), copying the containers on the
  * way so a shared value is never modified. */
 export function putAt<T>(obj: T, path: Path, value: unknown): T {
+  if (!Array.isArray(path)) throw new Error("saved page: a buffer without a path");
   if (path.length === 0) return value as T;
   const [head, ...rest] = path;
+  if ((typeof head !== "string" && typeof head !== "number") || head === "__proto__" || head === "constructor" || head === "prototype") {
+    throw new Error(`saved page: a buffer path holds ${JSON.stringify(head)?.slice(0, 40)}`);
+  }
   const copy: any = Array.isArray(obj) ? [...obj] : { ...(obj as object) };
   copy[head] = putAt(copy[head], rest, value);
   return copy;
@@ -47,7 +59,12 @@ export function decodeState(state: Record<string, unknown>, buffers: EmbeddedBuf
 /** A packed value with its buffers as DataViews into `blob`. */
 export function unpack(packed: Packed, blob: ArrayBuffer): Record<string, unknown> {
   let out = packed.value;
-  for (const b of packed.buffers) out = putAt(out, b.path, new DataView(blob, b.offset, b.length));
+  for (const b of packed.buffers) {
+    if (!Number.isSafeInteger(b.offset) || !Number.isSafeInteger(b.length) || b.offset < 0 || b.length < 0 || b.offset + b.length > blob.byteLength) {
+      throw new Error(`saved page: a buffer at ${b.offset}+${b.length} lies outside the ${blob.byteLength}-byte data`);
+    }
+    out = putAt(out, b.path, new DataView(blob, b.offset, b.length));
+  }
   return out;
 }
 
