@@ -3,12 +3,15 @@ renderer (matplotlib's, headless: no browser, no kernel, no network).
 
 Text stays text: SVG keeps ``<text>`` elements (``svg.fonttype = none``) and PDF embeds the font
 as a TrueType subset (``pdf.fonttype = 42``), so the words can be searched, copied and restyled.
-Token text is never parsed as math or markup (``parse_math=False``); the SVG writer escapes it.
+Token text is never parsed as math or markup (``parse_math=False``); the SVG writer escapes it,
+and :func:`drawable` (applied to every :class:`Text` and to what :func:`text_width` measures)
+keeps out what XML 1.0 or the writers cannot carry.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -26,6 +29,23 @@ THEMES = {
 
 _RENDERING = threading.Lock()
 
+# C0 controls other than tab, newline and carriage return: XML 1.0 forbids them, so an SVG holding
+# one would not parse (``display_token`` already shows them in token labels; this catches the rest)
+_XML_CONTROLS = re.compile("[\u0000-\u0008\u000b\u000c\u000e-\u001f]")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def drawable(text: str) -> str:
+    """``text`` as every format can write it: C0 controls as ``[U+0007]`` (as ``display_token``
+    shows them), lone surrogates (which UTF-8 cannot encode) as U+FFFD, the noncharacters U+FFFE
+    and U+FFFF (not XML) as U+FFFD, and U+FEFF as U+2060 (both an invisible word joiner;
+    matplotlib's PDF writer fails on U+FEFF)."""
+    if not isinstance(text, str):
+        return text
+    text = _XML_CONTROLS.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
+    text = _SURROGATES.sub("\ufffd", text)
+    return text.replace("\ufffe", "\ufffd").replace("\uffff", "\ufffd").replace("\ufeff", "\u2060")
+
 
 @dataclass
 class Text:
@@ -38,6 +58,9 @@ class Text:
     va: str = "baseline"  # top | center | baseline | bottom
     rotation: float = 0.0  # degrees, counter-clockwise
     weight: str = "normal"
+
+    def __post_init__(self):
+        self.text = drawable(self.text)
 
 
 @dataclass
@@ -208,7 +231,7 @@ def text_width(text: str, size: float, family: str) -> float:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
         width, _height, _descent = _text_to_path().get_text_width_height_descent(
-            text, FontProperties(family=family, size=size), ismath=False
+            drawable(text), FontProperties(family=family, size=size), ismath=False
         )
     return float(width)
 

@@ -143,16 +143,26 @@ def save_html(widget, path, **kwargs) -> Path:
 # -- the page ------------------------------------------------------------------------------------
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def utf8_safe(text: str) -> str:
+    """``text`` with every lone surrogate (a Python string can hold one; UTF-8 cannot encode it)
+    replaced by U+FFFD, the replacement character, as a browser decoding such text shows it."""
+    return _SURROGATES.sub("\ufffd", text)
+
+
 def script_json(value) -> str:
     """JSON safe inside a ``<script>`` element: ``<``, ``>``, ``&`` (and the JS line separators)
-    as ``\\u`` escapes, so no text inside can close the element or open a comment."""
+    as ``\\u`` escapes, so no text inside can close the element or open a comment; lone
+    surrogates as U+FFFD (:func:`utf8_safe`), so the page can be written as UTF-8."""
     try:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except ValueError:  # NaN or infinity: not JSON; null as Python's json would not write it
         text = json.dumps(_finite(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
         text = text.replace(char, escape)
-    return text
+    return utf8_safe(text)
 
 
 def _finite(value):
@@ -246,8 +256,8 @@ def render_page(title: str, note: str, host: str, state_json: str, parts: list[t
     return _PAGE.format(
         csp=csp,
         version=html.escape(__version__),
-        title=html.escape(title),
-        note=html.escape(note),
+        title=html.escape(utf8_safe(title)),
+        note=html.escape(utf8_safe(note)),
         containers="\n".join(containers),
         state_mime=STATE_MIME,
         state=state_json,
