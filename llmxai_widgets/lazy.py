@@ -121,12 +121,18 @@ class LazyArray4:
         return np.asarray(self) == other
 
     def _check(self, need: int, key) -> None:
-        free = available_bytes()
-        if free is not None and need > free // 2:
-            raise MemoryError(
-                f"{self._name}[{_show(key)}] needs {_gb(need)} and {_gb(free)} of memory is free: refused before "
-                f"allocating. {self._cheaper}"
-            )
+        check_fits(need, f"{self._name}[{_show(key)}]", self._cheaper)
+
+
+def check_fits(need: int, what: str, cheaper: str) -> None:
+    """Refuse (MemoryError) before allocating when ``need`` bytes would take more than half the
+    memory that is free, naming ``what`` is asked for, its size and ``cheaper``, the call to
+    make instead."""
+    free = available_bytes()
+    if free is not None and need > free // 2:
+        raise MemoryError(
+            f"{what} needs {_gb(need)} and {_gb(free)} of memory is free: refused before allocating. {cheaper}"
+        )
 
 
 def _show(key) -> str:
@@ -139,4 +145,4 @@ def _show(key) -> str:
     return ", ".join(one(k) for k in key)
 
 
-__all__ = ["LazyArray4", "available_bytes"]
+__all__ = ["LazyArray4", "available_bytes", "check_fits"]

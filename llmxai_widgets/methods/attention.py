@@ -12,6 +12,7 @@ from ..hooks import capture, select
 from ..models.wrapped import LoadedModel, Tokens
 from ..results import AttentionResult, StoredWeights
 from .attention_capture import recording, supports_capture
+from .forward import no_cache
 from .registry import register
 
 
@@ -133,7 +134,7 @@ def attention(
     def forward() -> None:
         # The base model: no language-model head, whose logits over the whole vocabulary cost
         # more than every attention layer together on long inputs.
-        model.model.base_model(input_ids=ids, **extra)
+        model.model.base_model(input_ids=ids, **extra, **no_cache(model))
 
     _run(model, {"self": result}, modules, forward, callback, keep_partial, method)
     return result

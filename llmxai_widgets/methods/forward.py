@@ -4,6 +4,9 @@ tokens of a text, and checks of targets and positions with errors that say how t
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import inspect
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -21,6 +24,40 @@ def tokens_of(model: LoadedModel, text: str | Tokens) -> Tokens:
     tokens = text if isinstance(text, Tokens) else model.tokenize(text)
     model.check_length(tokens)
     return tokens
+
+
+def no_cache(model: LoadedModel) -> dict:
+    """``{"use_cache": False}`` when the model's forward takes it: a view reads one pass and never
+    generates, and the key/value cache it would build is memory for nothing (0.38 GB for the
+    bundled model at 8,192 tokens)."""
+    try:
+        takes = "use_cache" in inspect.signature(model.model.base_model.forward).parameters
+    except (TypeError, ValueError):
+        takes = False
+    return {"use_cache": False} if takes else {}
+
+
+def release_freed_memory() -> None:
+    """Give the memory freed by torch and numpy back to the system (glibc keeps freed heap pages
+    otherwise, and a long text's per-layer temporaries add up to the process's peak). A no-op
+    where glibc's ``malloc_trim`` is not available."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+def _malloc_trim():
+    global _TRIM
+    if _TRIM is False:
+        try:
+            lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            _TRIM = lib.malloc_trim
+        except (OSError, AttributeError):
+            _TRIM = None
+    return _TRIM
+
+
+_TRIM = False
 
 
 def require_causal(model: LoadedModel, method: str) -> None:
@@ -69,7 +106,7 @@ def run_hooked(
         with model.lock, torch.inference_mode(), capture(
             modules, what=what, pick=pick, on_capture=arrived, keep=False
         ):
-            model.model.base_model(input_ids=ids, **extra)
+            model.model.base_model(input_ids=ids, **extra, **no_cache(model))
     except _Finished:
         return True
     return last is None

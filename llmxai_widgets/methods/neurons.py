@@ -22,7 +22,8 @@ import torch
 
 from ..models.wrapped import LoadedModel, Tokens
 from .attention import Cancelled, check_index, resolve_layers
-from .forward import check_count, first_tensor, run_hooked, tokens_of
+from ..lazy import check_fits
+from .forward import check_count, first_tensor, release_freed_memory, run_hooked, tokens_of
 from .neuron_factors import NMFResult, factorize, nmf
 from .registry import register
 
@@ -102,6 +103,11 @@ def neurons(
     wanted = resolve_layers(model, layers)
     top_k = min(check_count(top_k, "top_k", "top_k=10"), model.n_neurons)
     n_tokens = len(tokens)
+    check_fits(
+        len(wanted) * n_tokens * (model.n_neurons * 4 + top_k * 8),
+        f"neurons() of {len(wanted)} layers x {n_tokens:,} tokens x {model.n_neurons:,} neurons",
+        f"Ask for fewer layers, e.g. neurons(model, text, layers=[{wanted[-1]}]), or a shorter text.",
+    )
     result = NeuronResult(
         tokens=tokens,
         layers=wanted,
@@ -122,6 +128,9 @@ def neurons(
         result.activations[row] = values.numpy()
         result.top[row] = torch.topk(values, top_k, dim=-1).indices.numpy()
         result.layers_done.append(layer)
+        if n_tokens >= 1024:
+            del values
+            release_freed_memory()
         if on_layer is not None:
             on_layer(layer, result.activations[row])
         if cancelled():
@@ -209,11 +218,15 @@ def top_activating(
     module, what = model.mlp_activation_module(layer)
     result = TopActivations(layer, neuron, [], model.name, len(texts))
     heap: list[tuple[float, int, int, NeuronExample]] = []  # min-heap of the best k so far
-    for index, text in enumerate(texts):
+    corpus_tokens = [model.tokenize(text) for text in texts]
+    for index, tokens in enumerate(corpus_tokens):  # every text is checked before the first pass
+        try:
+            model.check_length(tokens)
+        except ValueError as err:
+            raise ValueError(f"corpus[{index}]: {err}") from None
+    for index, tokens in enumerate(corpus_tokens):
         if cancelled():
             break
-        tokens = model.tokenize(text)
-        model.check_length(tokens)
         found: list[np.ndarray] = []
         run_hooked(model, tokens, {"mlp": module}, lambda _n, t: found.append(t[0, :, neuron].float().numpy()),
                    what=what, pick=first_tensor, last="mlp")
