@@ -97,8 +97,9 @@ const CSS = `
   padding: 2px 10px; }
 .lxw-detail h4 { margin: 0 0 6px; font-size: 13px; font-weight: 600; }
 .lxw-detail table { border-collapse: collapse; width: 100%; }
-.lxw-detail td { padding: 1px 4px; vertical-align: middle; white-space: pre; }
-.lxw-detail td.lxw-num { text-align: right; font-variant-numeric: tabular-nums; }
+.lxw-detail td { padding: 1px 4px; vertical-align: middle; white-space: pre-wrap; overflow-wrap: anywhere; word-break: break-word; }
+.lxw-detail td.lxw-num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.lxw-detail h4, .lxw-detail p { overflow-wrap: anywhere; }
 .lxw-detail .lxw-barcell { width: 90px; }
 .lxw-detail .lxw-bar-fill { height: 9px; background: var(--jp-brand-color1, #1976d2); border-radius: 2px; }
 .lxw-detail .lxw-bar-fill.lxw-neg { background: #2166ac; }

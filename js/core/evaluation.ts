@@ -4,6 +4,7 @@
 // llmxai_widgets/figures/evaluation.py; the data is FaithfulnessResult.to_json()
 // (llmxai_widgets/methods/evaluate/faithfulness.py).
 import { addStyleOnce, el } from "./dom";
+import { jsonToken } from "./layout";
 import { LineChart, Series } from "./linechart";
 
 export type RankingJson = {
@@ -107,8 +108,8 @@ export class EvaluationPanel {
     this.node.style.display = entry ? "" : "none";
     if (!first || !entry) return;
     const bins = first.bins.map((b) => `${+(b * 100).toPrecision(3)}%`).join(", ");
-    const how = first.mode === "remove" ? "removed" : `replaced by ${JSON.stringify(first.replacement)}`;
-    this.head.textContent = `Faithfulness on ${modelName}: target ${JSON.stringify(entry.text)} (p = ${entry.full.toFixed(3)}); ` +
+    const how = first.mode === "remove" ? "removed" : `replaced by ${jsonToken(first.replacement ?? "", 30)}`;
+    this.head.textContent = `Faithfulness on ${modelName}: target ${jsonToken(entry.text, 30)} (p = ${entry.full.toFixed(3)}); ` +
       `${entry.positions.length} tokens ${how}; AOPC over bins ${bins} (${first.bins_name}).`;
     const rows = rankingsOf(evaluations, target);
     const columns = [...COLUMNS];

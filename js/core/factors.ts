@@ -6,7 +6,7 @@ import { colorIndex } from "./colors";
 import { addOptions, el } from "./dom";
 import { drawColorBar } from "./heatmap";
 import { HEAD_COLORS } from "./headview";
-import { displayToken } from "./layout";
+import { displayToken, jsonToken } from "./layout";
 import { GridCanvas } from "./neurongrid";
 import { Tensor, WireHeader, decodeTrait } from "./wire";
 
@@ -105,7 +105,7 @@ export class FactorsPane {
       span.style.background = `rgba(${r}, ${g}, ${b}, ${strength.toFixed(3)})`;
       // ink: on a strong colour by its lightness, else the theme's text colour
       if (strength > 0.5) span.style.color = 0.2126 * r + 0.7152 * g + 0.0722 * b > 140 ? "#000" : "#fff";
-      span.title = `${JSON.stringify(d.tokens[j])}: factor F${factor}, strength ${strength.toFixed(3)}`;
+      span.title = `${jsonToken(d.tokens[j])}: factor F${factor}, strength ${strength.toFixed(3)}`;
       Object.assign(span.dataset, { index: String(j), factor: String(factor), strength: String(strength) });
       if (d.spaces[j] && this.text.lastChild) this.text.appendChild(document.createTextNode(" "));
       this.text.appendChild(span);

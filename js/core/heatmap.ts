@@ -1,7 +1,7 @@
 // Canvas heatmap: one ImageData pixel per cell through the 256-entry colour table, scaled up
 // without smoothing; labels drawn with fillText (text, never markup).
 import { lut } from "./colors";
-import { Geometry, LABEL_FONT_PX, displayToken, pixelSize } from "./layout";
+import { Geometry, LABEL_FONT_PX, LABEL_MAX_PX, displayToken, pixelSize } from "./layout";
 
 export type Matrix = { value(query: number, key: number): number };
 
@@ -111,7 +111,7 @@ export function drawHeatmap(
   paintPixels(ctx, windowIndices(g, m, style), style.colormap, style.emptyColor, g.left, g.top, size.width, size.height);
   if (g.showLabels) {
     drawAxisLabels(ctx, { ...g, r0: g.q0, c0: g.k0, nr: g.nq, nc: g.nk, rowH: g.cell, colW: g.cell },
-      (q) => rowTokens[q] ?? "", (k) => colTokens[k] ?? "", style, true, true, 180);
+      (q) => rowTokens[q] ?? "", (k) => colTokens[k] ?? "", style, true, true, LABEL_MAX_PX);
   }
 }
 

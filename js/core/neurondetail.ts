@@ -5,7 +5,7 @@
 import { colorIndex, cssColor, rgb } from "./colors";
 import { el } from "./dom";
 import { ColorLegend } from "./legend";
-import { displayToken } from "./layout";
+import { displayToken, jsonToken } from "./layout";
 import { WireHeader, decodeTrait } from "./wire";
 
 export type CorpusPayload = {
@@ -34,7 +34,7 @@ export function tokenSpans(tokens: string[], values: number[], vmax: number, col
       span.style.background = cssColor(colormap, i);
       span.style.color = 0.2126 * r + 0.7152 * g + 0.0722 * b > 140 ? "#000" : "#fff";
       span.dataset.value = String(v);
-      span.title = `${JSON.stringify(token)}: ${v.toFixed(4)}`;
+      span.title = `${jsonToken(token)}: ${v.toFixed(4)}`;
     }
     span.dataset.index = String(j);
     if (j === outline) span.classList.add("lxw-target");

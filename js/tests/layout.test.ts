@@ -59,10 +59,24 @@ describe("model view grid", () => {
 
   it("lays out a rectangular matrix: rows are queries, columns keys", () => {
     const g = layoutWindow(5, 12, { q0: 0, k0: 0, nq: 5, nk: 12 }, 700, 50);
-    expect(g.width - g.left - 8).toBe(Math.round(12 * g.cell));
+    // room right of the last column for its leaning label: half the label's length and half a line
+    expect(g.width - g.left - Math.round(12 * g.cell)).toBe(Math.ceil(50 * 0.5 + 6));
     expect(g.height - g.top - 8).toBe(Math.round(5 * g.cell));
     expect(cellAt(g, g.left + 11.5 * g.cell, g.top + 4.5 * g.cell)).toEqual({ query: 4, key: 11 });
     expect(cellAt(g, g.left + 2.5 * g.cell, g.top + 5.5 * g.cell)).toBeNull(); // below the last row
+  });
+
+  it("leaves room for the longest leaning key label above and right of the cells", () => {
+    for (const label of [10, 60, 160, 400]) {
+      const g = layoutWindow(12, 12, { q0: 0, k0: 0, nq: 12, nk: 12 }, 900, label);
+      expect(g.showLabels).toBe(true);
+      const run = Math.min(160, label); // drawn at most 160 px long, leaning 60 degrees from the column's top
+      const lastColumn = g.left + 11.5 * g.cell;
+      expect(lastColumn + run * Math.cos(Math.PI / 3) + 6).toBeLessThanOrEqual(g.width);
+      expect(g.top - 6 - run * Math.sin(Math.PI / 3) - 3).toBeGreaterThanOrEqual(0);
+      expect(g.left).toBeGreaterThanOrEqual(Math.min(160, label + 10)); // row labels: their width, or squeezed to 160
+      expect(g.width).toBeLessThanOrEqual(900);
+    }
   });
 
   it("keeps windows inside a sub-range (a sentence-pair filter)", () => {

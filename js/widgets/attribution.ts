@@ -4,7 +4,7 @@ import { addOptions, el } from "../core/dom";
 import { ExportFormat, isDarkTheme } from "../core/export";
 import { measureLabels } from "../core/heatmap";
 import { ColorLegend } from "../core/legend";
-import { displayToken } from "../core/layout";
+import { displayToken, jsonToken } from "../core/layout";
 import { MatrixCanvas } from "../core/matrix";
 import { WidgetModel } from "../core/model";
 import { Pane, PaneState, paneModule, wireTensor } from "../core/pane";
@@ -208,8 +208,8 @@ class AttributionPane extends Pane<AttributionState> {
       if (this.judge.marked(j)) span.classList.add("lxw-marked");
       if (j === target) {
         span.classList.add("lxw-target");
-        span.title = causal ? `target #${selected}: ${JSON.stringify(token)}, p = ${prob}`
-          : `the model predicts ${JSON.stringify(label)} here, p = ${prob}`;
+        span.title = causal ? `target #${selected}: ${jsonToken(token)}, p = ${prob}`
+          : `the model predicts ${jsonToken(label)} here, p = ${prob}`;
       } else if (hiding && !(causal && target >= 0 && j > target)) {
         span.classList.add("lxw-markable");
         span.title = this.judge.marked(j) ? "marked: click to unmark" : "click to mark: this token mattered";
@@ -220,7 +220,7 @@ class AttributionPane extends Pane<AttributionState> {
         const [r, g, b] = rgb(colormap, idx);
         span.style.color = 0.2126 * r + 0.7152 * g + 0.0722 * b > 140 ? "#000" : "#fff";
         span.dataset.score = String(v);
-        span.title = `${JSON.stringify(token)}: ${v.toFixed(4)}`;
+        span.title = `${jsonToken(token)}: ${v.toFixed(4)}`;
       } else if (causal && j > target && target >= 0) {
         span.classList.add("lxw-later");
       }
@@ -246,9 +246,9 @@ class AttributionPane extends Pane<AttributionState> {
     this.legend.node.style.visibility = this.judge.hidesScores() ? "hidden" : "";
     const method = this.model.get("method").replace(/_/g, " ");
     const contrast = this.model.get("contrast");
-    const explained = causal ? "the outlined target token" : `${JSON.stringify(label)}`;
+    const explained = causal ? "the outlined target token" : jsonToken(label);
     this.caption.textContent =
-      `Colour: how much each token raised (red) or lowered (blue) the ${contrast ? `difference between ${explained} and ${JSON.stringify(contrast)}` : `log-probability of ${explained}`}, by ${method}. ` +
+      `Colour: how much each token raised (red) or lowered (blue) the ${contrast ? `difference between ${explained} and ${jsonToken(contrast)}` : `log-probability of ${explained}`}, by ${method}. ` +
       (targets.length > 1 ? (causal ? `Click ${this.everyToken() ? "a token" : "a generated token"} to see its row.` : "Click a mask (or a matrix row) to see its row.") : "");
     const notes = [...this.model.get("notes")];
     const completeness = this.model.get("completeness");

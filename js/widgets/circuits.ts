@@ -4,6 +4,7 @@
 // llmxai_widgets/widgets/circuits.py.
 import { Curve, Layout, NODE_R, edgeCurve, height, nWriters, nearestCurve, readerName, rowY, writer, writerAt, writerName } from "../core/circuitgraph";
 import { el } from "../core/dom";
+import { jsonToken } from "../core/layout";
 import { isDarkTheme } from "../core/export";
 import { WidgetModel } from "../core/model";
 import { Pane, paneModule, wireTensor } from "../core/pane";
@@ -280,7 +281,7 @@ class CircuitPane extends Pane<CircuitState> {
       const box = canvas.getBoundingClientRect();
       const q = Math.floor((e.clientY - box.top - top) / cell), k = Math.floor((e.clientX - box.left - left) / cell);
       this.patternNote.textContent = q >= 0 && q < nq && k >= 0 && k < nk
-        ? `${JSON.stringify(tokens[q] ?? q)} \u2192 ${JSON.stringify(tokens[k] ?? k)}: ${t.value(q * nk + k).toFixed(3)}` : "";
+        ? `${jsonToken(tokens[q] ?? String(q))} \u2192 ${jsonToken(tokens[k] ?? String(k))}: ${t.value(q * nk + k).toFixed(3)}` : "";
     });
     return canvas;
   }

@@ -3,7 +3,7 @@
 // methods' agreement matrix. Synced state: llmxai_widgets/widgets/evaluation.py (EvaluationView).
 import { addOptions, el, fillSelect } from "../core/dom";
 import { AgreementJson, EvaluationJson, EvaluationPanel, MEASURES, ensureEvaluationStyle, renderAgreement } from "../core/evaluation";
-import { displayToken } from "../core/layout";
+import { displayToken, jsonToken } from "../core/layout";
 import { WidgetModel } from "../core/model";
 import { Pane, PaneState, paneModule } from "../core/pane";
 
@@ -62,7 +62,7 @@ class EvaluationPane extends Pane<EvaluationState> {
     const rationale = m.get("rationale");
     const tokens = m.get("tokens");
     this.rationale.textContent = rationale.length
-      ? `Your rationale: ${rationale.map((p) => JSON.stringify(tokens[p] ?? "")).join(", ")}; token F1 and AUPRC score each method against it.` : "";
+      ? `Your rationale: ${rationale.map((p) => jsonToken(tokens[p] ?? "")).join(", ")}; token F1 and AUPRC score each method against it.` : "";
     this.rationale.style.display = rationale.length ? "" : "none";
     this.waiting.style.display = done ? "none" : "";
     if (m.get("status") === "cancelled" && !done) this.waiting.textContent = "Cancelled before the first method was done.";

@@ -3,7 +3,7 @@
 // (js/core/focus.ts), so nothing here knows what a view does with it.
 import { addStyleOnce, el } from "../core/dom";
 import { stepFocus } from "../core/focus";
-import { displayToken } from "../core/layout";
+import { displayToken, jsonToken } from "../core/layout";
 import { WidgetModel } from "../core/model";
 import { Pane, PaneState, paneModule } from "../core/pane";
 
@@ -100,7 +100,7 @@ class StripPane extends Pane<StripState> {
       span.dataset.index = String(i);
       span.setAttribute("role", "option");
       span.setAttribute("aria-selected", String(i === focus));
-      span.title = `#${i} ${JSON.stringify(token)}`;
+      span.title = `#${i} ${jsonToken(token)}`;
       if (special[i]) span.classList.add("lxw-special");
       if (i === focus) span.classList.add("lxw-target");
       span.addEventListener("click", () => { this.focusTo(i); this.strip.focus(); });

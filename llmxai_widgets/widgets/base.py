@@ -12,6 +12,7 @@ import re
 import threading
 import traceback
 import uuid
+import weakref
 from pathlib import Path
 
 import anywidget
@@ -47,6 +48,23 @@ def bundle(name: str) -> Path | str:
     return _UNBUILT % json.dumps(message)
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def utf8_safe_value(value):
+    """``value`` (a widget state or message: dicts, lists and strings; buffers untouched) with every
+    lone surrogate in its strings replaced by U+FFFD. A Python string can hold one (a tokenizer's
+    byte-level piece, text sliced mid-pair); the comm writes JSON as UTF-8, which cannot encode it,
+    so one such token would otherwise lose the whole message and blank the view."""
+    if isinstance(value, str):
+        return _SURROGATES.sub("\ufffd", value) if _SURROGATES.search(value) else value
+    if isinstance(value, dict):
+        return {utf8_safe_value(k): utf8_safe_value(v) for k, v in value.items()}
+    if isinstance(value, list) or type(value) is tuple:
+        return type(value)(utf8_safe_value(v) for v in value)
+    return value
+
+
 def in_kernel() -> bool:
     try:
         from IPython import get_ipython
@@ -56,8 +74,49 @@ def in_kernel() -> bool:
     return shell is not None and hasattr(shell, "kernel")
 
 
+class _WatchedFile:
+    """A view class's ``_esm``/``_css`` file (anywidget's FileContents, which reloads it while
+    developing) in a wrapper AnyWidget.__init__ does not recognise: it would connect to the file's
+    change signal a lambda holding the instance, so every view ever made (and its arrays) would
+    stay alive after ``close()``. ExplainerWidget.__init__ follows the file through a weak
+    reference instead."""
+
+    def __init__(self, contents):
+        self.contents = contents
+
+    def __str__(self) -> str:
+        return str(self.contents)
+
+    @property
+    def _path(self):  # export_html reads the module from the file
+        return getattr(self.contents, "_path", None)
+
+
+def _follow_weakly(widget, key: str, watched: _WatchedFile) -> None:
+    """Set ``widget.key`` when ``watched`` changes, for as long as the widget lives."""
+    signal = getattr(watched.contents, "changed", None)
+    if signal is None:
+        return
+    ref = weakref.ref(widget)
+
+    def follow(contents, ref=ref, key=key):
+        widget = ref()
+        if widget is not None:
+            setattr(widget, key, contents)
+
+    signal.connect(follow)
+    weakref.finalize(widget, signal.disconnect, follow).atexit = False
+
+
 class ExplainerWidget(anywidget.AnyWidget):
     """Base for every view: computes in a background thread when inside a kernel."""
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)  # anywidget turns a Path into a FileContents here
+        for key in ("_esm", "_css"):
+            value = cls.__dict__.get(key)
+            if hasattr(value, "changed") and not isinstance(value, (str, t.TraitType)):
+                setattr(cls, key, _WatchedFile(value))
 
     widget_id = t.Unicode().tag(sync=True)
     """A unique id, so every view of this widget shares what was streamed to it."""
@@ -75,6 +134,11 @@ class ExplainerWidget(anywidget.AnyWidget):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        for key in ("_esm", "_css"):  # the class's file, followed weakly (see _WatchedFile)
+            found = (c.__dict__.get(key) for c in type(self).__mro__)
+            watched = next((v for v in found if v is not None and not isinstance(v, t.TraitType)), None)
+            if isinstance(watched, _WatchedFile):
+                _follow_weakly(self, key, watched)
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
         self._done = threading.Event()
@@ -208,6 +272,15 @@ class ExplainerWidget(anywidget.AnyWidget):
         except t.TraitError as err:
             self.error = str(err)
             self.send_state([key for key in sync_data if key in self.keys])
+
+    def get_state(self, key=None, drop_defaults=False):
+        """The synced state, UTF-8 safe (:func:`utf8_safe_value`): a lone surrogate in a token
+        reaches the browser as U+FFFD instead of failing the whole state message."""
+        return utf8_safe_value(super().get_state(key=key, drop_defaults=drop_defaults))
+
+    def send(self, content, buffers=None) -> None:
+        """A custom message (streamed chunks), UTF-8 safe like :meth:`get_state`."""
+        super().send(utf8_safe_value(content), buffers)
 
     def _on_frontend_msg(self, _widget, content, _buffers) -> None:
         kind = content.get("kind") if isinstance(content, dict) else None

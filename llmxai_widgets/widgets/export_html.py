@@ -236,6 +236,18 @@ class _Page:
         return render_page(self.title, self.note, self.host, self.state, [(self.model_id, extras_json, {})])
 
 
+TITLE_CHARS = 300
+
+
+def _shown_title(title: str) -> str:
+    """The page's ``<title>`` and ``<h1>``: token text (the default title quotes the input) under
+    the display rule (``display_token``: no raw bidi, zero-width or control character, a lone
+    surrogate as U+FFFD), at most TITLE_CHARS characters; escaped by the caller."""
+    from ..figures.text import display_token
+
+    return utf8_safe(display_token(title, TITLE_CHARS))
+
+
 def render_page(title: str, note: str, host: str, state_json: str, parts: list[tuple[str, str, dict]]) -> str:
     """The page: a container per ``(model_id, extras_json, attributes)`` of ``parts`` (drawn in
     that order; ``attributes`` become ``data-lxw-*`` attributes), the widgets' state, each one's
@@ -256,7 +268,7 @@ def render_page(title: str, note: str, host: str, state_json: str, parts: list[t
     return _PAGE.format(
         csp=csp,
         version=html.escape(__version__),
-        title=html.escape(utf8_safe(title)),
+        title=html.escape(_shown_title(title)),
         note=html.escape(utf8_safe(note)),
         containers="\n".join(containers),
         state_mime=STATE_MIME,

@@ -36,9 +36,10 @@ class Opened:
         assert [m for m in self.console if m.startswith("error")] == [], self.console
 
 
-def open_file(browser, path: Path, ready: str = CANVAS) -> Opened:
+def open_file(browser, path: Path, ready: str = CANVAS, init_script: str | None = None) -> Opened:
     """``path`` opened from file:// in a page of its own, every request, error, dialog and CSP
-    violation recorded, once ``ready`` (a selector) is visible."""
+    violation recorded, once ``ready`` (a selector) is visible. ``init_script`` runs in the page
+    before any of its own scripts (e.g. a trap a hostile token would spring)."""
     context = browser.new_context(viewport={"width": 1200, "height": 900}, device_scale_factor=2)
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -53,6 +54,8 @@ def open_file(browser, path: Path, ready: str = CANVAS) -> Opened:
 
     page.on("dialog", on_dialog)
     page.add_init_script(_WATCH_CSP)
+    if init_script:
+        page.add_init_script(init_script)
     page.goto(path.resolve().as_uri())
     page.locator(ready).first.wait_for(state="visible")
     return opened

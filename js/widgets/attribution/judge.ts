@@ -4,6 +4,7 @@
 // of the method against them, and how faithful the student's own choice is). Synced state:
 // llmxai_widgets/widgets/attribution_judge.py (JudgeTraits).
 import { el } from "../../core/dom";
+import { jsonToken } from "../../core/layout";
 import { EvaluationJson, EvaluationPanel, ensureEvaluationStyle } from "../../core/evaluation";
 import { WidgetModel } from "../../core/model";
 
@@ -107,9 +108,9 @@ export class Judge {
     const guess = m.get("guess");
     const tokens = m.get("tokens");
     if (!m.get("revealed")) {
-      this.barText.textContent = `Which tokens made the model predict ${JSON.stringify(target)}? Click them (${guess.length} marked), then reveal the method's scores.`;
+      this.barText.textContent = `Which tokens made the model predict ${jsonToken(target)}? Click them (${guess.length} marked), then reveal the method's scores.`;
     } else {
-      this.barText.textContent = `Your marks: ${guess.map((g) => JSON.stringify(tokens[g] ?? "")).join(", ")}.`;
+      this.barText.textContent = `Your marks: ${guess.map((g) => jsonToken(tokens[g] ?? "")).join(", ")}.`;
     }
     this.reveal.style.display = m.get("revealed") ? "none" : "";
     this.reveal.disabled = !guess.length;
@@ -133,7 +134,7 @@ export class Judge {
       this.scores.textContent = "missing" in s ? String(s.missing) : "Scoring your marks: removing them, keeping only them\u2026";
       return;
     }
-    const names = (key: string) => ((s[key] as number[]) ?? []).map((p) => JSON.stringify(tokens[p] ?? "")).join(", ");
+    const names = (key: string) => ((s[key] as number[]) ?? []).map((p) => jsonToken(tokens[p] ?? "")).join(", ");
     const k = s.k as number;
     const line = el("div");
     line.dataset.kind = "plausibility";
