@@ -52,7 +52,11 @@ export function requestExport(model: Exporting, request: { format: ExportFormat 
   const id = model.get("widget_id");
   const sentAt = Date.now();
   const standalone = model.standalone === true;
-  if (!standalone) model.send({ kind: "export", theme: isDarkTheme() ? "dark" : "light", ...request });
+  try {
+    if (!standalone) model.send({ kind: "export", theme: isDarkTheme() ? "dark" : "light", ...request });
+  } catch {
+    // a dead comm (the kernel restarted or is gone): the timer below says no answer came
+  }
   window.setTimeout(() => {
     if ((answered.get(id) ?? 0) >= sentAt) return;
     noAnswer(standalone ? "This saved page has no Python kernel" : "No answer from the Python kernel");

@@ -8,6 +8,7 @@ import { ErrorPanel, ProgressLine } from "./chrome";
 import { el } from "./dom";
 import { announceFocus, listenFocus } from "./focus";
 import { ExportAnswer, ExportFormat, download, exportGroup, requestExport, viewModule } from "./export";
+import { KernelLoss, kernelMessage, watchKernel } from "./kernel";
 import { BaseState, WidgetModel } from "./model";
 import { Tensor, WireHeader, decodeTrait } from "./wire";
 
@@ -45,6 +46,16 @@ export abstract class Pane<S extends PaneState> {
     this.cleanup(onThemeChange(() => this.draw()));
     this.on("change:focus", () => this.showFocus());
     this.cleanup(listenFocus(() => this.model.get("link_group") ?? "", this, (position) => this.takeFocus(position)));
+    this.cleanup(watchKernel(model, (loss) => this.kernelLost(loss)));
+  }
+
+  /** The kernel restarted or went away: nothing more will come from Python. Say so in words and
+   * keep what is drawn (root's ``data-kernel`` says which). */
+  protected kernelLost(loss: KernelLoss): void {
+    this.root.dataset.kernel = loss;
+    const computing = this.model.get("status") === "computing";
+    this.progress.stop(loss === "restarted" ? "stopped: the Python kernel restarted" : "stopped: the Python kernel is gone");
+    this.errors.show(kernelMessage(loss, computing));
   }
 
   /** The token in focus (-1: none). */

@@ -9,6 +9,7 @@ import numpy as np
 import traitlets as t
 
 from ..methods.attention import Cancelled
+from ..methods.attribution.core import mask_unseen
 from ..methods.attribution import (ATTRIBUTION_METHODS, AttributionResult, explain, get_attribution_method, label_text,
                                    prepare)
 from ..figures.attribution import space_before
@@ -153,11 +154,33 @@ class AttributionView(View, JudgeTraits):
             result = explain(self._problem, self._tokens, method, on_row=on_row, cancelled=lambda: self.cancelled,
                              **self._options)
         except Cancelled:
+            partial = self._partial(method, matrix, len(done)) if done else None
             with self.hold_sync():
+                if partial is not None:  # the finished rows stay a result (view.result, figures)
+                    self._result = partial
+                    self.notes = list(partial.notes)
                 self.status = "cancelled"
                 self.progress_label = f"cancelled: {len(done)} of {n_targets} target rows kept"
             return
         self._show(result)
+
+    def _partial(self, method: str, matrix: np.ndarray, n_done: int) -> AttributionResult:
+        """The rows finished before Cancel as a result marked ``complete=False`` (the others are
+        NaN; the probabilities, read after the last row, are unknown: NaN)."""
+        problem, n_targets = self._problem, len(self._problem.targets)
+        unknown = np.full(n_targets, np.nan, np.float32)
+        foil = problem.foils[0] if problem.foils else None
+        return AttributionResult(
+            tokens=self._tokens, n_prompt=problem.n_prompt, target_positions=list(problem.targets),
+            scores=mask_unseen(matrix, problem.ends, problem.fixed), target_probs=unknown,
+            target_values=unknown.copy(), method=get_attribution_method(method).id,
+            params={"target_fn": problem.target_fn}, model_name=self._model.name,
+            foils=[None if foil is None else label_text(problem, foil)] * n_targets,
+            notes=[f"partial result: cancelled after {n_done} of {n_targets} target rows; the other rows are "
+                   f"empty (NaN)"],
+            complete=False, kind=problem.kind,
+            target_texts=None if problem.causal else [label_text(problem, label) for label in problem.labels],
+            target_ids=[int(label) for label in problem.labels])
 
     def _show(self, result: AttributionResult) -> None:
         self._forget_judgement()
@@ -309,6 +332,8 @@ class AttributionView(View, JudgeTraits):
         if self._result.kind != "causal":
             i = min(self.selected, len(self._result.targets) - 1)
             title += f", explaining {self._result.targets[i]!r}"
+        if not self._result.complete:
+            title += f" (partial: cancelled after {self.rows_done} of {len(self._result.targets)} target rows)"
         return self.figure("text", title=title)
 
     @t.observe("status", "selected", "level", "show_special")
