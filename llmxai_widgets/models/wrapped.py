@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +25,10 @@ class Tokens:
     - ``special[token]``: True for tokens the tokenizer added (BOS, [CLS], [SEP], ...).
     - ``segments[token]``: 0 for the first text, 1 for ``text_pair`` (sentence pairs), else None.
       Offsets of segment-1 tokens index into ``source_pair``.
+    - ``has_offsets``: False when the tokenizer reports no character offsets (a Python, "slow",
+      tokenizer) and decoding the tokens does not give the text back, so no span could be
+      recovered: ``offsets`` are all ``(-1, -1)`` and ``text`` holds vocabulary strings; what
+      needs spans (a subject given as text, word and sentence grouping) refuses.
     """
 
     source: str
@@ -33,6 +38,7 @@ class Tokens:
     special: np.ndarray
     segments: np.ndarray | None = None
     source_pair: str | None = None
+    has_offsets: bool = True
 
     def __len__(self) -> int:
         return len(self.text)
@@ -122,8 +128,25 @@ class LoadedModel:
 
     @property
     def device(self) -> torch.device:
-        """Where inputs go: the device of the input embeddings (models may span devices)."""
-        return self.model.get_input_embeddings().weight.device
+        """Where inputs go: the device of the input embeddings (models may span devices). A
+        model dispatched by accelerate (``device_map``, ``hf_device_map``) computes its input
+        embeddings on their hook's execution device, whatever device (``meta`` when offloaded
+        to disk or CPU) the weights rest on."""
+        embeddings = self.model.get_input_embeddings()
+        if getattr(self.model, "hf_device_map", None):
+            device = _execution_device(embeddings)
+            if device is not None:
+                return device
+        return embeddings.weight.device
+
+    @property
+    def offloaded(self) -> list[str]:
+        """Modules of ``hf_device_map`` whose weights accelerate offloads (to disk, or to CPU
+        memory next to a GPU): they rest on the ``meta`` device and are loaded for each forward
+        pass only, so a method that reads or writes weights directly cannot use them as they are."""
+        device_map = getattr(self.model, "hf_device_map", None) or {}
+        return [name for name, where in device_map.items() if where == "disk" or any(
+            p.device.type == "meta" for p in self.model.get_submodule(name).parameters())]
 
     @property
     def main_stack(self) -> str:
@@ -220,10 +243,14 @@ class LoadedModel:
                 return_offsets_mapping=True,
                 return_special_tokens_mask=True,
             )
-            offsets = [tuple(o) for o in enc["offset_mapping"]]
-        except NotImplementedError:  # slow tokenizers report no offsets
+        except NotImplementedError:  # older transformers: slow tokenizers refuse to report offsets
             enc = tok(text, text_pair, add_special_tokens=add_special_tokens, return_special_tokens_mask=True)
-            offsets = [(-1, -1)] * len(enc["input_ids"])
+        has_offsets = "offset_mapping" in enc
+        if has_offsets:
+            offsets = [tuple(o) for o in enc["offset_mapping"]]
+        else:  # a Python ("slow") tokenizer reports no offsets: recover them by decoding
+            added = enc.get("special_tokens_mask", [0] * len(enc["input_ids"]))
+            offsets, has_offsets = _offsets_by_decoding(tok, list(enc["input_ids"]), added, text, text_pair)
         segments = None
         if text_pair is not None:
             sequence = enc.sequence_ids() if hasattr(enc, "sequence_ids") else None
@@ -257,6 +284,7 @@ class LoadedModel:
             special=np.asarray(special, dtype=bool),
             segments=None if segments is None else np.asarray(segments, dtype=np.int64),
             source_pair=text_pair,
+            has_offsets=has_offsets,
         )
 
     def tokens_from_ids(self, ids) -> Tokens:
@@ -321,6 +349,51 @@ class LoadedModel:
             f"LoadedModel({self.name!r}, kind={self.kind!r}, type={self.config.model_type!r}, "
             f"layers={self.n_layers}, heads={self.n_heads}, kv_heads={self.n_kv_heads})"
         )
+
+
+@contextmanager
+def weights_loaded(module: torch.nn.Module):
+    """Inside, ``module``'s own parameters hold their values even when accelerate offloads them
+    (``device_map`` with ``"disk"`` or CPU offload: they rest on the ``meta`` device and are
+    loaded for each forward pass only); methods that read weights directly use this."""
+    if getattr(module, "_hf_hook", None) is None:
+        yield module
+        return
+    from accelerate.utils import align_module_device
+
+    with align_module_device(module):
+        yield module
+
+
+def _execution_device(module: torch.nn.Module) -> torch.device | None:
+    """The device accelerate runs ``module`` on (its ``AlignDevicesHook``), or None."""
+    hook = getattr(module, "_hf_hook", None)
+    for h in [hook, *getattr(hook, "hooks", ())]:
+        device = getattr(h, "execution_device", None)
+        if device is not None:
+            return torch.device(device)
+    return None
+
+
+def _offsets_by_decoding(tok, ids: list[int], added, text: str, text_pair: str | None):
+    """``(offsets, True)``: each token's character span, found by decoding the tokens one at a
+    time (those the tokenizer added, such as BOS, cover nothing), when the decoded tokens give
+    ``text`` back exactly; else ``((-1, -1) per token, False)``. A token that decodes to part of
+    a character (byte-level BPE) covers nothing; the token completing the character covers it."""
+    none = [(-1, -1)] * len(ids)
+    if text_pair is not None:
+        return none, False
+    spans, kept, end = list(none), [], 0
+    for k, (token_id, was_added) in enumerate(zip(ids, added)):
+        if was_added:
+            continue
+        kept.append(token_id)
+        decoded = tok.decode(kept, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        if len(decoded) > end and text.startswith(decoded):
+            spans[k], end = (end, len(decoded)), len(decoded)
+    if end != len(text):
+        return none, False
+    return spans, True
 
 
 def _chars_for(tokens: Tokens, limit: int) -> int:

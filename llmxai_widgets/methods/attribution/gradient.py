@@ -74,12 +74,13 @@ def _cancel():
 
 @attribution_method("saliency", "gradient", "L2 norm of the gradient of the target with respect to each token's embedding")
 def saliency(problem: Problem, *, on_row=None, cancelled=lambda: False, **_):
-    return _shared_forward_gradients(problem, lambda g, e: g.norm(dim=-1), on_row, cancelled), {}
+    return _shared_forward_gradients(problem, lambda g, e: g.float().norm(dim=-1), on_row, cancelled), {}
 
 
 @attribution_method("input_x_gradient", "gradient", "gradient times input embedding, summed over the embedding")
 def input_x_gradient(problem: Problem, *, on_row=None, cancelled=lambda: False, **_):
-    return _shared_forward_gradients(problem, lambda g, e: (g * e).sum(dim=-1), on_row, cancelled), {}
+    # summed in float32: a float16 / bfloat16 model's products would lose digits in their own dtype
+    return _shared_forward_gradients(problem, lambda g, e: (g.float() * e.float()).sum(dim=-1), on_row, cancelled), {}
 
 
 def integration_rule(rule: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -182,11 +183,14 @@ class _Path:
         return values, scores
 
     def _run(self, alphas: list[float], targets: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        a = torch.as_tensor(alphas, dtype=self.delta.dtype)[:, None, None]
-        path = (self.base + a * self.delta).requires_grad_(True)
+        # the points are placed in float32 (a bfloat16 alpha has 8 bits: 1e-3 of the path rounds
+        # away) and rounded once to the model's dtype as it reads them; the scores sum in float32
+        a = torch.as_tensor(alphas, dtype=torch.float32)[:, None, None]
+        delta = self.delta.float()
+        path = (self.base.float() + a * delta).to(self.delta.dtype).requires_grad_(True)
         values, _ = self.problem.target_values(path, [self.which[t] for t in targets])  # [points, k]
         grads = vjps(values.sum(dim=0), path, retain=False)  # [k, points, end, d]
-        scores = (grads * self.delta[0]).sum(dim=-1)
+        scores = (grads.float() * delta[0]).sum(dim=-1)
         return values.detach().double().T.numpy(), scores.detach().double().numpy()
 
     def errors(self, scores: np.ndarray, targets: list[int]) -> np.ndarray:
@@ -348,6 +352,12 @@ def integrated_gradients(problem: Problem, *, n_steps="auto", rule: str | None =
     converged = [errors[i] <= tolerance for i in range(k)]
     notes = [_note(i, rule, errors[i], local[i], steps_used[i], tolerance, max_steps, gaps[i], why[i])
              for i in range(k) if auto and not converged[i]]
+    dtype = problem.model.model.get_input_embeddings().weight.dtype
+    if auto and dtype in (torch.float16, torch.bfloat16):
+        notes.append(f"the model computes in {str(dtype).removeprefix('torch.')}: the path's points are placed in "
+                     f"float32 and rounded to {str(dtype).removeprefix('torch.')} as the model reads them, and the "
+                     f"scores are summed in float32; the completeness error cannot go much below that dtype's "
+                     f"rounding ({torch.finfo(dtype).eps:.0e} relative), so a tolerance under it may not be met")
     extra = {"completeness": np.asarray(errors, np.float32), "steps": steps_used, "notes": notes, "rule": rule,
              "converged": all(converged), "local_error": np.asarray(local, np.float32) if adaptive else None}
     return rows, extra

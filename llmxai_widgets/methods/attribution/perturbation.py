@@ -107,6 +107,10 @@ def group_tokens(tokens: Tokens, level: str) -> list[tuple[int, int]]:
     n = len(tokens)
     if level == "token":
         return [(j, j + 1) for j in range(n)]
+    if not tokens.has_offsets:
+        raise ValueError(f"grouping tokens into {level}s needs each token's character offsets, which this "
+                         f"tokenizer does not report (a Python, 'slow', tokenizer whose decoded tokens do not give "
+                         f"the text back); use level='token', or load the model's fast tokenizer (use_fast=True)")
     src = tokens.source
     cuts = [m.end() for m in _SENTENCE_END.finditer(src)] if level == "sentence" else []
     starts: list[int] = []

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ...hooks import capture
+from ...models.wrapped import weights_loaded
 from ..attention import Cancelled, attention, eager_attention, resolve_layers
 from ..attention_views import rollout
 from .core import Problem, attribution_method
@@ -279,7 +280,8 @@ def norm_attention(problem: Problem, *, layers=None, on_row=None, cancelled=lamb
         v = values[str(layer)][0][0].double()  # [pos, kv_heads * head_dim]
         head_dim = v.shape[-1] // n_kv
         v = v.reshape(len(v), n_kv, head_dim).transpose(0, 1)[kv_group]  # [head, pos, head_dim]
-        w_o = modules[str(layer)].o_proj.weight.detach().cpu().double()  # [hidden, heads * head_dim]
+        with weights_loaded(modules[str(layer)].o_proj):  # offloaded (device_map) weights are read too
+            w_o = modules[str(layer)].o_proj.weight.detach().cpu().double()  # [hidden, heads * head_dim]
         if w_o.shape[1] != n_heads * head_dim:
             raise ValueError(
                 f"{model.name}: o_proj takes {w_o.shape[1]} inputs, not heads x head_dim = {n_heads * head_dim}"

@@ -115,3 +115,8 @@ def check_supported(model: LoadedModel, purpose: str = "circuit()") -> None:
                          f"Use a LLaMA-, Mistral-, Qwen- or GPT-2-style model.")
     for name in ("attention_norm", "mlp_norm", "qkv", "attention_output", "mlp_output", "final_norm"):
         model._needs(name, purpose)
+    if model.offloaded:
+        raise ValueError(f"{purpose} reads every block's projection weights directly, and {model.name} is dispatched "
+                         f"by accelerate with the weights of {', '.join(model.offloaded)} offloaded (device_map with "
+                         f"'disk' or CPU offload: they are loaded only during a forward pass); load the model with "
+                         f"every weight in memory (no 'disk' in device_map) to find circuits")

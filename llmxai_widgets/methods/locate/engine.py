@@ -248,7 +248,8 @@ def run_patched(model: LoadedModel, ids: torch.Tensor, start: int, hidden: torch
             state.plan = plan
             stack.enter_context(kv_kernel(model, state))
         _patch_hooks(model, plan, stack, start)
-        stack.enter_context(skipping(model, start, hidden.to(model.device)))
+        # the cached residual stream is float32; the blocks read it in the model's own dtype
+        stack.enter_context(skipping(model, start, hidden.to(model.device, compute_dtype(model))))
         return _logits(model, batch_ids, None if past is None else _cache(model, past)).cpu()
 
 
@@ -256,6 +257,15 @@ def _cache(model: LoadedModel, past: tuple[torch.Tensor, torch.Tensor]):
     from transformers import DynamicCache
 
     keys, values = past
-    device = model.device
-    return DynamicCache(ddp_cache_data=[(keys[l].to(device), values[l].to(device)) for l in range(len(keys))],
-                        config=model.config)
+    device, dtype = model.device, compute_dtype(model)
+    return DynamicCache(ddp_cache_data=[(keys[l].to(device, dtype), values[l].to(device, dtype))
+                                        for l in range(len(keys))], config=model.config)
+
+
+def compute_dtype(model: LoadedModel) -> torch.dtype:
+    """The dtype the blocks compute in (float16 / bfloat16 weights: activations recorded in
+    float32 are cast back to it before they enter a block)."""
+    for param in model.layers()[0].parameters():
+        if param.is_floating_point():
+            return param.dtype
+    return torch.float32

@@ -41,6 +41,11 @@ def find_subject(tokens: Tokens, subject) -> tuple[int, int]:
     if not isinstance(subject, str) or not subject.strip():
         raise TypeError(f"subject must be text that occurs in the prompt (e.g. 'The Eiffel Tower') or a "
                         f"(start, stop) token range, got {subject!r}")
+    if not tokens.has_offsets:
+        raise ValueError(f"subject {subject!r} is text, and finding its tokens needs character offsets, which this "
+                         f"tokenizer does not report (a Python, 'slow', tokenizer whose decoded tokens do not give "
+                         f"the prompt back); pass the subject as a (start, stop) token range, or load the fast "
+                         f"tokenizer (use_fast=True)")
     found = tokens.source.find(subject)
     if found < 0:
         hint = ""
@@ -115,6 +120,10 @@ def _resample(model, tokens, span, samples, seed, replacements) -> Corruption:
     every other token (same count, same ids) qualify."""
     start, stop = span
     first, last = tokens.offsets[start][0], tokens.offsets[stop - 1][1]
+    if not tokens.has_offsets or first < 0 or last < 0:
+        raise ValueError("noise='resample' writes other subjects into the prompt's text, which needs the subject "
+                         "tokens' character offsets; this tokenizer reports none for them (a Python, 'slow', "
+                         "tokenizer, or special tokens): use noise='3sigma', or load the fast tokenizer")
     usable = []
     for other in replacements:
         text = tokens.source[:first] + other + tokens.source[last:]

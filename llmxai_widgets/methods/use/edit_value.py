@@ -67,6 +67,12 @@ def mlp_projection(model: LoadedModel, layer: int) -> Projection:
     if weight is None or not candidates:
         raise ValueError(f"edit() changes the last linear map of an MLP, but {mlp_name} ({type(mlp).__name__}) "
                          f"holds no nn.Linear or Conv1D; ROME cannot edit this architecture's MLP")
+    if any(p.device.type == "meta" for p in mlp.parameters()):
+        held = [n for n in model.offloaded] or ["some modules"]
+        raise ValueError(f"edit() writes the weights of block {layer}'s MLP ({mlp_name}), which accelerate keeps "
+                         f"offloaded (device_map with 'disk' or CPU offload: {', '.join(held)}; they rest on the meta "
+                         f"device and are reloaded for each forward pass), so an edit could not be written there; "
+                         f"pick a block held in memory with layer=..., or load the model without offloading")
     x = torch.randn(1, 2, int(model.config.hidden_size), generator=torch.Generator().manual_seed(0))
     handles = [module.register_forward_hook(keep(name)) for name, module in candidates.items()]
     try:
