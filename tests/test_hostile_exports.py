@@ -225,21 +225,24 @@ def test_neuron_figures_in_every_format(neuron_view, mode, tmp_path):
 MARKUP = re.compile("[<>&\"'\u0000-\u001f]")
 
 
-def check_html(page: str) -> tuple[dict, dict]:
-    """The page's only scripts are its own (state, extras, host); no token text appears outside
-    the JSON elements unescaped; returns the parsed state and extras."""
+def check_html(page: str, parts: int = 1) -> tuple[dict, dict]:
+    """The page's only scripts are its own (state, extras of each of its ``parts`` views, host); no
+    token text appears outside the JSON elements unescaped; returns the parsed state and the first
+    extras."""
     page.encode("utf-8")  # strict: no lone surrogate
     parsed = Page(page)
-    assert [attrs.get("type") for attrs, _ in parsed.scripts] == [STATE_MIME, "application/json", "module"]
+    assert [attrs.get("type") for attrs, _ in parsed.scripts] == [STATE_MIME, *["application/json"] * parts, "module"]
     assert [tag for tag, _ in parsed.tags if tag in ("img", "svg", "iframe", "object", "embed", "link")] == []
     for tag, attrs in parsed.tags:
         assert not [name for name in attrs if name.startswith("on")], (tag, attrs)
-    state_json, extras_json = parsed.script(STATE_MIME), parsed.script("application/json")
-    for text in (state_json, extras_json):  # JSON that cannot end its element or open a comment
+    state_json = parsed.script(STATE_MIME)
+    extras = [text for attrs, text in parsed.scripts if attrs.get("type") == "application/json"]
+    extras_json = extras[0]
+    for text in (state_json, *extras):  # JSON that cannot end its element or open a comment
         assert "<" not in text and ">" not in text and "&" not in text
     # the page outside its three scripts: token text there only as escaped text (the title)
     outside = re.sub(r"(<script[^>]*>).*?(</script>)", r"\1\2", page, flags=re.S)
-    assert outside.count("<script") == 3
+    assert outside.count("<script") == 2 + parts
     for name, token in HOSTILE:
         if MARKUP.search(token):
             assert token not in outside, name

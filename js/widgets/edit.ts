@@ -6,6 +6,7 @@
 // llmxai_widgets/widgets/edit.py.
 import { quoted } from "../core/blocks";
 import { addStyleOnce, el } from "../core/dom";
+import { displayToken } from "../core/layout";
 import { LineChart } from "../core/linechart";
 import { WidgetModel } from "../core/model";
 import { Pane, PaneState, paneModule } from "../core/pane";
@@ -37,11 +38,13 @@ const CSS = `
 .lxw-edit-table td { padding: 2px 8px 2px 0; vertical-align: middle; }
 .lxw-edit-table td.lxw-kind { color: var(--jp-ui-font-color2, #616161); }
 .lxw-edit-table td.lxw-num { font-variant-numeric: tabular-nums; white-space: nowrap; }
+.lxw-edit-table td.lxw-edit-prompt, .lxw-edit-table td.lxw-edit-top { overflow-wrap: anywhere; min-width: 8em; }
 .lxw-edit-bars { width: 90px; }
 .lxw-edit-bars div { height: 6px; margin: 1px 0; border-radius: 1px; }
 .lxw-edit-scores { display: flex; gap: 18px; flex-wrap: wrap; margin: 6px 0 10px; font-size: 12px; }
 .lxw-edit-scores b { font-size: 14px; font-variant-numeric: tabular-nums; }
 .lxw-edit-gen { font-size: 12px; margin: 4px 0 8px; max-width: 900px; }
+.lxw-edit-gen { overflow-wrap: anywhere; }
 .lxw-edit-gen .lxw-edit-text { white-space: pre-wrap; word-break: break-word; }
 .lxw-edit-lower { display: flex; gap: 18px; flex-wrap: wrap; align-items: flex-start; }
 .lxw-edit-apply.lxw-on { background: var(--jp-warn-color1, #f57c00); color: #fff; }
@@ -127,10 +130,10 @@ class EditPane extends Pane<EditState> {
     this.table.replaceChildren(head, ...rows.map((r) => {
       const tr = el("tr");
       tr.dataset.kind = r.kind;
-      tr.append(el("td", "lxw-kind", r.kind), el("td", "", r.prompt),
+      tr.append(el("td", "lxw-kind", r.kind), el("td", "lxw-edit-prompt", displayToken(r.prompt, 200)),
         el("td", "", ""), el("td", "lxw-num", `${r.p_new_before.toFixed(3)} \u2192 ${r.p_new_after.toFixed(3)}`),
         el("td", "", ""), el("td", "lxw-num", `${r.p_old_before.toFixed(3)} \u2192 ${r.p_old_after.toFixed(3)}`),
-        el("td", "", `${quoted(r.top_before)} \u2192 ${quoted(r.top_after)}`));
+        el("td", "lxw-edit-top", `${quoted(r.top_before)} \u2192 ${quoted(r.top_after)}`));
       tr.children[2].append(bars(r.p_new_before, r.p_new_after, NEW));
       tr.children[4].append(bars(r.p_old_before, r.p_old_after, OLD));
       return tr;
@@ -151,10 +154,11 @@ class EditPane extends Pane<EditState> {
   private drawGenerations(): void {
     this.gens.replaceChildren(...this.model.get("generations").map((g) => {
       const box = el("div", "lxw-edit-gen");
-      box.append(el("div", "lxw-muted", `${g.kind}: ${g.prompt}`));
+      box.append(el("div", "lxw-muted", `${g.kind}: ${displayToken(g.prompt, 200)}`));
       for (const [when, text] of [["before", g.before], ["after", g.after]]) {
         const line = el("div");
-        line.append(el("span", "lxw-muted", `${when}: `), el("span", "lxw-edit-text", text));
+        // the display rule: no raw bidi, zero-width or control character, no 10,000-character line
+        line.append(el("span", "lxw-muted", `${when}: `), el("span", "lxw-edit-text", displayToken(text, 400)));
         line.dataset.when = when;
         box.append(line);
       }

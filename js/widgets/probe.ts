@@ -173,16 +173,16 @@ class ProbePane extends Pane<ProbeState> {
     const head = el("tr");
     head.append(el("th", "lxw-muted lxw-probe-rowhead", "true \u2193 / predicted \u2192"));
     for (const c of classes) {
-      const th = el("th", "", c);
-      th.title = c;
+      const th = el("th", "", displayToken(c, 18));
+      th.title = quoted(c, 40);
       head.append(th);
     }
     table.append(head);
     const top = Math.max(1, ...counts.flat());
     counts.forEach((row, r) => {
       const tr = el("tr");
-      const th = el("th", "lxw-probe-rowhead", classes[r] ?? "");
-      th.title = classes[r] ?? "";
+      const th = el("th", "lxw-probe-rowhead", displayToken(classes[r] ?? "", 18));
+      th.title = quoted(classes[r] ?? "", 40);
       tr.append(th);
       row.forEach((count, c) => {
         const td = el("td", r === c ? "lxw-probe-right" : "", String(count));
@@ -210,7 +210,7 @@ class ProbePane extends Pane<ProbeState> {
       const tag = el("td", "lxw-probe-tag", `${displayToken(w.label, 16)} \u2192 ${displayToken(w.predicted, 16)}`);
       const p = el("td", "lxw-probe-p", w.probability.toFixed(2));
       tag.title = p.title = `labelled ${quoted(w.label)}; the held-out probe gave ${quoted(w.predicted)} probability ${w.probability.toFixed(4)}`;
-      tr.append(tag, p, el("td", "lxw-probe-text", w.text));
+      tr.append(tag, p, el("td", "lxw-probe-text", displayToken(w.text, 200)));  // as the figure shows it
       tr.dataset.index = String(w.index);
       table.append(tr);
     }

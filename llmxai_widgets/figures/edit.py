@@ -39,7 +39,7 @@ def edit_figure(view, options: FigureOptions | None = None) -> Figure:
         text(PAD, y + fs * 1.2, o.title, size=fs * 1.15, weight="bold")
         y += fs * 1.5 + GAP
     first, second = summary(view)
-    text(PAD, y + fs, fit_text(first, width - 2 * PAD, fs, family), weight="bold")
+    text(PAD, y + fs, fit_text(first, width - 2 * PAD, fs * 1.12, family), weight="bold")  # bold: wider than measured
     y += fs * 1.5
     for line in wrap(second, width - 2 * PAD, fs * 0.9, family):
         text(PAD, y + fs * 0.9, line, size=fs * 0.9, color=colors["muted"])
@@ -54,7 +54,7 @@ def edit_figure(view, options: FigureOptions | None = None) -> Figure:
     row_h = fs * 2.4
     for row in view.rows:
         text(cols["kind"], y + fs, KIND_LABEL.get(row["kind"], row["kind"]), color=colors["muted"])
-        text(cols["prompt"], y + fs, fit_text(row["prompt"], cols["new"] - cols["prompt"] - 8, fs, family))
+        text(cols["prompt"], y + fs, fit_text(display_token(row["prompt"], 200), cols["new"] - cols["prompt"] - 8, fs, family))
         for key, color in (("new", NEW), ("old", OLD)):
             x = cols[key]
             before, after = row[f"p_{key}_before"], row[f"p_{key}_after"]
@@ -68,12 +68,14 @@ def edit_figure(view, options: FigureOptions | None = None) -> Figure:
         text(PAD, y + fs, scores, weight="bold")
         y += fs * 1.8
     for g in view.generations:
-        text(PAD, y + fs, f"{g['kind']}: {fit_text(g['prompt'], width - 2 * PAD - 60, fs, family)}", color=colors["muted"])
+        prompt = fit_text(display_token(g["prompt"], 200), width - 2 * PAD - 60, fs, family)
+        text(PAD, y + fs, f"{g['kind']}: {prompt}", color=colors["muted"])
         y += fs * 1.5
         for when, words in (("before", g["before"]), ("after", g["after"])):
             label = f"{when}:"
             text(PAD + 8, y + fs, label, color=colors["muted"])
-            shown = fit_text(" ".join(words.split()), width - 2 * PAD - 16 - text_width("before: ", fs, family), fs, family)
+            shown = fit_text(display_token(" ".join(words.split()), 400), width - 2 * PAD - 16 - text_width("before: ", fs, family),
+                             fs, family)
             text(PAD + 12 + text_width("before: ", fs, family), y + fs, shown)
             y += fs * 1.5
         y += GAP

@@ -73,17 +73,22 @@ def locate_figure(result, *, estimate: bool = False, sites=None, vmin: float | N
     token_sites = [s for s in sites if s in TOKEN_SITES]
     head_sites = [s for s in sites if s not in TOKEN_SITES]
     n_layers = result.n_layers
-    left = PAD + max(text_width(t, fs, family) for t in names) + GAP
+    bold = 1.12  # bold runs about this much wider than text_width measures at the same size
+    left = PAD + max(text_width(t, fs * (bold if i in marked else 1.0), family) for i, t in enumerate(names)) + GAP
     panel_w = n_layers * cell_w
+    # a panel's place is as wide as its title too (a model with few layers has narrow grids)
+    stride = max([panel_w, *(text_width(LABELS[s], fs * bold, family) for s in sites if s in TOKEN_SITES)])
     ticks = (f"{vmax:.3g}", f"{vmin:.3g}")
     bar_w = colorbar_width(*ticks, fs, family) if o.colorbar else 0.0
     lines = _summary(result)
     title_h = fs * 1.5 + GAP if o.title else 0.0
     top = PAD + title_h + len(lines) * fs * 1.4 + GAP + fs * 2.6
     gap = fs * 1.5
-    width_tokens = left + len(token_sites) * (panel_w + gap)
+    width_tokens = left + len(token_sites) * (stride + gap)
     head_left = PAD + text_width("L00", fs, family) + GAP
-    head_w = sum(result.scores[s].shape[1] * cell_h * 1.2 + gap for s in head_sites)
+    head_stride = {s: max(result.scores[s].shape[1] * cell_h * 1.2, text_width(LABELS[s], fs * bold, family))
+                   for s in head_sites}
+    head_w = sum(head_stride[s] + gap for s in head_sites)
     width = max(width_tokens + bar_w + GAP, head_left + head_w + (0 if token_sites else bar_w + GAP),
                 PAD + max(text_width(t, fs, family) for t in lines)) + PAD
     token_h = len(names) * cell_h if token_sites else 0.0
@@ -97,7 +102,7 @@ def locate_figure(result, *, estimate: bool = False, sites=None, vmin: float | N
                               colors["text"] if i == 0 else colors["muted"]))
     cols = layer_labels(n_layers, result.done if not estimate else np.zeros(n_layers, bool))
     for i, site in enumerate(token_sites):
-        x = left + i * (panel_w + gap)
+        x = left + i * (stride + gap)
         values = shown_values(result, site, estimate).T  # tokens down, layers across
         _panel(fig, x, top, LABELS[site], cols, [cell_w] * n_layers, cell_w, cell_h, values, vmin, vmax, o)
         if i == 0:
@@ -117,7 +122,7 @@ def locate_figure(result, *, estimate: bool = False, sites=None, vmin: float | N
                 label = ("" if result.done[layer] or estimate else "\u2248") + f"L{layer}"
                 fig.items.append(Text(hx - GAP, head_top + (layer + 0.5) * cell_h, label, fs * 0.8, colors["text"],
                                       ha="right", va="center"))
-        hx += n * w + gap
+        hx += head_stride[site] + gap
     if o.colorbar:
         bar_x = width_tokens if token_sites else hx
         colorbar(fig, x=bar_x, y=top if token_sites else head_top, height=token_h if token_sites
@@ -143,11 +148,11 @@ def _panel(fig, x, y, title, col_labels, widths, cell_w, cell_h, values, vmin, v
 def _summary(result) -> list[str]:
     if hasattr(result, "subject"):
         subject = "".join(result.tokens.text[result.subject[0]:result.subject[1]])
-        return [f"Causal trace of {result.target_text!r}: p = {result.clean_prob:.3f} clean, "
-                f"{result.corrupted_prob:.3f} with {subject!r} corrupted (* tokens)",
+        return [f"Causal trace of {display_token(result.target_text)!r}: p = {result.clean_prob:.3f} clean, "
+                f"{result.corrupted_prob:.3f} with {display_token(subject, 40)!r} corrupted (* tokens)",
                 f"MLP and attention cells restore a window of {result.window} layers; {result.samples} noise samples"]
-    what = {"logit_diff": f"logit({result.answers[0]!r}) \u2212 logit({result.answers[1]!r})",
-            "logprob": f"log p({result.answers[0]!r})", "prob": f"p({result.answers[0]!r})"}[result.metric]
+    a, b = ([display_token(t) for t in result.answers] + [""])[:2]  # as labels show tokens: short, no raw bidi
+    what = {"logit_diff": f"logit({a!r}) \u2212 logit({b!r})", "logprob": f"log p({a!r})", "prob": f"p({a!r})"}[result.metric]
     return [f"Activation patching ({result.direction}), {what}: {result.clean_metric:.3f} clean, "
             f"{result.corrupted_metric:.3f} corrupted (* tokens differ)",
             "0 = corrupted run, 1 = clean run"]

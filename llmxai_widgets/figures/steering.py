@@ -10,6 +10,7 @@ from .cells import line_chart
 from .figure import THEMES, Figure, Text, parse_length, text_width
 from .matrix import GAP, PAD, FigureOptions
 from .neurons import _bar_row, _fills, token_boxes
+from .text import display_token
 
 
 def alpha_label(alpha: float) -> str:
@@ -54,7 +55,7 @@ def steering_figure(result, curve: dict, center: float, scale: float, options: F
     middle = "unsteered mean" if center else "between the examples"
     y = _bar_row(fig, y + GAP, scale, f"along the direction at block {result.read_layer} (0 = {middle})", o)
     if curve and curve.get("alphas"):
-        words = ", ".join(repr(c) for c in result.concept)
+        words = ", ".join(repr(display_token(c)) for c in result.concept)  # short, no raw bidi or controls
         height = 120.0
         line_chart(fig, x=PAD, y=y, width=min(width - 2 * PAD, 360.0), height=height,
                    labels=[f"{a:g}" for a in curve["alphas"]],

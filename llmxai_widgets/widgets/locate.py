@@ -15,6 +15,7 @@ import traitlets as t
 from ..methods.attention import Cancelled
 from ..methods.locate.patching import DIRECTIONS, METRICS, PATCH_SITES, check_patch, patch
 from ..methods.locate.trace import TRACE_KINDS, causal_trace, check_trace
+from ..figures.text import display_token
 from ..wire import encode
 from .base import bundle
 from .view import View
@@ -189,9 +190,10 @@ class CausalTraceView(_LocateView):
         subject = "".join(r.tokens.text[r.subject[0]:r.subject[1]])
         with self.hold_sync():
             self.marked = list(range(*r.subject))
-            self.value_label = f"p({r.target_text!r})"
+            self.value_label = f"p({display_token(r.target_text)!r})"
             self.vmin, self.vmax = 0.0, float(r.clean_prob)  # brighter = more of the clean answer back
-        return [f"Corrupted {subject!r} (tokens {r.subject[0]}-{r.subject[1] - 1}); target {r.target_text!r}: "
+        return [f"Corrupted {display_token(subject, 40)!r} (tokens {r.subject[0]}-{r.subject[1] - 1}); target "
+                f"{display_token(r.target_text)!r}: "
                 f"p = {r.clean_prob:.3f} clean, {r.corrupted_prob:.3f} corrupted",
                 f"Noise: {r.noise}. MLP and attention cells restore a window of {r.window} layers."]
 
@@ -245,12 +247,13 @@ class PatchingView(_LocateView):
         with self.hold_sync():
             self.sites = list(r.scores)
             self.marked = [i for i, (a, b) in enumerate(zip(r.clean.ids, r.corrupt.ids)) if a != b]
-            what = {"logit_diff": f"logit({r.answers[0]!r}) \u2212 logit({r.answers[1]!r})",
-                    "logprob": f"log p({r.answers[0]!r})", "prob": f"p({r.answers[0]!r})"}[r.metric]
+            a, b = ([display_token(t) for t in r.answers] + [""])[:2]  # as labels show tokens: short, no raw bidi
+            what = {"logit_diff": f"logit({a!r}) \u2212 logit({b!r})", "logprob": f"log p({a!r})",
+                    "prob": f"p({a!r})"}[r.metric]
             self.value_label = {"logit_diff": "logit difference", "logprob": "log probability",
                                 "prob": "probability"}[r.metric] + " (normalised)"
             self.vmin, self.vmax = -1.0, 1.0
-        corrupt = " ".join(f"#{i} {r.corrupt.text[i]!r}" for i in self.marked)
+        corrupt = " ".join(f"#{i} {display_token(r.corrupt.text[i])!r}" for i in self.marked)
         how = ("clean activations patched into the corrupted run" if r.direction == "denoising"
                else "corrupted activations patched into the clean run")
         return [f"{what}: {r.clean_metric:.3f} clean, {r.corrupted_metric:.3f} corrupted ({corrupt} in the corrupted prompt)",
