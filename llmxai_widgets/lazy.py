@@ -124,12 +124,12 @@ class LazyArray4:
         check_fits(need, f"{self._name}[{_show(key)}]", self._cheaper)
 
 
-def check_fits(need: int, what: str, cheaper: str) -> None:
-    """Refuse (MemoryError) before allocating when ``need`` bytes would take more than half the
-    memory that is free, naming ``what`` is asked for, its size and ``cheaper``, the call to
-    make instead."""
+def check_fits(need: int, what: str, cheaper: str, *, share: float = 0.5) -> None:
+    """Refuse (MemoryError) before allocating when ``need`` bytes would take more than ``share``
+    of the memory that is free, naming ``what`` is asked for, its size and ``cheaper``, the call
+    to make instead."""
     free = available_bytes()
-    if free is not None and need > free // 2:
+    if free is not None and need > free * share:
         raise MemoryError(
             f"{what} needs {_gb(need)} and {_gb(free)} of memory is free: refused before allocating. {cheaper}"
         )

@@ -5,6 +5,7 @@ would not fit in free memory is refused before it is allocated."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import llmxai_widgets as lx
@@ -115,3 +116,49 @@ def test_views_run_without_a_key_value_cache(smollm2):
     finally:
         handle.remove()
     assert seen == [False, False, False]
+
+
+def _layer0_passes(model):
+    count = [0]
+    handle = model.layers()[0].register_forward_hook(lambda *_: count.__setitem__(0, count[0] + 1))
+    return count, handle
+
+
+def test_integrated_gradients_takes_fewer_points_a_pass_when_memory_is_short(smollm2, monkeypatch):
+    """A long prompt's integrated gradients batch 25 points a pass by default; at 2,048 tokens
+    that took over 20 GB. The batch now shrinks to what fits in half the free memory (here two
+    points), with the same scores, and refuses only when one point cannot fit."""
+    from llmxai_widgets.methods.attribution import prepare
+    from llmxai_widgets.methods.attribution.gradient import backward_bytes
+
+    text = "The capital of France is Paris and the capital of Italy is Rome. " * 12
+    expected = lx.attribute(smollm2, text, method="integrated_gradients", n_steps=6)
+    count, handle = _layer0_passes(smollm2)
+    try:
+        lx.attribute(smollm2, text, method="integrated_gradients", n_steps=6)
+        full = count[0]
+        one_point = backward_bytes(prepare(smollm2, text)[0])
+        monkeypatch.setattr(lazy, "available_bytes", lambda: int(one_point * 5.5))  # half of it: two points
+        count[0] = 0
+        got = lx.attribute(smollm2, text, method="integrated_gradients", n_steps=6)
+        short = count[0]
+    finally:
+        handle.remove()
+    assert short - full == 2, "6 points: 3 passes of 2 points instead of one pass of 6"
+    # the same points in other batches: float32 sums in another order, within 1e-3 of the largest score
+    np.testing.assert_allclose(got.scores, expected.scores, rtol=0, atol=1e-3 * np.nanmax(np.abs(expected.scores)))
+
+
+@pytest.mark.parametrize("method", ["saliency", "input_x_gradient", "integrated_gradients"])
+def test_gradient_methods_refuse_a_backward_pass_that_would_not_fit(smollm2, monkeypatch, method):
+    text = "The capital of France is Paris and the capital of Italy is Rome. " * 12
+    monkeypatch.setattr(lazy, "available_bytes", lambda: 200_000_000)
+    count, handle = _layer0_passes(smollm2)
+    try:
+        with pytest.raises(MemoryError, match=rf"{method} over \d+ tokens \(one backward pass through smollm2\) needs "
+                                              r"0\.\d\d GB and 0\.20 GB of memory is free: refused before allocating\. "
+                                              r"Explain a shorter text, or use a method without gradients"):
+            lx.attribute(smollm2, text, " Paris", method=method)  # a given target: no pass to find it
+    finally:
+        handle.remove()
+    assert count[0] == 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ... import lazy
 from .core import Problem, attribution_method
 
 RULES = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle", "adaptive_simpson")
@@ -37,16 +38,48 @@ def vjps(values: torch.Tensor, inputs: torch.Tensor, *, retain: bool = True) -> 
     return torch.stack([torch.autograd.grad(v, inputs, retain_graph=True)[0] for v in values])
 
 
+def backward_bytes(problem: Problem, n_tokens: int | None = None) -> int:
+    """Memory one sequence's backward pass keeps for ``n_tokens`` tokens (the whole sequence by
+    default): about n_layers x (12 d_model + 4 d_ff) float32 values a token, the activations
+    autograd saves. SmolLM2: 1.57 MB a token, against 1.5-1.6 MB measured for saliency and per
+    integrated-gradients point (``benchmarks/limits.py``)."""
+    model = problem.model
+    width = int(getattr(model.config, "hidden_size", 0) or getattr(model.config, "d_model", 0) or 768)
+    per_token = model.n_layers * (12 * width + 4 * model.n_neurons) * 4
+    return (len(problem.ids) if n_tokens is None else n_tokens) * per_token
+
+
+def _check_backward_fits(problem: Problem, method: str) -> None:
+    """Refuse before the forward pass when one backward pass over the text would not fit in the
+    memory that is free (it would take the kernel, or the machine, down)."""
+    n = len(problem.ids)
+    lazy.check_fits(
+        backward_bytes(problem), f"{method} over {n:,} tokens (one backward pass through {problem.model.name})",
+        "Explain a shorter text, or use a method without gradients "
+        "(method='occlusion' runs forward passes only).", share=0.9)
+
+
+def _fitting_batch(problem: Problem, batch: int, end: int) -> int:
+    """Integrated-gradients points per forward pass that fit in half the free memory (at most
+    ``batch``, at least one); refuses when even one point would not fit."""
+    _check_backward_fits(problem, "integrated_gradients")
+    free = lazy.available_bytes()
+    if free is None:
+        return batch
+    return int(max(1, min(batch, (free // 2) // max(1, backward_bytes(problem, end)))))
+
+
 def _chunk(problem: Problem) -> int:
     """Targets per batched backward pass: all of a short text's, fewer for long ones (memory
     grows with targets x tokens), so rows still stream in."""
     return max(1, min(16, 8192 // max(1, len(problem.ids))))
 
 
-def _shared_forward_gradients(problem: Problem, reduce, on_row, cancelled) -> np.ndarray:
+def _shared_forward_gradients(problem: Problem, reduce, on_row, cancelled, method: str) -> np.ndarray:
     """One forward pass over the whole sequence serves every target (a causal model's target
     cannot see later tokens, so their gradients are zero); the targets' gradients come from
     batched backward passes of up to :func:`_chunk` targets."""
+    _check_backward_fits(problem, method)
     embeds = problem.embed(problem.ids[None]).detach().requires_grad_(True)
     values, logits = problem.target_values(embeds)
     problem.base_rows = logits[0].detach()
@@ -74,13 +107,14 @@ def _cancel():
 
 @attribution_method("saliency", "gradient", "L2 norm of the gradient of the target with respect to each token's embedding")
 def saliency(problem: Problem, *, on_row=None, cancelled=lambda: False, **_):
-    return _shared_forward_gradients(problem, lambda g, e: g.float().norm(dim=-1), on_row, cancelled), {}
+    return _shared_forward_gradients(problem, lambda g, e: g.float().norm(dim=-1), on_row, cancelled, "saliency"), {}
 
 
 @attribution_method("input_x_gradient", "gradient", "gradient times input embedding, summed over the embedding")
 def input_x_gradient(problem: Problem, *, on_row=None, cancelled=lambda: False, **_):
     # summed in float32: a float16 / bfloat16 model's products would lose digits in their own dtype
-    return _shared_forward_gradients(problem, lambda g, e: (g.float() * e.float()).sum(dim=-1), on_row, cancelled), {}
+    return _shared_forward_gradients(problem, lambda g, e: (g.float() * e.float()).sum(dim=-1), on_row, cancelled,
+                                     "input_x_gradient"), {}
 
 
 def integration_rule(rule: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -150,8 +184,9 @@ class _Path:
     reuses points (nested Riemann sums, adaptive panels) never recomputes them."""
 
     def __init__(self, problem: Problem, which: list[int], baseline, batch: int, cancelled):
-        self.problem, self.which, self.batch, self.cancelled = problem, list(which), int(batch), cancelled
+        self.problem, self.which, self.cancelled = problem, list(which), cancelled
         self.end = max(problem.ends[i] for i in which)
+        self.batch = _fitting_batch(problem, int(batch), self.end)  # a long text: fewer points a pass
         x = problem.embed(problem.ids[: self.end][None]).detach()
         self.base = baseline_embeds(problem, baseline, x)
         self.delta = x - self.base
