@@ -80,6 +80,15 @@ def make_text(tokenize, n: int, seed: int = 0) -> str:
 
 # -- child processes ---------------------------------------------------------------------------
 
+def child_options(parser, *, timeout: float, mem_cap_gb: float = 12) -> None:
+    """The options every per-case benchmark takes: threads, the per-case limits, and the hidden
+    ``--child NAME TOKENS THREADS`` a case's fresh process is started with."""
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=timeout)
+    parser.add_argument("--mem-cap-gb", type=float, default=mem_cap_gb)
+    parser.add_argument("--child", nargs=3, help="(internal) run one case in this process")
+
+
 def run_child(args: list[str], timeout: float, mem_cap_gb: float, script: str | Path | None = None) -> dict:
     """Run ``python _harness.py *args`` (or ``python script *args``); its last stdout line as
     JSON, or {"failed": why}.

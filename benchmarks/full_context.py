@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import _reset_peak, _status, make_text, run_child  # noqa: E402
+from _harness import _reset_peak, _status, child_options, make_text, run_child  # noqa: E402
 
 VIEWS = ("attention", "neurons", "lens")
 GB = 2**30
@@ -74,10 +74,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tokens", type=int, default=8192)
     p.add_argument("--views", nargs="+", default=list(VIEWS), choices=VIEWS)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--timeout", type=float, default=1800)
-    p.add_argument("--mem-cap-gb", type=float, default=12)
-    p.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    child_options(p, timeout=1800)
     args = p.parse_args()
     if args.child:
         print(json.dumps(child(args.child[0], int(args.child[1]), int(args.child[2]))))

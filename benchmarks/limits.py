@@ -78,7 +78,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import _reset_peak, _status, make_text, run_child  # noqa: E402
+from _harness import _reset_peak, _status, child_options, make_text, run_child  # noqa: E402
 
 GB = 2**30
 FULL = 8192
@@ -193,10 +193,7 @@ def main() -> None:
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     p.add_argument("--cap", nargs="*", default=[], metavar="METHOD=TOKENS",
                    help="override a method's largest size (CAPS)")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--timeout", type=float, default=240)
-    p.add_argument("--mem-cap-gb", type=float, default=12)
-    p.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    child_options(p, timeout=240)
     args = p.parse_args()
     if args.child:
         print(json.dumps(child(args.child[0], int(args.child[1]), int(args.child[2]))))

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ErrorPanel, ProgressLine } from "../core/chrome";
 import { kernelMessage, kernelOf, lossOf, trySend, watchKernel } from "../core/kernel";
 import { Pane, PaneState } from "../core/pane";
+import { FakeElement } from "./fake_dom";
 
 /** A Lumino signal: connect, disconnect, emit. */
 class FakeSignal {
@@ -21,27 +22,6 @@ function fakeKernel(status = "idle") {
     listeners: () => kernel.statusChanged.slots.size + kernel.connectionStatusChanged.slots.size + kernel.disposed.slots.size,
   };
   return kernel;
-}
-
-class FakeElement {
-  children: FakeElement[] = [];
-  style: Record<string, string> = {};
-  dataset: Record<string, string> = {};
-  className = "";
-  textContent = "";
-  disabled = false;
-  max = 0;
-  value = 0;
-  listeners: Record<string, () => void> = {};
-  append(...nodes: Array<FakeElement | string>) {
-    for (const n of nodes) this.children.push(typeof n === "string" ? Object.assign(new FakeElement(), { textContent: n }) : n);
-  }
-  appendChild(node: FakeElement) { this.append(node); return node; }
-  replaceChildren(...nodes: FakeElement[]) { this.children = []; this.append(...nodes); }
-  insertBefore(node: FakeElement) { this.children.unshift(node); return node; }
-  setAttribute() {}
-  addEventListener(type: string, fn: () => void) { this.listeners[type] = fn; }
-  remove() {}
 }
 
 /** An anywidget model whose comm may be dead (send throws, as JupyterLab's does then). */
