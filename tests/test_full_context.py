@@ -125,8 +125,8 @@ def _layer0_passes(model):
 
 
 def test_integrated_gradients_takes_fewer_points_a_pass_when_memory_is_short(smollm2, monkeypatch):
-    """A long prompt's integrated gradients batch up to 25 points a pass; at 2,048 tokens 8 points
-    that took over 20 GB. The batch now shrinks to what fits in half the free memory (here two
+    """Integrated gradients batch up to 25 points a pass; at 2,048 tokens, 8 points in one pass
+    took over 20 GB. The batch now shrinks to what fits in half the free memory (here two
     points), with the same scores, and refuses only when one point cannot fit."""
     from llmxai_widgets.methods.attribution import prepare
     from llmxai_widgets.methods.attribution.gradient import backward_bytes
