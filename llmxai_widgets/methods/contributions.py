@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..models.wrapped import LoadedModel, Tokens, weights_loaded
+from ..models.devices import weights_loaded
+from ..models.wrapped import LoadedModel, Tokens
 from .forward import check_position, first_tensor, require_causal, run_hooked, token_id, tokens_of
 from .registry import register
 

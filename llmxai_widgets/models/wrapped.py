@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 import weakref
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from .architectures import Architecture, architecture_for
+from .devices import execution_device
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ class LoadedModel:
         to disk or CPU) the weights rest on."""
         embeddings = self.model.get_input_embeddings()
         if getattr(self.model, "hf_device_map", None):
-            device = _execution_device(embeddings)
+            device = execution_device(embeddings)
             if device is not None:
                 return device
         return embeddings.weight.device
@@ -349,30 +349,6 @@ class LoadedModel:
             f"LoadedModel({self.name!r}, kind={self.kind!r}, type={self.config.model_type!r}, "
             f"layers={self.n_layers}, heads={self.n_heads}, kv_heads={self.n_kv_heads})"
         )
-
-
-@contextmanager
-def weights_loaded(module: torch.nn.Module):
-    """Inside, ``module``'s own parameters hold their values even when accelerate offloads them
-    (``device_map`` with ``"disk"`` or CPU offload: they rest on the ``meta`` device and are
-    loaded for each forward pass only); methods that read weights directly use this."""
-    if getattr(module, "_hf_hook", None) is None:
-        yield module
-        return
-    from accelerate.utils import align_module_device
-
-    with align_module_device(module):
-        yield module
-
-
-def _execution_device(module: torch.nn.Module) -> torch.device | None:
-    """The device accelerate runs ``module`` on (its ``AlignDevicesHook``), or None."""
-    hook = getattr(module, "_hf_hook", None)
-    for h in [hook, *getattr(hook, "hooks", ())]:
-        device = getattr(h, "execution_device", None)
-        if device is not None:
-            return torch.device(device)
-    return None
 
 
 def _offsets_by_decoding(tok, ids: list[int], added, text: str, text_pair: str | None):

@@ -12,11 +12,12 @@ import re
 import threading
 import traceback
 import uuid
-import weakref
 from pathlib import Path
 
 import anywidget
 import traitlets as t
+
+from .filewatch import WatchedFile, follow_weakly
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -74,40 +75,6 @@ def in_kernel() -> bool:
     return shell is not None and hasattr(shell, "kernel")
 
 
-class _WatchedFile:
-    """A view class's ``_esm``/``_css`` file (anywidget's FileContents, which reloads it while
-    developing) in a wrapper AnyWidget.__init__ does not recognise: it would connect to the file's
-    change signal a lambda holding the instance, so every view ever made (and its arrays) would
-    stay alive after ``close()``. ExplainerWidget.__init__ follows the file through a weak
-    reference instead."""
-
-    def __init__(self, contents):
-        self.contents = contents
-
-    def __str__(self) -> str:
-        return str(self.contents)
-
-    @property
-    def _path(self):  # export_html reads the module from the file
-        return getattr(self.contents, "_path", None)
-
-
-def _follow_weakly(widget, key: str, watched: _WatchedFile) -> None:
-    """Set ``widget.key`` when ``watched`` changes, for as long as the widget lives."""
-    signal = getattr(watched.contents, "changed", None)
-    if signal is None:
-        return
-    ref = weakref.ref(widget)
-
-    def follow(contents, ref=ref, key=key):
-        widget = ref()
-        if widget is not None:
-            setattr(widget, key, contents)
-
-    signal.connect(follow)
-    weakref.finalize(widget, signal.disconnect, follow).atexit = False
-
-
 class ExplainerWidget(anywidget.AnyWidget):
     """Base for every view: computes in a background thread when inside a kernel."""
 
@@ -116,7 +83,7 @@ class ExplainerWidget(anywidget.AnyWidget):
         for key in ("_esm", "_css"):
             value = cls.__dict__.get(key)
             if hasattr(value, "changed") and not isinstance(value, (str, t.TraitType)):
-                setattr(cls, key, _WatchedFile(value))
+                setattr(cls, key, WatchedFile(value))
 
     widget_id = t.Unicode().tag(sync=True)
     """A unique id, so every view of this widget shares what was streamed to it."""
@@ -134,11 +101,11 @@ class ExplainerWidget(anywidget.AnyWidget):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        for key in ("_esm", "_css"):  # the class's file, followed weakly (see _WatchedFile)
+        for key in ("_esm", "_css"):  # the class's file, followed weakly (see WatchedFile)
             found = (c.__dict__.get(key) for c in type(self).__mro__)
             watched = next((v for v in found if v is not None and not isinstance(v, t.TraitType)), None)
-            if isinstance(watched, _WatchedFile):
-                _follow_weakly(self, key, watched)
+            if isinstance(watched, WatchedFile):
+                follow_weakly(self, key, watched)
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
         self._done = threading.Event()

@@ -38,6 +38,8 @@ from pathlib import Path
 import traitlets as t
 from ipywidgets.widgets.widget import _remove_buffers
 
+from .base import utf8_safe_value
+
 STATIC = Path(__file__).resolve().parent.parent / "static"
 HOST = STATIC / "standalone.js"
 STATE_MIME = "application/vnd.jupyter.widget-state+json"
@@ -143,13 +145,7 @@ def save_html(widget, path, **kwargs) -> Path:
 # -- the page ------------------------------------------------------------------------------------
 
 
-_SURROGATES = re.compile("[\ud800-\udfff]")
-
-
-def utf8_safe(text: str) -> str:
-    """``text`` with every lone surrogate (a Python string can hold one; UTF-8 cannot encode it)
-    replaced by U+FFFD, the replacement character, as a browser decoding such text shows it."""
-    return _SURROGATES.sub("\ufffd", text)
+utf8_safe = utf8_safe_value  # a page's text: lone surrogates as U+FFFD, as in the live views
 
 
 def script_json(value) -> str:

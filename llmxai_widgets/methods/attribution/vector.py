@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ...hooks import capture
-from ...models.wrapped import weights_loaded
+from ...models.devices import weights_loaded
 from ..attention import Cancelled, attention, eager_attention, resolve_layers
 from ..attention_views import rollout
 from .core import Problem, attribution_method
